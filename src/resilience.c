@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * resilience.c
+ *		Module entry point: PG_MODULE_MAGIC and _PG_init.
+ *
+ * _PG_init defines every resilience.* setting (each concern contributes its
+ * own through an <concern>_define_gucs() function) and then reserves the
+ * "resilience" prefix, so a typo such as resilience.max_pagesize is an error
+ * instead of a silently ignored placeholder.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "resilience.h"
+
+PG_MODULE_MAGIC;
+
+/* Module load: define settings, reserve the prefix. */
+void
+_PG_init(void)
+{
+	MarkGUCPrefixReserved("resilience");
+}

@@ -1,0 +1,178 @@
+#!/bin/bash
+# Throwaway-server harness behind `make demo`, `make test` and `make bench`.
+#
+# It never touches a system cluster nor the system's extension directory:
+#   1. mirrors the server's bin/, lib/ and share/ into a private directory, so
+#      the staged postgres finds its files there (PostgreSQL locates them
+#      relative to its own binary);
+#   2. builds the extension and installs it into that mirror (DESTDIR);
+#   3. initdb + starts a server there on a free port, its socket in the same
+#      directory, as the postgres user when run as root (initdb refuses root);
+#   4. runs the demo, the suites or the benchmarks against it;
+#   5. stops the server and removes everything (KEEP=1 keeps the directory).
+set -euo pipefail
+
+mode=${1:?usage: harness.sh demo|test|bench}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. tools/pgenv.sh
+
+PKGLIB=$("$PG_CONFIG" --pkglibdir)
+SHARE=$("$PG_CONFIG" --sharedir)
+NPROC=$(nproc 2>/dev/null || echo 2)
+
+# ---- build ---------------------------------------------------------------
+make -s -j"$NPROC" PG_CONFIG="$PG_CONFIG" ${PG_CFLAGS:+PG_CFLAGS="$PG_CFLAGS"} >/dev/null
+
+# ---- stage ---------------------------------------------------------------
+STAGE=$(mktemp -d /tmp/resilience.XXXXXX)
+chmod 755 "$STAGE"
+SERVER_UP=0
+cleanup()
+{
+	rc=$?
+	if [ "$SERVER_UP" = 1 ]; then
+		as_pg "$SBIN/pg_ctl" -D "$STAGE/data" -m fast -w stop >/dev/null 2>&1 ||
+			as_pg "$SBIN/pg_ctl" -D "$STAGE/data" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "kept $STAGE"
+	else
+		rm -rf "$STAGE"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$STAGE$PGBIN" "$STAGE$PKGLIB" "$STAGE$SHARE"
+cp -a "$PGBIN/." "$STAGE$PGBIN/"
+find "$PKGLIB" -maxdepth 1 -name '*.so' -exec cp -a {} "$STAGE$PKGLIB/" \;
+cp -a "$SHARE/." "$STAGE$SHARE/"
+make -s PG_CONFIG="$PG_CONFIG" install DESTDIR="$STAGE" with_llvm=no >/dev/null
+SBIN=$STAGE$PGBIN
+
+if [ "$(id -u)" -eq 0 ]; then
+	PGOSUSER=postgres
+	id "$PGOSUSER" >/dev/null 2>&1 || useradd --system --no-create-home "$PGOSUSER"
+	as_pg() { runuser -u "$PGOSUSER" -- "$@"; }
+else
+	PGOSUSER=$(id -un)
+	as_pg() { "$@"; }
+fi
+
+# a free TCP port (the server listens on its own socket directory and on
+# 127.0.0.1, so the port must not be taken there)
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PORT=$((20000 + RANDOM % 30000))
+until port_free "$PORT"; do PORT=$((20000 + RANDOM % 30000)); done
+
+# ---- server --------------------------------------------------------------
+mkdir -p "$STAGE/data" "$STAGE/sock" "$STAGE/work"
+chown "$PGOSUSER" "$STAGE/data" "$STAGE/sock" "$STAGE/work"
+chmod 700 "$STAGE/data"
+as_pg "$SBIN/initdb" -D "$STAGE/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$STAGE/initdb.log" 2>&1 ||
+	{ cat "$STAGE/initdb.log"; exit 1; }
+cat >>"$STAGE/data/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$STAGE/sock'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+jit = off
+max_connections = 60
+max_prepared_transactions = 10
+shared_buffers = 256MB
+log_line_prefix = '%m [%p] %q%a '
+lc_messages = 'C'
+CONF
+as_pg "$SBIN/pg_ctl" -D "$STAGE/data" -l "$STAGE/work/server.log" -w -t 60 start >/dev/null
+SERVER_UP=1
+
+export PGHOST="$STAGE/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres
+export PATH="$PGBIN:$PATH"
+unset PGSERVICE PGOPTIONS PGPASSWORD
+
+PSQL=(psql -X -v ON_ERROR_STOP=1)
+
+case "$mode" in
+demo)
+	"${PSQL[@]}" -q -c 'CREATE DATABASE demo' >/dev/null
+	for f in demo/*.sql; do
+		"${PSQL[@]}" -d demo -a -f "$f"
+	done
+	;;
+
+test)
+	passed=0
+	failed=0
+	status=0
+	# pg_regress / pg_isolation_regress summary: "All N tests passed." or
+	# "M of N tests failed." (with optional ", K of these failures ignored")
+	tally()
+	{
+		local line n m
+		line=$(grep -E '^ *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$1" | tail -n1 || true)
+		line=${line#"${line%%[! ]*}"}
+		if [[ $line =~ ^All\ ([0-9]+)\ tests\ passed ]]; then
+			passed=$((passed + BASH_REMATCH[1]))
+		elif [[ $line =~ ^([0-9]+)\ of\ ([0-9]+)\ tests\ failed ]]; then
+			m=${BASH_REMATCH[1]}; n=${BASH_REMATCH[2]}
+			passed=$((passed + n - m)); failed=$((failed + m))
+		else
+			failed=$((failed + 1))
+		fi
+	}
+	mapfile -t regress < <(ls sql/*.sql 2>/dev/null | xargs -rn1 basename | sed 's/\.sql$//' | sort)
+	mapfile -t isolation < <(ls specs/*.spec 2>/dev/null | xargs -rn1 basename | sed 's/\.spec$//' | sort)
+
+	rm -rf results output_iso regression.diffs regression.out
+	if [ ${#regress[@]} -gt 0 ]; then
+		echo "== regression suites"
+		"$PGXSDIR/src/test/regress/pg_regress" --inputdir=. --bindir="$PGBIN" \
+			--dbname=contrib_regression --load-extension=resilience \
+			"${regress[@]}" 2>&1 | tee "$STAGE/regress.log" || status=1
+		tally "$STAGE/regress.log"
+		[ -f regression.diffs ] && { echo "== regression.diffs"; cat regression.diffs; }
+	fi
+	if [ ${#isolation[@]} -gt 0 ]; then
+		echo "== isolation suites"
+		"$PGXSDIR/src/test/isolation/pg_isolation_regress" --inputdir=. --outputdir=output_iso \
+			--bindir="$PGBIN" --dbname=isolation_regression --load-extension=resilience \
+			"${isolation[@]}" 2>&1 | tee "$STAGE/isolation.log" || status=1
+		tally "$STAGE/isolation.log"
+		[ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
+	fi
+	if compgen -G 't/*.pl' >/dev/null; then
+		echo "== TAP suites"
+		# TAP clusters are made by the tests themselves from the staged
+		# binaries; the tests are copied where the server's user can read them.
+		mkdir -p "$STAGE/tap"
+		cp -a t "$STAGE/tap/"
+		chown -R "$PGOSUSER" "$STAGE/tap"
+		(cd "$STAGE/tap" && as_pg env PATH="$SBIN:$PATH" PG_REGRESS="$PGXSDIR/src/test/regress/pg_regress" \
+			TESTDIR="$STAGE/tap" PGXSDIR="$PGXSDIR" \
+			prove -I "$PGXSDIR/src/test/perl" t/) 2>&1 | tee "$STAGE/tap.log" || status=1
+		tapn=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$STAGE/tap.log" | tail -n1)
+		tapf=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$STAGE/tap.log" | awk '{s+=$1} END {print s+0}')
+		tapbad=$(grep -cE '(Wstat: [1-9]|No plan found|Bad plan|Parse errors)' "$STAGE/tap.log" || true)
+		passed=$((passed + ${tapn:-0} - tapf)); failed=$((failed + tapf + tapbad))
+		if [ "$tapf" -gt 0 ] || [ "$tapbad" -gt 0 ] || ! grep -q '^Result: PASS' "$STAGE/tap.log"; then
+			status=1
+			for l in "$STAGE"/tap/tmp_check/log/regress_log_*; do
+				[ -f "$l" ] && { echo "== $l (tail)"; tail -n 60 "$l"; }
+			done
+		fi
+	fi
+	[ "$failed" -gt 0 ] && status=1
+	[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+	echo "$passed passed, $failed failed"
+	exit $status
+	;;
+
+bench)
+	export SBIN STAGE
+	bench/run.sh
+	;;
+esac
