@@ -7,6 +7,10 @@
 -- search_path.  No function is SECURITY DEFINER: everything runs with the
 -- caller's rights, so grants and row-level security hold.
 
+-- The schema is created by CREATE EXTENSION and owned by the installer; every
+-- role may use what is in it (objects that must stay private say so).
+GRANT USAGE ON SCHEMA resilience TO PUBLIC;
+
 
 -------------------------------------------------------------------------------
 -- Backoff
