@@ -147,6 +147,10 @@ WHERE l.locktype = 'advisory'
   AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
                     WHERE d.datname = pg_catalog.current_database());
 
+-- pg_locks is public and pg_stat_activity hides other roles' queries from
+-- the caller (its functions check the current user, not the view owner)
+GRANT SELECT ON resilience.locks TO PUBLIC;
+
 COMMENT ON VIEW resilience.locks IS
 'every guard held or awaited in the current database, with the holder''s pg_stat_activity columns';
 
@@ -175,8 +179,9 @@ COMMENT ON FUNCTION resilience.lock_holders(text) IS
 
 -- One row per lease name, kept after release so tokens never go back.
 -- holder is NULL once released.  Rows are written by the lease functions
--- with the caller's rights: grant SELECT, INSERT, UPDATE on this table
--- (and USAGE on schema resilience) to the roles that take leases.
+-- with the caller's rights, and leases are private by default: grant
+-- SELECT, INSERT, UPDATE on this table (and SELECT on resilience.leases) to
+-- the roles that take leases.
 CREATE TABLE resilience.lease_state (
     name text PRIMARY KEY CHECK (name <> ''),
     holder text CHECK (holder <> ''),
