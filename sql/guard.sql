@@ -7,12 +7,14 @@ SELECT resilience.lock_key('nightly') AS nightly,
        resilience.lock_key('') AS empty,
        resilience.lock_key('ü') AS non_ascii,
        resilience.lock_key(NULL) AS null_name;
--- the same as computing it in SQL from sha256(), for many names
+-- the same as computing it in SQL from sha256(), for many names and every
+-- length up to 300 bytes (across the 55/56/64-byte padding boundaries)
 SELECT count(*) AS names,
        count(*) FILTER (WHERE resilience.lock_key(n) =
            ('x' || left(encode(sha256(convert_to(n, 'UTF8')), 'hex'), 16))::bit(64)::bigint) AS same
 FROM (SELECT 'job-' || g AS n FROM generate_series(1, 1000) g
-      UNION ALL SELECT repeat('é', g) FROM generate_series(1, 50) g) names;
+      UNION ALL SELECT repeat('x', g) FROM generate_series(0, 300) g
+      UNION ALL SELECT repeat('é', g) || repeat('a', g % 7) FROM generate_series(1, 150) g) names;
 -- no collisions among 100k names (hashtext's 32 bits would very likely have one)
 SELECT count(DISTINCT resilience.lock_key('account:' || g)) AS distinct_keys
 FROM generate_series(1, 100000) g;
