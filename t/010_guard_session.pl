@@ -1,5 +1,6 @@
 # Guards held by a backend are released when it exits, whether the client
 # disconnects or the backend is terminated, and another session takes them.
+# Also: a full shared lock table, and a restart.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -8,6 +9,8 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('guard');
 $node->init;
+# a small lock table, to see what happens when guards fill it
+$node->append_conf('postgresql.conf', 'max_locks_per_transaction = 10');
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION resilience');
 
@@ -58,6 +61,16 @@ is($node->safe_psql('postgres', "SELECT resilience.try_lock('xact-guard')"),
 	't', 'the terminated backend\'s transaction guard is released');
 $holder->quit;
 $waiter->quit;
+
+# the shared lock table is full: 53200, and nothing stays held
+my ($ret, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY verbose\nSELECT resilience.lock_many(array(SELECT 'n' || g FROM generate_series(1, 20000) g))");
+like($err, qr/ERROR:  53200: out of shared memory/, 'a full lock table raises 53200');
+like($err, qr/max_locks_per_transaction/, 'with the hint to raise max_locks_per_transaction');
+is($node->safe_psql('postgres', "SELECT count(*) FROM resilience.locks"),
+	'0', 'the failed lock_many left nothing held');
+is($node->safe_psql('postgres', "SELECT resilience.try_lock('after-full')"),
+	't', 'guards work again afterwards');
 
 # guards never outlive a server restart
 my $s = $node->background_psql('postgres');
