@@ -517,8 +517,11 @@ guard_lock_common(FunctionCallInfo fcinfo, bool session)
 	int			timeout_ms = guard_timeout_arg(fcinfo, 1);
 	bool		shared = guard_shared_arg(fcinfo, 2);
 
-	guard_lock(guard_text_key(name), text_to_cstring(name), shared, session,
-			   timeout_ms);
+	int64		key = guard_text_key(name);
+
+	/* the name is only needed as a C string for the error */
+	if (!guard_acquire(key, shared, session, timeout_ms))
+		guard_report_unavailable(key, text_to_cstring(name), shared, timeout_ms);
 	PG_RETURN_VOID();
 }
 
@@ -601,7 +604,7 @@ guard_session_unlock_all(PG_FUNCTION_ARGS)
 typedef struct GuardManyItem
 {
 	int64		key;
-	char	   *name;
+	text	   *name;
 } GuardManyItem;
 
 /* qsort comparator: by key */
@@ -660,7 +663,7 @@ guard_lock_many(PG_FUNCTION_ARGS)
 					 errmsg("guard name must not be empty"),
 					 errdetail("Element %d of the array is empty.", i + 1)));
 		items[i].key = guard_text_key(name);
-		items[i].name = text_to_cstring(name);
+		items[i].name = name;
 	}
 
 	/* canonical order, duplicates (same key) taken once */
@@ -690,8 +693,8 @@ guard_lock_many(PG_FUNCTION_ARGS)
 			left = spent_ms >= timeout_ms ? 0 : (int) (timeout_ms - spent_ms);
 		}
 		if (!guard_acquire(items[i].key, shared, false, left))
-			guard_report_unavailable(items[i].key, items[i].name, shared,
-									 timeout_ms);
+			guard_report_unavailable(items[i].key, text_to_cstring(items[i].name),
+									 shared, timeout_ms);
 	}
 	PG_RETURN_VOID();
 }
