@@ -62,6 +62,32 @@ is($node->safe_psql('postgres', "SELECT resilience.try_lock('xact-guard')"),
 $holder->quit;
 $waiter->quit;
 
+# a cancel ends a guard wait as itself (57014); the session's lock_timeout
+# and the lock queue are as before
+my $blocker = $node->background_psql('postgres');
+$blocker->query_safe("SELECT resilience.session_lock('busy')");
+my $canceled = $node->background_psql('postgres', on_error_stop => 0);
+my $canceled_pid = $canceled->query_safe('SELECT pg_backend_pid()');
+$canceled->query_safe("SET lock_timeout = '7s'");
+$canceled->query_until(qr/waiting/, q{
+\\echo waiting
+\\set VERBOSITY sqlstate
+SELECT resilience.lock('busy', '60s');
+});
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) FROM resilience.lock_holders('busy') WHERE NOT granted", '1'),
+	'a session waits for a busy guard');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($canceled_pid)");
+my $after = $canceled->query("SHOW lock_timeout");
+like($canceled->{stderr}, qr/ERROR:  57014/, 'a cancel ends the wait with 57014');
+is($after, '7s', 'lock_timeout is as it was after a canceled wait');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM resilience.lock_holders('busy') WHERE NOT granted"),
+	'0', 'the canceled waiter left the queue');
+$canceled->quit;
+$blocker->quit;
+
 # the shared lock table is full: 53200, and nothing stays held
 my ($ret, $out, $err) = $node->psql('postgres',
 	"\\set VERBOSITY verbose\nSELECT resilience.lock_many(array(SELECT 'n' || g FROM generate_series(1, 20000) g))");
