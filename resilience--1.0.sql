@@ -194,6 +194,11 @@ CREATE TABLE resilience.lease_state (
 COMMENT ON TABLE resilience.lease_state IS
 'leases with fencing tokens, one row per name (never delete rows: the row carries the last token)';
 
+-- In a trusted install (a database owner, not a superuser, ran CREATE
+-- EXTENSION) the bootstrap superuser owns the table; the installing role
+-- gets the rights to use leases and to grant them on to application roles.
+GRANT SELECT, INSERT, UPDATE ON resilience.lease_state TO @extowner@ WITH GRANT OPTION;
+
 -- dump the rows with the database, so a restore keeps tokens monotonic
 SELECT pg_catalog.pg_extension_config_dump('resilience.lease_state', '');
 
@@ -201,6 +206,8 @@ CREATE VIEW resilience.leases AS
 SELECT s.name, s.holder, s.token, s.acquired_at, s.renewed_at, s.expires_at,
        (s.holder IS NULL OR s.expires_at <= pg_catalog.clock_timestamp()) AS expired
 FROM resilience.lease_state s;
+
+GRANT SELECT ON resilience.leases TO @extowner@ WITH GRANT OPTION;
 
 COMMENT ON VIEW resilience.leases IS
 'every lease: holder (NULL once released), current token, times and whether it has expired';
