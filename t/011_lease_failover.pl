@@ -42,6 +42,10 @@ my ($ret, $out, $err) = $standby->psql('postgres',
 	"SELECT resilience.lease_acquire('cron', 'node-2', '1 min')");
 like($err, qr/cannot acquire lease "cron" on a hot standby/, 'with a clear message');
 
+# guards are not WAL-logged: they work on a standby, for that standby only
+is($standby->safe_psql('postgres', "SELECT resilience.try_lock('on-standby')"),
+	't', 'guards work on a hot standby');
+
 # cut replication, then grant on the old primary: that grant is lost
 $standby->safe_psql('postgres', "ALTER SYSTEM SET primary_conninfo = ''");
 $standby->reload;
