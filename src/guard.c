@@ -62,6 +62,15 @@
 #define guard_held_by_me(tag, mode) LockHeldByMe((tag), (mode))
 #endif
 
+/* LockAcquireExtended without a locallock pointer; 18 added logLockFailure */
+#if PG_VERSION_NUM >= 180000
+#define guard_lock_acquire(tag, mode, session, dontWait) \
+	LockAcquireExtended((tag), (mode), (session), (dontWait), true, NULL, false)
+#else
+#define guard_lock_acquire(tag, mode, session, dontWait) \
+	LockAcquireExtended((tag), (mode), (session), (dontWait), true, NULL)
+#endif
+
 PG_FUNCTION_INFO_V1(guard_lock_key);
 PG_FUNCTION_INFO_V1(guard_xact_lock);
 PG_FUNCTION_INFO_V1(guard_try_xact_lock);
@@ -283,7 +292,7 @@ guard_wait(const LOCKTAG *tag, LOCKMODE mode, bool session, int timeout_ms)
 	{
 		if (timeout_ms != GUARD_WAIT_DEFAULT)
 			LockTimeout = timeout_ms;
-		(void) LockAcquireExtended(tag, mode, session, false, true, NULL);
+		(void) guard_lock_acquire(tag, mode, session, false);
 		LockTimeout = saved_lock_timeout;
 
 		/* an xact-scope lock moves to the caller's resource owner here */
@@ -329,7 +338,7 @@ guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
 	if (session)
 		entry = guard_session_entry(key, mode, true);
 
-	if (LockAcquireExtended(&tag, mode, session, true, true, NULL) == LOCKACQUIRE_NOT_AVAIL)
+	if (guard_lock_acquire(&tag, mode, session, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
 		if (timeout_ms == 0 || !guard_wait(&tag, mode, session, timeout_ms))
 			return false;
