@@ -164,9 +164,17 @@ SELECT resilience.lock_many(NULL);
 SELECT resilience.lock_many(ARRAY['a', NULL]);
 SELECT resilience.lock_many(ARRAY['a', '']);
 SELECT resilience.lock_many(ARRAY['a'], '-1ms');
+SELECT resilience.lock('x', '100000000 years');
 \set VERBOSITY default
 SELECT resilience.lock_many(ARRAY['a', NULL]);
+SELECT resilience.lock_many(ARRAY['a', '']);
+SELECT resilience.lock_many(NULL);
+SELECT resilience.lock(NULL);
+SELECT resilience.lock('');
 SELECT resilience.lock('x', '-1ms');
+SELECT resilience.lock('x', '30 days');
+SELECT resilience.lock('x', '100000000 years');
+SELECT resilience.lock('x', '1ms', NULL);
 -- edge cases that are fine
 SELECT resilience.lock_many('{}');
 SELECT resilience.lock_many(ARRAY[['a', 'b'], ['c', 'a']]);

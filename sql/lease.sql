@@ -99,6 +99,11 @@ SELECT resilience.lease_fence('x', NULL);
 \set VERBOSITY default
 SELECT resilience.lease_acquire('x', 'node-a', '0');
 SELECT resilience.lease_acquire('', 'node-a', '1 min');
+SELECT resilience.lease_acquire('x', NULL, '1 min');
+SELECT resilience.lease_renew('x', 'node-a', NULL, '1 min');
+SELECT resilience.lease_release(NULL, 'node-a', 1);
+SELECT resilience.lease_fence('', 1);
+SELECT resilience.lease_fence('x', NULL);
 -- nothing was written by the failed calls
 SELECT name FROM resilience.leases ORDER BY name;
 
