@@ -249,6 +249,11 @@ BEGIN
                   HINT = 'Leases are granted by the primary; connect to it.';
     END IF;
 
+    -- Lock the row first and read the clock after: if we had to wait (for
+    -- a fenced write, or a racing grant), expiry is judged as of now.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_acquire.name
+    FOR UPDATE;
     v_now := clock_timestamp();
     -- A conflicting row is locked and re-checked at its latest version, so
     -- of two racing callers exactly one wins (READ COMMITTED); under
