@@ -29,6 +29,20 @@ SQL
 read -r base val < <(best_pair "$d/advisory.sql" "$d/guard.sql")
 report "lock(name) vs pg_advisory_xact_lock(hashtextextended)" "$val" "$base"
 
+# the functions' own cost, without the round trip: 10k session lock+unlock
+# pairs per statement
+cat >"$d/guard_bulk.sql" <<'SQL'
+SELECT count(*) FROM generate_series(1, 10000) g
+WHERE resilience.try_session_lock('job-' || g % 100) AND resilience.session_unlock('job-' || g % 100);
+SQL
+cat >"$d/advisory_bulk.sql" <<'SQL'
+SELECT count(*) FROM generate_series(1, 10000) g
+WHERE pg_try_advisory_lock(hashtextextended('job-' || g % 100, 0))
+  AND pg_advisory_unlock(hashtextextended('job-' || g % 100, 0));
+SQL
+read -r base val < <(best_pair "$d/advisory_bulk.sql" "$d/guard_bulk.sql")
+report "session lock+unlock x10k per statement" "$val" "$base"
+
 psql_q <<'SQL'
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench_lease;
