@@ -40,7 +40,9 @@ extern void guard_set_locktag(LOCKTAG *tag, int64 key);
  * Returns false if it was not granted in time (nothing is left held or
  * queued); cancel, statement_timeout and deadlocks raise their own errors.
  * session = true takes a session-level lock, else it is released at the
- * end of the transaction.
+ * end of the transaction.  When it has to wait it does so inside an
+ * internal subtransaction (released on success, rolled back on timeout), so
+ * call it where a PL/pgSQL EXCEPTION block could run; not in parallel mode.
  */
 extern bool guard_acquire(int64 key, bool shared, bool session, int timeout_ms);
 
