@@ -167,7 +167,7 @@ guard_sha256_block(uint32 *h, const uint8 *p)
 	h[7] += hh;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(GUARD_NO_SHANI)
 #include <cpuid.h>
 #include <immintrin.h>
 #define GUARD_HAVE_SHANI 1
@@ -243,7 +243,14 @@ guard_cpu_has_shani(void)
 
 typedef void (*guard_sha256_block_fn) (uint32 *state, const uint8 *p);
 
-/* The block function for this CPU, chosen on first use. */
+static uint64 guard_sha256_prefix_with(guard_sha256_block_fn block,
+									   const uint8 *data, size_t len);
+
+/*
+ * The block function for this CPU, chosen on first use.  The accelerated
+ * one is used only if it agrees with the portable one on a few inputs
+ * (both padding cases and a full block), so a key never depends on the CPU.
+ */
 static guard_sha256_block_fn
 guard_sha256_choose(void)
 {
@@ -254,7 +261,20 @@ guard_sha256_choose(void)
 		chosen = guard_sha256_block;
 #ifdef GUARD_HAVE_SHANI
 		if (guard_cpu_has_shani())
-			chosen = guard_sha256_block_shani;
+		{
+			static const char probe[] =
+				"resilience guard key self-check: 0123456789abcdefghijklmnopqrstuvwxyz";
+			bool		agree = true;
+
+			/* lengths 0..69: one- and two-block padding, and a full block */
+			for (size_t len = 0; len < sizeof(probe); len += 3)
+				agree &= guard_sha256_prefix_with(guard_sha256_block, (const uint8 *) probe, len) ==
+					guard_sha256_prefix_with(guard_sha256_block_shani, (const uint8 *) probe, len);
+			if (agree)
+				chosen = guard_sha256_block_shani;
+			else
+				elog(LOG, "resilience: SHA extensions disagree with portable SHA-256, not using them");
+		}
 #endif
 	}
 	return chosen;
@@ -269,12 +289,12 @@ guard_sha256_choose(void)
  * CPUs with the SHA extensions the compression uses them (chosen at run
  * time, as PostgreSQL chooses its CRC-32C code), which makes it three times
  * faster.  The regression suite checks the result against the server's
- * sha256().
+ * sha256(); build with -DGUARD_NO_SHANI to run it on the portable code.
  */
 static uint64
-guard_sha256_prefix(const uint8 *data, size_t len)
+guard_sha256_prefix_with(guard_sha256_block_fn block, const uint8 *data,
+						 size_t len)
 {
-	guard_sha256_block_fn block = guard_sha256_choose();
 	uint32		h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	uint8		tail[128];
@@ -296,6 +316,13 @@ guard_sha256_prefix(const uint8 *data, size_t len)
 		block(h, tail + 64 * i);
 
 	return ((uint64) h[0] << 32) | h[1];
+}
+
+/* The first 8 bytes of SHA-256(data), with this CPU's block function. */
+static uint64
+guard_sha256_prefix(const uint8 *data, size_t len)
+{
+	return guard_sha256_prefix_with(guard_sha256_choose(), data, len);
 }
 
 /* SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */
