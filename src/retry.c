@@ -258,6 +258,19 @@ retry_check_nonatomic(FunctionCallInfo fcinfo)
 				 errmsg("resilience.retry_transaction cannot run inside a transaction block or an atomic context"),
 				 errdetail("It commits each attempt itself, so it must be called where a procedure may COMMIT."),
 				 errhint("CALL it on its own in autocommit mode: not inside BEGIN ... COMMIT, not from a function, a procedure with SET or SECURITY DEFINER, or an exception block.  Inside a transaction, use resilience.retry_statement().")));
+
+	/*
+	 * In the extended protocol, statements pipelined before the CALL without
+	 * a Sync share its implicit transaction, yet the CALL is nonatomic.  Our
+	 * first SPI_commit would commit their writes even if the pipeline fails
+	 * later; refuse instead, so that they roll back with this error.
+	 */
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("resilience.retry_transaction cannot run after other writes in the same transaction"),
+				 errdetail("Statements sent before the CALL in the same implicit transaction (a pipeline without Sync) have written data, which the procedure would have to commit first."),
+				 errhint("Send a Sync before the CALL (end the pipeline), or put those writes inside the retried SQL.")));
 }
 
 /*
