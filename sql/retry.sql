@@ -128,6 +128,12 @@ SELECT setval('tries', 1, false);
 CALL resilience.retry_transaction($$ SELECT fail_until(2, '23505') AS attempt $$,
                                   retry_on => '{23505}', base_delay => '1us', max_delay => '1us');
 
+-- a cancel (57014, also raised by statement_timeout) is never retried, even
+-- if listed
+SET statement_timeout = '300ms';
+CALL resilience.retry_transaction($$ SELECT pg_sleep(30) $$, retry_on => '{57014}');
+RESET statement_timeout;
+
 -- an error not in retry_on is raised at once, after rolling back
 SELECT setval('tries', 1, false);
 CALL resilience.retry_transaction($$ INSERT INTO acct VALUES (9, 9); SELECT 1 / 0 $$);

@@ -174,10 +174,15 @@ retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
 	}
 }
 
-/* Is this SQLSTATE one the caller asked to retry? */
+/*
+ * Is this SQLSTATE one the caller asked to retry?  A cancel (57014: user
+ * request or statement_timeout) never is, so that it always stops the call.
+ */
 static bool
 retry_code_listed(const RetryPolicy *policy, int sqlerrcode)
 {
+	if (sqlerrcode == ERRCODE_QUERY_CANCELED)
+		return false;
 	for (int i = 0; i < policy->ncodes; i++)
 		if (policy->codes[i] == sqlerrcode)
 			return true;
@@ -436,7 +441,10 @@ retry_transaction(PG_FUNCTION_ARGS)
 
 		MemoryContextSwitchTo(callcxt);
 		sqlexec_result_reset(&res);
-		if (!retry_code_listed(&policy, lasterr->sqlerrcode))
+		if (lasterr->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			why = psprintf("resilience.retry_transaction: attempt %d of %d was canceled",
+						   attempt, policy.max_attempts);
+		else if (!retry_code_listed(&policy, lasterr->sqlerrcode))
 			why = psprintf("resilience.retry_transaction: attempt %d of %d failed with SQLSTATE %s, which is not in retry_on",
 						   attempt, policy.max_attempts,
 						   unpack_sql_state(lasterr->sqlerrcode));
@@ -523,6 +531,12 @@ retry_statement(PG_FUNCTION_ARGS)
 			edata->hint = pstrdup("Retry the whole transaction: in REPEATABLE READ or SERIALIZABLE only a new transaction can succeed; run it with CALL resilience.retry_transaction(...).");
 			retry_add_context(edata, psprintf("resilience.retry_statement: attempt %d: serialization failures are not retried inside a REPEATABLE READ or SERIALIZABLE transaction",
 											  attempt));
+			ReThrowError(edata);
+		}
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			retry_add_context(edata, psprintf("resilience.retry_statement: attempt %d of %d was canceled",
+											  attempt, policy.max_attempts));
 			ReThrowError(edata);
 		}
 		if (!retry_code_listed(&policy, edata->sqlerrcode))

@@ -51,6 +51,10 @@
 
 #include "sqlexec.h"
 
+#if PG_VERSION_NUM < 140000
+#error "sqlexec needs PostgreSQL 14 or later (SPI_execute_plan_extended)"
+#endif
+
 #if PG_VERSION_NUM < 150000
 #define setup_parse_variable_parameters(pstate, types, n) \
 	parse_variable_parameters(pstate, types, n)
