@@ -239,6 +239,45 @@ BEGIN
     RAISE NOTICE 'result % after % attempt(s)', r, a;
 END $$;
 
+-- inside a PL/pgSQL cursor loop (its portal is held across the commits and
+-- rollbacks), with two failed attempts each time
+CREATE TABLE loopout (i int, k bigint);
+SELECT setval('tries', 1, false);
+CREATE FUNCTION every_third() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE k bigint := nextval('tries');
+BEGIN
+    IF k % 3 <> 0 THEN
+        RAISE EXCEPTION 'staged failure on attempt %', k USING ERRCODE = '40001';
+    END IF;
+    RETURN k;
+END $$;
+DO $$
+DECLARE r record; res jsonb; a int;
+BEGIN
+    FOR r IN SELECT g FROM generate_series(1, 3) g ORDER BY g LOOP
+        CALL resilience.retry_transaction(
+            'INSERT INTO loopout SELECT $1, every_third() RETURNING *', ARRAY[r.g::text],
+            base_delay => '1us', max_delay => '1us', result => res, attempts => a);
+        RAISE NOTICE 'row %: % in % attempts', r.g, res, a;
+    END LOOP;
+END $$;
+SELECT * FROM loopout ORDER BY i;
+
+--
+-- the plan cache: more distinct SQL strings than it keeps, also while a
+-- cached plan is running (it must not be evicted under its own feet)
+--
+CREATE FUNCTION churn(n int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..n LOOP
+        PERFORM resilience.retry_statement(format('SELECT %s AS i', i));
+    END LOOP;
+    RETURN n;
+END $$;
+SELECT resilience.retry_statement($$ SELECT churn(300) AS n; SELECT $1::int AS after $$, ARRAY['1']);
+SELECT resilience.retry_statement($$ SELECT churn(300) AS n; SELECT $1::int AS after $$, ARRAY['2']);
+CALL resilience.retry_transaction($$ SELECT churn(300) AS n; SELECT 'after' AS step $$);
+
 --
 -- retry_statement: inside the caller's transaction, in a savepoint
 --
@@ -293,5 +332,5 @@ SELECT resilience.retry_statement(NULL);
 SELECT resilience.retry_statement($$ SELECT $1 $$, ARRAY[['1']]);
 \set VERBOSITY default
 
-DROP TABLE child, audit, big, acct;
+DROP TABLE child, audit, big, acct, loopout;
 DROP SEQUENCE tries;

@@ -461,6 +461,9 @@ retry_transaction(PG_FUNCTION_ARGS)
 							   attempt, attempt == 1 ? "" : "s");
 			else
 			{
+				ereport(DEBUG1,
+						(errmsg_internal("resilience.retry_transaction: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
+										 attempt, unpack_sql_state(lasterr->sqlerrcode), delay)));
 				retry_sleep(delay);
 				continue;
 			}
@@ -552,9 +555,12 @@ retry_statement(PG_FUNCTION_ARGS)
 											  attempt, attempt == 1 ? "" : "s"));
 			ReThrowError(edata);
 		}
-		FreeErrorData(edata);
 		delay = backoff_delay_usec(attempt, policy.base_us, policy.cap_us,
 								   BACKOFF_JITTER_FULL);
+		ereport(DEBUG1,
+				(errmsg_internal("resilience.retry_statement: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
+								 attempt, unpack_sql_state(edata->sqlerrcode), delay)));
+		FreeErrorData(edata);
 		retry_sleep(delay);
 	}
 

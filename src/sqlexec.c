@@ -426,12 +426,40 @@ sqlexec_receiver_destroy(DestReceiver *self)
 {
 }
 
+/* Bind params (text[]) to the plan's parameter types. */
+static ParamListInfo
+sqlexec_bind(SqlexecPlan *plan, ArrayType *params, int nparams)
+{
+	ParamListInfo paramli;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+
+	if (nparams == 0)
+		return NULL;
+	deconstruct_array(params, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	paramli = makeParamList(nparams);
+	for (int i = 0; i < nparams; i++)
+	{
+		ParamExternData *prm = &paramli->params[i];
+		char	   *str = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+
+		/* input functions get NULL too, so domains can check NOT NULL */
+		prm->value = InputFunctionCall(&plan->inputs[i], str,
+									   plan->ioparams[i], -1);
+		prm->isnull = nulls[i];
+		prm->pflags = PARAM_FLAG_CONST;
+		prm->ptype = plan->paramtypes[i];
+	}
+	return paramli;
+}
+
 /* Run a prepared plan with params, replacing the rows in res. */
 void
 sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 {
 	int			nparams = sqlexec_param_count(params);
-	ParamListInfo paramli = NULL;
 	SPIExecuteOptions options;
 	SqlexecReceiver receiver;
 	int			rc;
@@ -442,29 +470,6 @@ sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 
 	sqlexec_result_reset(res);
 
-	if (nparams > 0)
-	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
-
-		deconstruct_array(params, TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &nelems);
-		paramli = makeParamList(nparams);
-		for (int i = 0; i < nparams; i++)
-		{
-			ParamExternData *prm = &paramli->params[i];
-			char	   *str = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
-
-			/* input functions get NULL too, so domains can check NOT NULL */
-			prm->value = InputFunctionCall(&plan->inputs[i], str,
-										   plan->ioparams[i], -1);
-			prm->isnull = nulls[i];
-			prm->pflags = PARAM_FLAG_CONST;
-			prm->ptype = plan->paramtypes[i];
-		}
-	}
-
 	memset(&receiver, 0, sizeof(receiver));
 	receiver.pub.receiveSlot = sqlexec_receiver_receive;
 	receiver.pub.rStartup = sqlexec_receiver_startup;
@@ -474,14 +479,18 @@ sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 	receiver.res = res;
 
 	memset(&options, 0, sizeof(options));
-	options.params = paramli;
 	options.read_only = false;
 	options.allow_nonatomic = false;
 	options.dest = &receiver.pub;
 
+	/*
+	 * Pinned from here on: input functions (domain checks) and the SQL itself
+	 * may run SQL that prepares other strings and evicts idle plans.
+	 */
 	plan->busy++;
 	PG_TRY();
 	{
+		options.params = sqlexec_bind(plan, params, nparams);
 		rc = SPI_execute_plan_extended(plan->spiplan, &options);
 	}
 	PG_FINALLY();
