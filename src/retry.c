@@ -31,12 +31,21 @@
  * Errors at COMMIT need no such care: PostgreSQL 15's _SPI_commit catches
  * them, aborts and starts a new transaction before re-throwing.
  *
+ * The first SPI_commit ends the transaction the CALL arrived in.  That is
+ * only harmless if the transaction holds nothing but the CALL, which is the
+ * case except in an extended-protocol pipeline without Sync (PostgreSQL 15
+ * runs such a CALL nonatomically in the same transaction as the statements
+ * before it): if those wrote anything (an XID is assigned) we refuse with
+ * 2D000 rather than commit them behind the client's back.
+ *
  * Invariants: the procedure never returns with a subtransaction open; a
  * failed attempt leaves nothing behind (its transaction is rolled back
- * before the sleep); memory is in a per-call context (child of the portal's
- * context, so an error frees it with the portal) and a per-attempt context
- * reset at each attempt; the caller's rows are built into jsonb only after
- * the final commit, from detoasted copies.
+ * before the sleep); memory is in a per-call context (a child of the context
+ * the CALL runs in, which outlives our commits and is freed with the portal
+ * on error) and a per-attempt context reset at each attempt; the caller's
+ * rows are built into jsonb only after the final commit, from detoasted
+ * copies.  A cancel (57014) is never retried, whatever retry_on says, and the
+ * backoff sleep is a latch wait that services interrupts at once.
  *
  * retry_statement runs its SQL inside the caller's transaction, each attempt
  * in an internal subtransaction (a savepoint), and retries deadlocks and
