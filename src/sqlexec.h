@@ -37,7 +37,12 @@
  * - Plans are prepared once per backend and cached, keyed by (sql, nparams),
  *   in a bounded LRU cache (SQLEXEC_CACHE_SIZE entries); the plan cache
  *   revalidates them after DDL, search_path or role changes as it does for
- *   any prepared statement.
+ *   any prepared statement.  An idle plan can be evicted by any later
+ *   sqlexec_prepare, so do not keep a SqlexecPlan pointer across anything
+ *   that may run SQL: call sqlexec_prepare (a hash lookup) right before each
+ *   sqlexec_run.  A plan is pinned while sqlexec_run executes it.
+ * - Errors propagate (ereport); nothing is cached for SQL that fails to
+ *   prepare.  Needs PostgreSQL 14 or later (0A000 on 13).
  *
  *-------------------------------------------------------------------------
  */
