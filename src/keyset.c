@@ -20,8 +20,16 @@
  * column has the same direction, is NOT NULL and its operators live in one
  * schema; the btree takes it as an index condition.  Otherwise it is a UNION
  * ALL of branches, each an equality prefix plus one range (or IS [NOT] NULL)
- * on the next column, each ORDER BY the key and LIMITed, merged by an outer
- * ORDER BY/LIMIT (a Merge Append): never an OR chain, which no index serves.
+ * on the next column, each ORDER BY the key and LIMITed: never an OR chain,
+ * which no index serves.  The branches are disjoint and every row of one
+ * precedes every row of the next in the sort order (they are emitted nearest
+ * the cursor first), so their concatenation is already ordered and the outer
+ * query only LIMITs it.  A Merge Append under an outer ORDER BY would also be
+ * correct but slower: the equality prefix makes the planner drop those keys
+ * from a branch's order, so it would re-sort every branch, and it must start
+ * every branch where the Append stops once the page is full.  A non-parallel
+ * Append returns its children's rows in order; SPI plans prepared here are
+ * never parallel (no CURSOR_OPT_PARALLEL_OK).
  * "before" is "after" in the reversed order (every direction and NULLS
  * placement flipped), the rows then returned in the normal order.
  *
@@ -894,9 +902,9 @@ keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams)
  * ------------------------------------------------------------------------
  */
 
-/* Append "ORDER BY ..." over the key, with alias.col or s.kN names. */
+/* Append "ORDER BY ..." over the key columns. */
 static void
-keyset_append_order(StringInfo buf, const KeysetSpec *spec, bool reverse, bool outer)
+keyset_append_order(StringInfo buf, const KeysetSpec *spec, bool reverse)
 {
 	appendStringInfoString(buf, " ORDER BY ");
 	for (int i = 0; i < spec->ncols; i++)
@@ -907,10 +915,7 @@ keyset_append_order(StringInfo buf, const KeysetSpec *spec, bool reverse, bool o
 
 		if (i > 0)
 			appendStringInfoString(buf, ", ");
-		if (outer)
-			appendStringInfo(buf, "s.k%d", i + 1);
-		else
-			appendStringInfo(buf, "%s.%s", spec->alias, c->qname);
+		appendStringInfo(buf, "%s.%s", spec->alias, c->qname);
 		appendStringInfo(buf, " %s NULLS %s", desc ? "DESC" : "ASC", nf ? "FIRST" : "LAST");
 	}
 }
@@ -932,7 +937,7 @@ keyset_append_select(StringInfo buf, const KeysetSpec *spec, const char *filter,
 		appendStringInfoString(buf, " AND ");
 	if (cond)
 		appendStringInfoString(buf, cond);
-	keyset_append_order(buf, spec, reverse, false);
+	keyset_append_order(buf, spec, reverse);
 	appendStringInfo(buf, " LIMIT " INT64_FORMAT, limit);
 }
 
@@ -1024,9 +1029,8 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
 			keyset_append_select(&buf, spec, filter, lfirst(lc), reverse, limit);
 			appendStringInfoChar(&buf, ')');
 		}
-		appendStringInfoString(&buf, ") AS s");
-		keyset_append_order(&buf, spec, reverse, true);
-		appendStringInfo(&buf, " LIMIT " INT64_FORMAT, limit);
+		/* concatenated in order: see the file header */
+		appendStringInfo(&buf, ") AS s LIMIT " INT64_FORMAT, limit);
 	}
 	return buf.data;
 }
