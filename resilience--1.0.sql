@@ -29,6 +29,10 @@ COMMENT ON FUNCTION resilience.backoff_delay(integer, interval, interval, text) 
 -- Keyset pagination
 -------------------------------------------------------------------------------
 
+-- Every role may call the functions of the schema (each runs with the
+-- caller's rights); what they read is governed by the caller's own grants.
+GRANT USAGE ON SCHEMA resilience TO PUBLIC;
+
 -- The keys that sign cursors.  No ordinary role can read them: page() and
 -- friends read them from C without a permission check (they only feed them to
 -- HMAC), and only the extension owner (granted here) or a superuser can

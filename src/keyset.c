@@ -823,15 +823,33 @@ static void
 keyset_check_filter(const char *filter)
 {
 	char	   *sql = psprintf("SELECT %s\n", filter);
-	List	   *raw;
+	List	   *raw = NIL;
 	SelectStmt *sel;
 	ResTarget  *rt;
+	MemoryContext cxt = CurrentMemoryContext;
 
+	/* raw parsing touches no shared state, so its error can be replaced */
+	PG_TRY();
+	{
 #if PG_VERSION_NUM >= 140000
-	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
 #else
-	raw = raw_parser(sql);
+		raw = raw_parser(sql);
 #endif
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("filter is not a valid SQL expression"),
+				 errdetail("Parsing \"%s\" failed: %s.", filter, edata->message)));
+	}
+	PG_END_TRY();
 	if (list_length(raw) == 1 &&
 		IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
 	{
@@ -886,7 +904,9 @@ keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams)
 	if (ntypes != nparams)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("filter uses %d parameters but params has %d elements", ntypes, nparams),
+				 errmsg_plural("filter uses %d parameter but params has %d elements",
+							   "filter uses %d parameters but params has %d elements",
+							   ntypes, ntypes, nparams),
 				 errdetail("Parameters $1 to $n of the filter are bound, in order, from the params array.")));
 	for (int i = 0; i < ntypes; i++)
 		if (types[i] == InvalidOid || types[i] == UNKNOWNOID)
@@ -1076,8 +1096,9 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		if (e->nfparams != req->nparams)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("filter uses %d parameters but params has %d elements",
-							e->nfparams, req->nparams),
+					 errmsg_plural("filter uses %d parameter but params has %d elements",
+								   "filter uses %d parameters but params has %d elements",
+								   e->nfparams, e->nfparams, req->nparams),
 					 errdetail("Parameters $1 to $n of the filter are bound, in order, from the params array.")));
 		return e;
 	}
