@@ -54,6 +54,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
+#include "access/tupconvert.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
@@ -62,6 +63,7 @@
 #include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -940,14 +942,23 @@ keyset_append_order(StringInfo buf, const KeysetSpec *spec, bool reverse)
 	}
 }
 
-/* Append one "SELECT row, keys FROM rel WHERE filter AND cond ORDER BY ... LIMIT". */
+/*
+ * Append one "SELECT ... FROM rel WHERE filter AND cond ORDER BY ... LIMIT".
+ * Columns: the row's columns (rowsonly), else the row as one composite r and
+ * its key k1..kn.
+ */
 static void
 keyset_append_select(StringInfo buf, const KeysetSpec *spec, const char *filter,
-					 const char *cond, bool reverse, int64 limit)
+					 const char *cond, bool reverse, int64 limit, bool rowsonly)
 {
-	appendStringInfo(buf, "SELECT CAST(%s.* AS %s) AS r", spec->alias, spec->rowtypesql);
-	for (int i = 0; i < spec->ncols; i++)
-		appendStringInfo(buf, ", %s.%s AS k%d", spec->alias, spec->cols[i].qname, i + 1);
+	if (rowsonly)
+		appendStringInfo(buf, "SELECT %s.*", spec->alias);
+	else
+	{
+		appendStringInfo(buf, "SELECT CAST(%s.* AS %s) AS r", spec->alias, spec->rowtypesql);
+		for (int i = 0; i < spec->ncols; i++)
+			appendStringInfo(buf, ", %s.%s AS k%d", spec->alias, spec->cols[i].qname, i + 1);
+	}
 	appendStringInfo(buf, " FROM %s AS %s", spec->relsql, spec->alias);
 	if (filter || cond)
 		appendStringInfoString(buf, " WHERE ");
@@ -965,11 +976,11 @@ keyset_append_select(StringInfo buf, const KeysetSpec *spec, const char *filter,
  * The query for one page: rows after the cursor values vals (SQL text of
  * each value: "$n" or a typed literal; NULL where cnulls says so) in the
  * order, reversed if reverse; no cursor if vals is NULL.  Result columns:
- * r (the row), k1..kn (its key).
+ * the relation's (rowsonly), else r (the row) and k1..kn (its key).
  */
 static char *
 keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
-				 char **vals, const bool *cnulls, int64 limit)
+				 char **vals, const bool *cnulls, int64 limit, bool rowsonly)
 {
 	StringInfoData buf;
 	List	   *conds = NIL;
@@ -979,7 +990,7 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
 	initStringInfo(&buf);
 	if (vals == NULL)
 	{
-		keyset_append_select(&buf, spec, filter, NULL, reverse, limit);
+		keyset_append_select(&buf, spec, filter, NULL, reverse, limit, rowsonly);
 		return buf.data;
 	}
 	if (spec->rowcmp)
@@ -995,7 +1006,7 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
 		for (int i = 0; i < spec->ncols; i++)
 			appendStringInfo(&c, "%s%s", i ? ", " : "", vals[i]);
 		appendStringInfoChar(&c, ')');
-		keyset_append_select(&buf, spec, filter, c.data, reverse, limit);
+		keyset_append_select(&buf, spec, filter, c.data, reverse, limit, rowsonly);
 		return buf.data;
 	}
 
@@ -1032,21 +1043,26 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
 
 	nbranch = list_length(conds);
 	if (nbranch == 0)
-		keyset_append_select(&buf, spec, filter, "false", reverse, limit);
+		keyset_append_select(&buf, spec, filter, "false", reverse, limit, rowsonly);
 	else if (nbranch == 1)
-		keyset_append_select(&buf, spec, filter, linitial(conds), reverse, limit);
+		keyset_append_select(&buf, spec, filter, linitial(conds), reverse, limit, rowsonly);
 	else
 	{
-		appendStringInfoString(&buf, "SELECT s.r");
-		for (int i = 0; i < spec->ncols; i++)
-			appendStringInfo(&buf, ", s.k%d", i + 1);
+		if (rowsonly)
+			appendStringInfoString(&buf, "SELECT s.*");
+		else
+		{
+			appendStringInfoString(&buf, "SELECT s.r");
+			for (int i = 0; i < spec->ncols; i++)
+				appendStringInfo(&buf, ", s.k%d", i + 1);
+		}
 		appendStringInfoString(&buf, " FROM (");
 		foreach(lc, conds)
 		{
 			if (foreach_current_index(lc) > 0)
 				appendStringInfoString(&buf, " UNION ALL ");
 			appendStringInfoChar(&buf, '(');
-			keyset_append_select(&buf, spec, filter, lfirst(lc), reverse, limit);
+			keyset_append_select(&buf, spec, filter, lfirst(lc), reverse, limit, rowsonly);
 			appendStringInfoChar(&buf, ')');
 		}
 		/* concatenated in order: see the file header */
@@ -1066,7 +1082,7 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
  */
 static KeysetPlanEntry *
 keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
-				const bool *cnulls, int64 limit)
+				const bool *cnulls, int64 limit, bool rowsonly)
 {
 	StringInfoData key;
 	uint64		h;
@@ -1081,7 +1097,8 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	SPIPlanPtr	plan;
 
 	initStringInfo(&key);
-	appendStringInfo(&key, "%u|%d|" INT64_FORMAT "|", spec->relid, (int) reverse, limit);
+	appendStringInfo(&key, "%u|%d|%d|" INT64_FORMAT "|", spec->relid, (int) reverse,
+					 (int) rowsonly, limit);
 	if (cnulls == NULL)
 		appendStringInfoChar(&key, '-');
 	else
@@ -1129,7 +1146,8 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 			vals[i] = psprintf("$%d", nf + i + 1);
 		}
 	}
-	sql = keyset_build_sql(spec, req->filter, reverse, cnulls ? vals : NULL, cnulls, limit);
+	sql = keyset_build_sql(spec, req->filter, reverse, cnulls ? vals : NULL, cnulls, limit,
+						   rowsonly);
 	plan = SPI_prepare(sql, nargs, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -1151,12 +1169,16 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 /*
  * Run one page query (SPI connected): rows after (before, if reverse) the
  * cursor values, or from the start if cvals is NULL; at most limit rows.
+ * Result columns as keyset_build_sql's.  With dest (PostgreSQL 14 and
+ * later), the rows go there and NULL is returned.
  */
 static SPITupleTable *
 keyset_fetch(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
-			 const Datum *cvals, const bool *cnulls, int64 limit)
+			 const Datum *cvals, const bool *cnulls, int64 limit, bool rowsonly,
+			 DestReceiver *dest)
 {
-	KeysetPlanEntry *pe = keyset_get_plan(spec, req, reverse, cvals ? cnulls : NULL, limit);
+	KeysetPlanEntry *pe = keyset_get_plan(spec, req, reverse, cvals ? cnulls : NULL, limit,
+										  rowsonly);
 	Datum		values[FUNC_MAX_ARGS + KEYSET_MAX_COLUMNS];
 	char		nulls[FUNC_MAX_ARGS + KEYSET_MAX_COLUMNS];
 	int			n = 0;
@@ -1184,6 +1206,30 @@ keyset_fetch(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 			values[n] = cvals[i];
 			nulls[n] = cnulls[i] ? 'n' : ' ';
 		}
+#if PG_VERSION_NUM >= 140000
+	if (dest)
+	{
+		ParamListInfo pl = makeParamList(n);
+		SPIExecuteOptions opts;
+
+		for (int i = 0; i < n; i++)
+		{
+			pl->params[i].value = values[i];
+			pl->params[i].isnull = nulls[i] == 'n';
+			pl->params[i].pflags = PARAM_FLAG_CONST;
+			pl->params[i].ptype = i < pe->nfparams ? pe->fparamtypes[i] :
+				spec->cols[i - pe->nfparams].typid;
+		}
+		memset(&opts, 0, sizeof(opts));
+		opts.params = pl;
+		opts.read_only = true;
+		opts.dest = dest;
+		rc = SPI_execute_plan_extended(pe->plan, &opts);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
+		return NULL;
+	}
+#endif
 	rc = SPI_execute_plan(pe->plan, values, nulls, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -1342,22 +1388,39 @@ keyset_page(PG_FUNCTION_ARGS)
 	ts = tuplestore_begin_heap(true, false, work_mem);
 	MemoryContextSwitchTo(callcxt);
 
+	/*
+	 * The query returns the relation's columns; they are mapped by position
+	 * onto the row type, which also has the dropped columns.
+	 */
 	SPI_connect();
-	tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls, req.page_size);
-	for (uint64 j = 0; j < tt->numvals; j++)
+#if PG_VERSION_NUM >= 140000
+	if (!reverse)
 	{
-		uint64		i = reverse ? tt->numvals - 1 - j : j;
-		bool		isnull;
-		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-		HeapTupleHeader th;
-		HeapTupleData tuple;
+		/* straight into the result, as PL/pgSQL's RETURN QUERY does */
+		DestReceiver *dest = CreateDestReceiver(DestTuplestore);
 
-		th = DatumGetHeapTupleHeader(d);
-		tuple.t_len = HeapTupleHeaderGetDatumLength(th);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = th;
-		tuplestore_puttuple(ts, &tuple);
+		SetTuplestoreDestReceiverParams(dest, ts, rsinfo->econtext->ecxt_per_query_memory,
+										false, tupdesc,
+										gettext_noop("page rows do not match the row type of the relation"));
+		keyset_fetch(spec, &req, false, has_cursor ? cvals : NULL, cnulls, req.page_size,
+					 true, dest);
+		dest->rDestroy(dest);
+	}
+	else
+#endif
+	{
+		TupleConversionMap *map;
+
+		tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls,
+						  req.page_size, true, NULL);
+		map = convert_tuples_by_position(tt->tupdesc, tupdesc,
+										 gettext_noop("page rows do not match the row type of the relation"));
+		for (uint64 j = 0; j < tt->numvals; j++)
+		{
+			HeapTuple	tuple = tt->vals[reverse ? tt->numvals - 1 - j : j];
+
+			tuplestore_puttuple(ts, map ? execute_attr_map_tuple(tuple, map) : tuple);
+		}
 	}
 	SPI_finish();
 
@@ -1429,7 +1492,7 @@ keyset_page_json(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(spicxt);
 
 	tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls,
-					  (int64) req.page_size + 1);
+					  (int64) req.page_size + 1, false, NULL);
 	n = Min(tt->numvals, (uint64) req.page_size);
 
 	appendStringInfoString(&buf, "{\"rows\": [");
@@ -1459,7 +1522,7 @@ keyset_page_json(PG_FUNCTION_ARGS)
 			has_next = tt->numvals > n;
 		else
 		{
-			probe = keyset_fetch(spec, &req, false, kvals, knulls, 1);
+			probe = keyset_fetch(spec, &req, false, kvals, knulls, 1, false, NULL);
 			has_next = probe->numvals > 0;
 		}
 		keyset_row_key(spec, tt, first, kvals, knulls);
@@ -1470,7 +1533,7 @@ keyset_page_json(PG_FUNCTION_ARGS)
 			has_prev = false;
 		else
 		{
-			probe = keyset_fetch(spec, &req, true, kvals, knulls, 1);
+			probe = keyset_fetch(spec, &req, true, kvals, knulls, 1, false, NULL);
 			has_prev = probe->numvals > 0;
 		}
 	}
@@ -1479,7 +1542,7 @@ keyset_page_json(PG_FUNCTION_ARGS)
 	else
 	{
 		/* empty page: what lies on the other side of the cursor itself */
-		SPITupleTable *probe = keyset_fetch(spec, &req, !reverse, cvals, cnulls, 1);
+		SPITupleTable *probe = keyset_fetch(spec, &req, !reverse, cvals, cnulls, 1, false, NULL);
 
 		has_next = reverse ? probe->numvals > 0 : false;
 		has_prev = reverse ? false : probe->numvals > 0;
@@ -1605,7 +1668,7 @@ keyset_page_sql(PG_FUNCTION_ARGS)
 			vals[i] = keyset_literal(cvals[i], cnulls[i], spec->cols[i].outfunc,
 									 spec->cols[i].typesql);
 	sql = keyset_build_sql(spec, filter, req.before != NULL, has_cursor ? vals : NULL,
-						   cnulls, req.page_size);
+						   cnulls, req.page_size, true);
 	MemoryContextSwitchTo(old);
 	result = cstring_to_text(sql);
 	MemoryContextDelete(callcxt);
