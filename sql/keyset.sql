@@ -166,6 +166,33 @@ SELECT id FROM resilience.page(NULL::paid, 'amount');
 SELECT id FROM resilience.page(NULL::paid, 'id', page_size => 3, assume_unique => true);
 SELECT id FROM resilience.page(NULL::paid, 'id', page_size => 3, assume_unique => true,
                                after => (SELECT resilience.cursor_of(p, 'id', true) FROM paid p WHERE id = 5));
+-- on a view, the UNION ALL branches are merged by an outer ORDER BY (a view
+-- may hide foreign tables, whose Append need not keep branch order)
+SELECT resilience.page_sql('paid', 'amount DESC, id', page_size => 2, assume_unique => true,
+                           after => (SELECT resilience.cursor_of(p, 'amount DESC, id', true) FROM paid p WHERE id = 5));
+CREATE FUNCTION walk_paid(spec text, psize int) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    expected int[];
+    got int[] := '{}';
+    r paid;
+    cur text;
+    n int;
+BEGIN
+    EXECUTE format('SELECT array_agg(id ORDER BY %s) FROM paid', spec) INTO expected;
+    LOOP
+        n := 0;
+        FOR r IN SELECT * FROM resilience.page(NULL::paid, spec, after => cur, page_size => psize,
+                                               assume_unique => true) LOOP
+            got := got || r.id::int;
+            n := n + 1;
+        END LOOP;
+        EXIT WHEN n = 0;
+        cur := resilience.cursor_of(r, spec, true);
+    END LOOP;
+    RETURN got = expected;
+END $$;
+SELECT walk_paid('amount DESC, id', 1) AS desc_1, walk_paid('amount, id DESC', 3) AS asc_3,
+       walk_paid('id DESC', 4) AS id_4;
 -- a unique index on NOT NULL columns makes the order total when the spec contains it
 CREATE TABLE tags (name text NOT NULL, rank int);
 SELECT * FROM resilience.page(NULL::tags, 'name');

@@ -29,7 +29,11 @@
  * from a branch's order, so it would re-sort every branch, and it must start
  * every branch where the Append stops once the page is full.  A non-parallel
  * Append returns its children's rows in order; SPI plans prepared here are
- * never parallel (no CURSOR_OPT_PARALLEL_OK).
+ * never parallel (no CURSOR_OPT_PARALLEL_OK).  An asynchronous Append does
+ * not keep that order, and a foreign table whose branch is pushed down whole
+ * (ORDER BY and LIMIT included) is a candidate for one; so for foreign
+ * tables, and views (which may hide them), the branches are merged by an
+ * outer ORDER BY instead.
  * "before" is "after" in the reversed order (every direction and NULLS
  * placement flipped), the rows then returned in the normal order.
  *
@@ -135,6 +139,7 @@ typedef struct KeysetSpec
 	char	   *normalized;		/* the totalized spec, every default explicit */
 	uint8		fingerprint[CURSOR_FINGERPRINT_LEN];
 	bool		rowcmp;			/* "after" can be one row comparison */
+	bool		merge_union;	/* re-sort the UNION ALL (see file header) */
 } KeysetSpec;
 
 typedef struct KeysetSpecEntry
@@ -730,6 +735,7 @@ keyset_build_spec(Relation rel, const char *order_by, bool assume_unique)
 	}
 
 	/* one row comparison when directions agree, no NULLs, one operator set */
+	spec->merge_union = (kind == RELKIND_FOREIGN_TABLE || kind == RELKIND_VIEW);
 	spec->rowcmp = true;
 	for (int i = 0; i < spec->ncols; i++)
 	{
@@ -924,9 +930,13 @@ keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams)
  * ------------------------------------------------------------------------
  */
 
-/* Append "ORDER BY ..." over the key columns. */
+/*
+ * Append "ORDER BY ..." over the key columns: alias.col, or for the outer
+ * query of a UNION ALL (outer) s.col (rowsonly) or s.kN.
+ */
 static void
-keyset_append_order(StringInfo buf, const KeysetSpec *spec, bool reverse)
+keyset_append_order(StringInfo buf, const KeysetSpec *spec, bool reverse, bool outer,
+					bool rowsonly)
 {
 	appendStringInfoString(buf, " ORDER BY ");
 	for (int i = 0; i < spec->ncols; i++)
@@ -937,7 +947,12 @@ keyset_append_order(StringInfo buf, const KeysetSpec *spec, bool reverse)
 
 		if (i > 0)
 			appendStringInfoString(buf, ", ");
-		appendStringInfo(buf, "%s.%s", spec->alias, c->qname);
+		if (!outer)
+			appendStringInfo(buf, "%s.%s", spec->alias, c->qname);
+		else if (rowsonly)
+			appendStringInfo(buf, "s.%s", c->qname);
+		else
+			appendStringInfo(buf, "s.k%d", i + 1);
 		appendStringInfo(buf, " %s NULLS %s", desc ? "DESC" : "ASC", nf ? "FIRST" : "LAST");
 	}
 }
@@ -968,7 +983,7 @@ keyset_append_select(StringInfo buf, const KeysetSpec *spec, const char *filter,
 		appendStringInfoString(buf, " AND ");
 	if (cond)
 		appendStringInfoString(buf, cond);
-	keyset_append_order(buf, spec, reverse);
+	keyset_append_order(buf, spec, reverse, false, rowsonly);
 	appendStringInfo(buf, " LIMIT " INT64_FORMAT, limit);
 }
 
@@ -1065,8 +1080,11 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
 			keyset_append_select(&buf, spec, filter, lfirst(lc), reverse, limit, rowsonly);
 			appendStringInfoChar(&buf, ')');
 		}
-		/* concatenated in order: see the file header */
-		appendStringInfo(&buf, ") AS s LIMIT " INT64_FORMAT, limit);
+		/* concatenated in order, or merged: see the file header */
+		appendStringInfoString(&buf, ") AS s");
+		if (spec->merge_union)
+			keyset_append_order(&buf, spec, reverse, true, rowsonly);
+		appendStringInfo(&buf, " LIMIT " INT64_FORMAT, limit);
 	}
 	return buf.data;
 }
@@ -1104,8 +1122,10 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	else
 		for (int i = 0; i < spec->ncols; i++)
 			appendStringInfoChar(&key, cnulls[i] ? 'n' : 'v');
-	appendStringInfo(&key, "|%s|%c%s", spec->normalized, req->filter ? 'f' : '-',
-					 req->filter ? req->filter : "");
+	/* the filter's parameter types were inferred under this search_path */
+	appendStringInfo(&key, "|%s|%c%s|%s", spec->normalized, req->filter ? 'f' : '-',
+					 req->filter ? req->filter : "",
+					 req->filter ? namespace_search_path : "");
 	h = keyset_hash(key.data);
 	e = hash_search(keyset_plans, &h, HASH_FIND, &found);
 	if (found && e->valid && strcmp(e->key, key.data) == 0)
