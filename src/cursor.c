@@ -510,7 +510,7 @@ cursor_rotate_key(PG_FUNCTION_ARGS)
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'resilience'",
+	rc = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'resilience'",
 					 true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "extension resilience is not installed");
