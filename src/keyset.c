@@ -1486,8 +1486,7 @@ keyset_page_json(PG_FUNCTION_ARGS)
 			   *prev = NULL;
 	uint64		n;
 	MemoryContext callcxt,
-				old,
-				spicxt;
+				old;
 	SPITupleTable *tt;
 	StringInfoData buf;
 	Datum		result;
@@ -1507,9 +1506,8 @@ keyset_page_json(PG_FUNCTION_ARGS)
 	reverse = req.before != NULL;
 
 	initStringInfo(&buf);
+	/* buf stays in callcxt as it grows; everything else dies with SPI */
 	SPI_connect();
-	spicxt = MemoryContextSwitchTo(callcxt);
-	MemoryContextSwitchTo(spicxt);
 
 	tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls,
 					  (int64) req.page_size + 1, false, NULL);
