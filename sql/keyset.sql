@@ -118,6 +118,22 @@ SELECT array_agg(id) AS via_page
 FROM resilience.page(NULL::orders, 'customer DESC', page_size => 5,
                      before => (SELECT resilience.cursor_of(o, 'customer DESC') FROM orders o WHERE id = 7));
 
+-- the generated SQL is schema-qualified: operators planted earlier in the
+-- search_path change nothing (only the filter sees the caller's path)
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.yes(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.yes);
+CREATE OPERATOR evil.< (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.yes);
+SELECT array_agg(id) AS before_planting
+FROM resilience.page(NULL::orders, 'status, id', page_size => 5,
+                     after => (SELECT resilience.cursor_of(o, 'status, id') FROM orders o WHERE id = 15));
+SET search_path = evil, pg_catalog, public;
+SELECT array_agg(id) AS with_evil_first
+FROM resilience.page(NULL::orders, 'status, id', page_size => 5,
+                     after => (SELECT resilience.cursor_of(o, 'status, id') FROM orders o WHERE id = 15));
+RESET search_path;
+DROP SCHEMA evil CASCADE;
+
 -- cursor values are lossless: every type round-trips through a cursor
 CREATE TABLE vals (
     id integer PRIMARY KEY,
