@@ -34,8 +34,13 @@
  * (ORDER BY and LIMIT included) is a candidate for one; so for foreign
  * tables, and views (which may hide them), the branches are merged by an
  * outer ORDER BY instead.
+ *
  * "before" is "after" in the reversed order (every direction and NULLS
- * placement flipped), the rows then returned in the normal order.
+ * placement flipped), the rows then returned in the normal order.  page()'s
+ * query returns the relation's own columns, mapped by position onto its row
+ * type (which also carries dropped columns) on the way into the result
+ * tuplestore; page_json() asks for the row as one composite plus its key,
+ * to make cursors.
  *
  * Resolved specs and prepared plans are cached per backend (keyed by
  * relation OID, spec, filter, direction, limit and which cursor values are
