@@ -35,9 +35,10 @@ SELECT * FROM one UNION ALL SELECT * FROM two UNION ALL SELECT * FROM three;
 SELECT n AS columns, count(*) AS specs FROM specs GROUP BY n ORDER BY n;
 
 -- Walk forward with page() and cursor_of(), then backward from the last
--- page with page_json(before => prev); compare both with ORDER BY (the spec
--- plus the primary key in the last column's direction, as documented), and
--- check has_next/has_prev on every backward page.
+-- row with page_json(before => prev) and with page(before => cursor_of());
+-- compare each with ORDER BY (the spec plus the primary key in the last
+-- column's direction, as documented), and check has_next/has_prev on every
+-- page_json page.
 CREATE FUNCTION walk(spec text, last_dir text, psize int) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -65,8 +66,7 @@ BEGIN
         RETURN 'forward ' || fwd::text || ' <> ' || expected::text;
     END IF;
 
-    -- the last page, then backward
-    j := resilience.page_json('ko', spec, before => cur, page_size => 1);
+    -- from the last row backward
     bwd := ARRAY[expected[array_length(expected, 1)]];
     cur := resilience.cursor_of((SELECT k FROM ko k WHERE k.id = bwd[1]), spec);
     LOOP
@@ -85,6 +85,22 @@ BEGIN
     END LOOP;
     IF bwd IS DISTINCT FROM expected THEN
         RETURN 'backward ' || bwd::text || ' <> ' || expected::text;
+    END IF;
+
+    -- backward again with page() and cursor_of() of each page's first row
+    bwd := ARRAY[expected[array_length(expected, 1)]];
+    cur := resilience.cursor_of((SELECT k FROM ko k WHERE k.id = bwd[1]), spec);
+    LOOP
+        ids := '{}';
+        FOR r IN SELECT * FROM resilience.page(NULL::ko, spec, before => cur, page_size => psize) LOOP
+            ids := ids || r.id;
+        END LOOP;
+        EXIT WHEN cardinality(ids) = 0;
+        bwd := ids || bwd;
+        cur := resilience.cursor_of((SELECT k FROM ko k WHERE k.id = ids[1]), spec);
+    END LOOP;
+    IF bwd IS DISTINCT FROM expected THEN
+        RETURN 'backward page() ' || bwd::text || ' <> ' || expected::text;
     END IF;
     RETURN 'ok';
 END $$;
