@@ -46,15 +46,16 @@ deep_same=$(psql_q -Atc "SELECT (SELECT array_agg(id) FROM resilience.page(NULL:
                               = (SELECT array_agg(id) FROM (SELECT id FROM kb ORDER BY created_at DESC, id DESC OFFSET 900000 LIMIT 50) s)")
 echo "same page as the hand-written query: $same; same page as OFFSET 900000: $deep_same"
 
-# pair NAME VALUE_SCRIPT VALUE_ARGS BASE_SCRIPT BASE_ARGS: run baseline and
-# value alternately, twice each, so load from outside the benchmark hits both
-# sides alike; report the sums (per-run averages)
+# pair NAME VALUE_SCRIPT VALUE_ARGS BASE_SCRIPT BASE_ARGS: baseline and value
+# alternately, in 4 rounds of half BENCH_SECONDS each, so load from outside
+# the benchmark (shared cores) hits both sides alike; report the mean tps
 pair()
 {
 	local name=$1 vs=$2 va=$3 bs=$4 ba=$5 v=0 b=0 t
-	for _ in 1 2; do
-		t=$(tps "$bs" $ba); b=$(awk -v a="$b" -v t="$t" 'BEGIN { print a + t / 2 }')
-		t=$(tps "$vs" $va); v=$(awk -v a="$v" -v t="$t" 'BEGIN { print a + t / 2 }')
+	local secs=$(((BENCH_SECONDS + 1) / 2))
+	for _ in 1 2 3 4; do
+		t=$(BENCH_SECONDS=$secs tps "$bs" $ba); b=$(awk -v a="$b" -v t="$t" 'BEGIN { print a + t / 4 }')
+		t=$(BENCH_SECONDS=$secs tps "$vs" $va); v=$(awk -v a="$v" -v t="$t" 'BEGIN { print a + t / 4 }')
 	done
 	report "$name" "$v" "$b"
 }
