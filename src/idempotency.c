@@ -1,0 +1,374 @@
+/*-------------------------------------------------------------------------
+ *
+ * idempotency.c
+ *		resilience.idempotent(): run a request once per (role, key) and
+ *		replay its recorded result to every retry.
+ *
+ * A record lives in resilience.idempotency_store, keyed by (role, key), and
+ * is written in the caller's transaction together with whatever the request
+ * did, so the two commit or roll back as one.
+ *
+ * The guard on a key is its row.  The first call claims the key with
+ * INSERT ... ON CONFLICT DO UPDATE ... WHERE expired: a concurrent claimer
+ * of the same key blocks on the uncommitted row until the owner's
+ * transaction ends, and then either finds the committed record (and
+ * replays it) or, when the owner rolled back, claims the key itself.  A
+ * live record that loses the ON CONFLICT test is still locked by it, so a
+ * concurrent purge cannot delete it between our claim and our read; only a
+ * record that expired in between can vanish, and then we claim again.
+ *
+ * Under REPEATABLE READ or SERIALIZABLE a claimer whose snapshot predates
+ * the owner's commit gets a serialization failure (40001) from ON CONFLICT
+ * instead of a replay, which retry_transaction() retries.
+ *
+ * Invariant: a request's SQL runs only while this transaction holds the
+ * claimed (uncommitted or expired-and-updated) row, so it runs at most once
+ * per committed record.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#if PG_VERSION_NUM >= 140000
+#include "common/cryptohash.h"
+#endif
+#include "common/sha2.h"
+
+#include "backoff.h"
+#include "sqlexec.h"
+
+PG_FUNCTION_INFO_V1(idempotency_run);
+
+/* Longest key accepted, in bytes (Stripe allows 255 characters). */
+#define IDEMPOTENCY_MAX_KEY_BYTES 1024
+
+/* How often a claim is retried when the record vanished (expired+purged). */
+#define IDEMPOTENCY_MAX_CLAIMS 3
+
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr record_plan = NULL;
+static SPIPlanPtr replay_plan = NULL;
+
+/* Prepare and keep one of the fixed statements this file runs. */
+static SPIPlanPtr
+idempotency_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* Prepare the fixed statements once per backend. */
+static void
+idempotency_prepare_plans(void)
+{
+	Oid			claim_types[4] = {OIDOID, TEXTOID, BYTEAOID, INTERVALOID};
+	Oid			key_types[2] = {OIDOID, TEXTOID};
+	Oid			record_types[3] = {OIDOID, TEXTOID, JSONBOID};
+
+	if (claim_plan == NULL)
+		claim_plan = idempotency_prepare(
+										 "INSERT INTO resilience.idempotency_store AS s"
+										 " (role_id, key, fingerprint, result, created_at, expires_at, replays)"
+										 " VALUES ($1, $2, $3, NULL, pg_catalog.clock_timestamp(),"
+										 " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4, 0)"
+										 " ON CONFLICT (role_id, key) DO UPDATE"
+										 " SET fingerprint = excluded.fingerprint, result = NULL,"
+										 " created_at = excluded.created_at, expires_at = excluded.expires_at,"
+										 " replays = 0"
+										 " WHERE s.expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()",
+										 4, claim_types);
+	if (read_plan == NULL)
+		read_plan = idempotency_prepare(
+										"SELECT fingerprint, result FROM resilience.idempotency_store"
+										" WHERE role_id OPERATOR(pg_catalog.=) $1"
+										" AND key OPERATOR(pg_catalog.=) $2"
+										" AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
+										2, key_types);
+	if (record_plan == NULL)
+		record_plan = idempotency_prepare(
+										  "UPDATE resilience.idempotency_store SET result = $3"
+										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+										  " AND key OPERATOR(pg_catalog.=) $2",
+										  3, record_types);
+	if (replay_plan == NULL)
+		replay_plan = idempotency_prepare(
+										  "UPDATE resilience.idempotency_store"
+										  " SET replays = replays OPERATOR(pg_catalog.+) 1"
+										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+										  " AND key OPERATOR(pg_catalog.=) $2",
+										  2, key_types);
+}
+
+/* Append a 32-bit length in network byte order. */
+static void
+idempotency_append_u32(StringInfo buf, uint32 v)
+{
+	uint8		b[4] = {v >> 24, v >> 16, v >> 8, v};
+
+	appendBinaryStringInfo(buf, (char *) b, 4);
+}
+
+/*
+ * SHA-256 of the request: the SQL text and every parameter, each
+ * length-prefixed so that no two different requests share an encoding.
+ */
+static bytea *
+idempotency_fingerprint(text *sql, ArrayType *params)
+{
+	StringInfoData buf;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	bytea	   *result;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "resilience.idempotent v1");
+	appendStringInfoChar(&buf, '\0');
+	idempotency_append_u32(&buf, VARSIZE_ANY_EXHDR(sql));
+	appendBinaryStringInfo(&buf, VARDATA_ANY(sql), VARSIZE_ANY_EXHDR(sql));
+	if (params == NULL)
+		appendStringInfoChar(&buf, 'N');
+	else
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(params, TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &nelems);
+		appendStringInfoChar(&buf, 'A');
+		idempotency_append_u32(&buf, nelems);
+		for (int i = 0; i < nelems; i++)
+		{
+			if (nulls[i])
+				appendStringInfoChar(&buf, 'n');
+			else
+			{
+				text	   *t = DatumGetTextPP(elems[i]);
+
+				appendStringInfoChar(&buf, 'v');
+				idempotency_append_u32(&buf, VARSIZE_ANY_EXHDR(t));
+				appendBinaryStringInfo(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			}
+		}
+	}
+
+#if PG_VERSION_NUM >= 140000
+	{
+		pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+		if (pg_cryptohash_init(ctx) < 0 ||
+			pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
+			pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+			elog(ERROR, "could not compute SHA-256 fingerprint");
+		pg_cryptohash_free(ctx);
+	}
+#else
+	{
+		pg_sha256_ctx ctx;
+
+		pg_sha256_init(&ctx);
+		pg_sha256_update(&ctx, (uint8 *) buf.data, buf.len);
+		pg_sha256_final(&ctx, digest);
+	}
+#endif
+	pfree(buf.data);
+
+	result = (bytea *) palloc(VARHDRSZ + sizeof(digest));
+	SET_VARSIZE(result, VARHDRSZ + sizeof(digest));
+	memcpy(VARDATA(result), digest, sizeof(digest));
+	return result;
+}
+
+/* {"replayed": ..., "result": ...} */
+static Jsonb *
+idempotency_reply(bool replayed, Jsonb *result)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+
+	k.type = jbvString;
+	k.val.string.val = "replayed";
+	k.val.string.len = strlen("replayed");
+	pushJsonbValue(&state, WJB_KEY, &k);
+	v.type = jbvBool;
+	v.val.boolean = replayed;
+	pushJsonbValue(&state, WJB_VALUE, &v);
+
+	k.val.string.val = "result";
+	k.val.string.len = strlen("result");
+	pushJsonbValue(&state, WJB_KEY, &k);
+	if (result == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &result->root;
+		v.val.binary.len = VARSIZE(result) - VARHDRSZ;
+	}
+	pushJsonbValue(&state, WJB_VALUE, &v);
+
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/* Reject a NULL argument with the argument's name. */
+static void
+idempotency_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/*
+ * idempotent(key text, sql text, params text[], ttl interval) RETURNS jsonb
+ */
+Datum
+idempotency_run(PG_FUNCTION_ARGS)
+{
+	text	   *key;
+	text	   *sql;
+	ArrayType  *params;
+	Interval   *ttl;
+	bytea	   *fingerprint;
+	Datum		values[4];
+	Oid			role = GetUserId();
+	Jsonb	   *reply = NULL;
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	idempotency_not_null(fcinfo, 0, "key");
+	idempotency_not_null(fcinfo, 1, "sql");
+	idempotency_not_null(fcinfo, 3, "ttl");
+	key = PG_GETARG_TEXT_PP(0);
+	sql = PG_GETARG_TEXT_PP(1);
+	params = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
+	ttl = PG_GETARG_INTERVAL_P(3);
+
+	if (VARSIZE_ANY_EXHDR(key) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key must not be empty"),
+				 errhint("Send a unique key per request, such as a UUID from the client.")));
+	if (VARSIZE_ANY_EXHDR(key) > IDEMPOTENCY_MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key is too long"),
+				 errdetail("The key has %d bytes; the limit is %d.",
+						   (int) VARSIZE_ANY_EXHDR(key), IDEMPOTENCY_MAX_KEY_BYTES)));
+	if (backoff_interval_usec(ttl, "ttl") <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must be a positive interval"),
+				 errhint("Keep records at least as long as clients may retry, such as '24 hours'.")));
+	if (params != NULL && ARR_NDIM(params) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("params must be a one-dimensional array")));
+
+	fingerprint = idempotency_fingerprint(sql, params);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	idempotency_prepare_plans();
+
+	values[0] = ObjectIdGetDatum(role);
+	values[1] = PointerGetDatum(key);
+
+	for (int claim = 0; claim < IDEMPOTENCY_MAX_CLAIMS && reply == NULL; claim++)
+	{
+		int			rc;
+
+		values[2] = PointerGetDatum(fingerprint);
+		values[3] = PointerGetDatum(ttl);
+		rc = SPI_execute_plan(claim_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "claiming idempotency key failed: %s", SPI_result_code_string(rc));
+
+		if (SPI_processed == 1)
+		{
+			/* The key is ours: run the request and record its result. */
+			Jsonb	   *result = sqlexec_execute(text_to_cstring(sql), params);
+			Datum		rvalues[3];
+			char		rnulls[3] = {' ', ' ', result ? ' ' : 'n'};
+
+			rvalues[0] = values[0];
+			rvalues[1] = values[1];
+			rvalues[2] = PointerGetDatum(result);
+			rc = SPI_execute_plan(record_plan, rvalues, rnulls, false, 0);
+			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+				elog(ERROR, "recording idempotency result failed: %s", SPI_result_code_string(rc));
+
+			{
+				MemoryContext old = MemoryContextSwitchTo(callcxt);
+
+				reply = idempotency_reply(false, result);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		else
+		{
+			/* Someone committed this key and it is live: replay it. */
+			bool		isnull;
+			Datum		fp;
+			Datum		res;
+			bool		resnull;
+
+			rc = SPI_execute_plan(read_plan, values, NULL, false, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
+			if (SPI_processed == 0)
+				continue;		/* expired and purged since the claim */
+
+			fp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!DatumGetBool(DirectFunctionCall2(byteaeq, fp, PointerGetDatum(fingerprint))))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("idempotency key \"%s\" was already used for a different request",
+								text_to_cstring(key)),
+						 errdetail("A key replays only the request it was first used with: the same SQL and parameters."),
+						 errhint("Use a new key for a new request.")));
+			res = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &resnull);
+
+			{
+				MemoryContext old = MemoryContextSwitchTo(callcxt);
+				Jsonb	   *result = resnull ? NULL : DatumGetJsonbPCopy(res);
+
+				reply = idempotency_reply(true, result);
+				MemoryContextSwitchTo(old);
+			}
+
+			rc = SPI_execute_plan(replay_plan, values, NULL, false, 0);
+			if (rc != SPI_OK_UPDATE)
+				elog(ERROR, "counting idempotency replay failed: %s", SPI_result_code_string(rc));
+		}
+	}
+
+	if (reply == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not claim idempotency key \"%s\"", text_to_cstring(key)),
+				 errdetail("Its record expired and was purged while this call was claiming it, %d times.",
+						   IDEMPOTENCY_MAX_CLAIMS)));
+
+	SPI_finish();
+	PG_RETURN_JSONB_P(reply);
+}
