@@ -69,12 +69,14 @@ SELECT resilience.idempotent('req-5', 'INSERT INTO payments (account, amount) VA
 SELECT count(*) AS req5_records FROM resilience.idempotency_keys WHERE key = 'req-5';
 SELECT resilience.idempotent('req-5', 'INSERT INTO payments (account, amount) VALUES (10, 5) RETURNING amount');
 -- caught in a savepoint: the claim is rolled back with it
+\set VERBOSITY default
 DO $$
 BEGIN
     PERFORM resilience.idempotent('req-6', 'SELECT 1 / 0');
 EXCEPTION WHEN division_by_zero THEN
     RAISE NOTICE 'caught %', SQLSTATE;
 END $$;
+\set VERBOSITY sqlstate
 SELECT count(*) AS req6_records FROM resilience.idempotency_keys WHERE key = 'req-6';
 
 -- expiry: an expired record is a fresh key again
@@ -134,15 +136,23 @@ SELECT resilience.idempotent('shared-key', 'INSERT INTO payments (account, amoun
 -- bob sees only his own records, through the view and the table
 SELECT key, role FROM resilience.idempotency_keys ORDER BY key;
 SELECT count(*) AS bob_rows FROM resilience.idempotency_store;
--- and cannot touch alice's
-UPDATE resilience.idempotency_store SET result = '"forged"';
-SELECT count(*) AS bob_deleted FROM (SELECT resilience.idempotency_purge()) p;
+-- and cannot touch alice's, even once it expired
+RESET ROLE;
+UPDATE resilience.idempotency_store SET expires_at = created_at
+WHERE role_id = 'regress_idem_alice'::regrole;
+SET ROLE regress_idem_bob;
+WITH u AS (UPDATE resilience.idempotency_store SET result = '"forged"'
+           WHERE role_id = 'regress_idem_alice'::regrole RETURNING 1)
+SELECT count(*) AS bob_updated FROM u;
+SELECT resilience.idempotency_purge() AS bob_purged;
 -- nor write a record in another role's name
 INSERT INTO resilience.idempotency_store (role_id, key, fingerprint, created_at, expires_at)
 VALUES ('regress_idem_alice'::regrole, 'forged', '\x00', now(), now() + '1 hour');
 RESET ROLE;
-SELECT key, role, replays FROM resilience.idempotency_keys
-WHERE key = 'shared-key' ORDER BY role;
+SELECT k.key, k.role, k.replays, k.expired, s.result
+FROM resilience.idempotency_keys k
+JOIN resilience.idempotency_store s ON s.key = k.key AND s.role_id = k.role::regrole
+WHERE k.key = 'shared-key' ORDER BY k.role;
 SELECT account, count(*) FROM payments WHERE account IN (100, 200) GROUP BY account ORDER BY account;
 DELETE FROM resilience.idempotency_store WHERE role_id IN ('regress_idem_alice'::regrole, 'regress_idem_bob'::regrole);
 REVOKE ALL ON payments FROM regress_idem_alice, regress_idem_bob;

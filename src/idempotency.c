@@ -8,22 +8,26 @@
  * is written in the caller's transaction together with whatever the request
  * did, so the two commit or roll back as one.
  *
- * The guard on a key is its row.  The first call claims the key with
- * INSERT ... ON CONFLICT DO UPDATE ... WHERE expired: a concurrent claimer
- * of the same key blocks on the uncommitted row until the owner's
- * transaction ends, and then either finds the committed record (and
- * replays it) or, when the owner rolled back, claims the key itself.  A
- * live record that loses the ON CONFLICT test is still locked by it, so a
- * concurrent purge cannot delete it between our claim and our read; only a
- * record that expired in between can vanish, and then we claim again.
+ * The guard on a key is its row.  A call first looks for a live record
+ * (replay).  Seeing none, it claims the key with INSERT ... ON CONFLICT DO
+ * NOTHING: a concurrent claimer's uncommitted row makes it wait until that
+ * transaction ends, and then it either finds the committed record (the next
+ * round replays it) or, when the claimer rolled back, inserts its own.  An
+ * expired record is taken over with an UPDATE ... WHERE expired, which
+ * serialises with a concurrent purge through the row lock: whichever comes
+ * second re-checks the row and finds it no longer expired, or gone.
+ *
+ * Replays never lock the record, so concurrent retries of one key never
+ * wait for each other; the replay counter is bumped with SKIP LOCKED and
+ * misses a replay that coincides with another one in flight.
  *
  * Under REPEATABLE READ or SERIALIZABLE a claimer whose snapshot predates
  * the owner's commit gets a serialization failure (40001) from ON CONFLICT
- * instead of a replay, which retry_transaction() retries.
+ * or the takeover instead of a replay, which retry_transaction() retries.
  *
- * Invariant: a request's SQL runs only while this transaction holds the
- * claimed (uncommitted or expired-and-updated) row, so it runs at most once
- * per committed record.
+ * Invariant: a request's SQL runs only in the transaction that inserted or
+ * took over the record, and while that transaction is open every other
+ * claimer of the key waits; so it runs at most once per committed record.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,8 +59,9 @@ PG_FUNCTION_INFO_V1(idempotency_run);
 /* How often a claim is retried when the record vanished (expired+purged). */
 #define IDEMPOTENCY_MAX_CLAIMS 3
 
-static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr takeover_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr replay_plan = NULL;
 
@@ -82,18 +87,6 @@ idempotency_prepare_plans(void)
 	Oid			key_types[2] = {OIDOID, TEXTOID};
 	Oid			record_types[3] = {OIDOID, TEXTOID, JSONBOID};
 
-	if (claim_plan == NULL)
-		claim_plan = idempotency_prepare(
-										 "INSERT INTO resilience.idempotency_store AS s"
-										 " (role_id, key, fingerprint, result, created_at, expires_at, replays)"
-										 " VALUES ($1, $2, $3, NULL, pg_catalog.clock_timestamp(),"
-										 " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4, 0)"
-										 " ON CONFLICT (role_id, key) DO UPDATE"
-										 " SET fingerprint = excluded.fingerprint, result = NULL,"
-										 " created_at = excluded.created_at, expires_at = excluded.expires_at,"
-										 " replays = 0"
-										 " WHERE s.expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()",
-										 4, claim_types);
 	if (read_plan == NULL)
 		read_plan = idempotency_prepare(
 										"SELECT fingerprint, result FROM resilience.idempotency_store"
@@ -101,6 +94,25 @@ idempotency_prepare_plans(void)
 										" AND key OPERATOR(pg_catalog.=) $2"
 										" AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
 										2, key_types);
+	if (insert_plan == NULL)
+		insert_plan = idempotency_prepare(
+										  "INSERT INTO resilience.idempotency_store"
+										  " (role_id, key, fingerprint, result, created_at, expires_at, replays)"
+										  " VALUES ($1, $2, $3, NULL, pg_catalog.clock_timestamp(),"
+										  " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4, 0)"
+										  " ON CONFLICT (role_id, key) DO NOTHING",
+										  4, claim_types);
+	if (takeover_plan == NULL)
+		takeover_plan = idempotency_prepare(
+											"UPDATE resilience.idempotency_store"
+											" SET fingerprint = $3, result = NULL,"
+											" created_at = pg_catalog.clock_timestamp(),"
+											" expires_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4,"
+											" replays = 0"
+											" WHERE role_id OPERATOR(pg_catalog.=) $1"
+											" AND key OPERATOR(pg_catalog.=) $2"
+											" AND expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()",
+											4, claim_types);
 	if (record_plan == NULL)
 		record_plan = idempotency_prepare(
 										  "UPDATE resilience.idempotency_store SET result = $3"
@@ -111,8 +123,11 @@ idempotency_prepare_plans(void)
 		replay_plan = idempotency_prepare(
 										  "UPDATE resilience.idempotency_store"
 										  " SET replays = replays OPERATOR(pg_catalog.+) 1"
-										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-										  " AND key OPERATOR(pg_catalog.=) $2",
+										  " WHERE ctid OPERATOR(pg_catalog.=) ("
+										  "  SELECT ctid FROM resilience.idempotency_store"
+										  "  WHERE role_id OPERATOR(pg_catalog.=) $1"
+										  "  AND key OPERATOR(pg_catalog.=) $2"
+										  "  FOR NO KEY UPDATE SKIP LOCKED)",
 										  2, key_types);
 }
 
@@ -229,6 +244,48 @@ idempotency_reply(bool replayed, Jsonb *result)
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
+/*
+ * Replay the record SPI_tuptable holds (fingerprint, result): refuse it if it
+ * was made for another request, count the replay, and build the reply in
+ * replycxt.
+ */
+static Jsonb *
+idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
+				   MemoryContext replycxt)
+{
+	bool		isnull;
+	bool		resnull;
+	Datum		fp;
+	Datum		res;
+	Jsonb	   *reply;
+	MemoryContext old;
+	int			rc;
+
+	fp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull || !DatumGetBool(DirectFunctionCall2(byteaeq, fp, PointerGetDatum(fingerprint))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key \"%s\" was already used for a different request",
+						text_to_cstring(key)),
+				 errdetail("A key replays only the request it was first used with: the same SQL and parameters."),
+				 errhint("Use a new key for a new request.")));
+	res = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &resnull);
+
+	old = MemoryContextSwitchTo(replycxt);
+	reply = idempotency_reply(true, resnull ? NULL : DatumGetJsonbP(res));
+	MemoryContextSwitchTo(old);
+
+	/*
+	 * Count the replay.  A replay running concurrently with another replay
+	 * of the same key does not wait for it (replays never block each other);
+	 * it just goes uncounted.
+	 */
+	rc = SPI_execute_plan(replay_plan, keyvalues, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "counting idempotency replay failed: %s", SPI_result_code_string(rc));
+	return reply;
+}
+
 /* Reject a NULL argument with the argument's name. */
 static void
 idempotency_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
@@ -293,22 +350,49 @@ idempotency_run(PG_FUNCTION_ARGS)
 	values[0] = ObjectIdGetDatum(role);
 	values[1] = PointerGetDatum(key);
 
-	for (int claim = 0; claim < IDEMPOTENCY_MAX_CLAIMS && reply == NULL; claim++)
+	values[2] = PointerGetDatum(fingerprint);
+	values[3] = PointerGetDatum(ttl);
+
+	for (int round = 0; round < IDEMPOTENCY_MAX_CLAIMS && reply == NULL; round++)
 	{
+		bool		claimed;
 		int			rc;
 
-		values[2] = PointerGetDatum(fingerprint);
-		values[3] = PointerGetDatum(ttl);
-		rc = SPI_execute_plan(claim_plan, values, NULL, false, 0);
+		/* A live, committed (or our own) record: replay it. */
+		rc = SPI_execute_plan(read_plan, values, NULL, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+		{
+			reply = idempotency_replay(key, fingerprint, values, callcxt);
+			break;
+		}
+
+		/*
+		 * No live record we can see.  Claim the key: a fresh insert waits
+		 * for a concurrent claimer's transaction; an expired record is taken
+		 * over.  If neither works a live record was committed meanwhile, and
+		 * the next round replays it.
+		 */
+		rc = SPI_execute_plan(insert_plan, values, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "claiming idempotency key failed: %s", SPI_result_code_string(rc));
+		claimed = (SPI_processed == 1);
+		if (!claimed)
+		{
+			rc = SPI_execute_plan(takeover_plan, values, NULL, false, 0);
+			if (rc != SPI_OK_UPDATE)
+				elog(ERROR, "claiming expired idempotency key failed: %s", SPI_result_code_string(rc));
+			claimed = (SPI_processed == 1);
+		}
 
-		if (SPI_processed == 1)
+		if (claimed)
 		{
 			/* The key is ours: run the request and record its result. */
 			Jsonb	   *result = sqlexec_execute(text_to_cstring(sql), params);
 			Datum		rvalues[3];
 			char		rnulls[3] = {' ', ' ', result ? ' ' : 'n'};
+			MemoryContext old;
 
 			rvalues[0] = values[0];
 			rvalues[1] = values[1];
@@ -317,48 +401,9 @@ idempotency_run(PG_FUNCTION_ARGS)
 			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 				elog(ERROR, "recording idempotency result failed: %s", SPI_result_code_string(rc));
 
-			{
-				MemoryContext old = MemoryContextSwitchTo(callcxt);
-
-				reply = idempotency_reply(false, result);
-				MemoryContextSwitchTo(old);
-			}
-		}
-		else
-		{
-			/* Someone committed this key and it is live: replay it. */
-			bool		isnull;
-			Datum		fp;
-			Datum		res;
-			bool		resnull;
-
-			rc = SPI_execute_plan(read_plan, values, NULL, false, 1);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
-			if (SPI_processed == 0)
-				continue;		/* expired and purged since the claim */
-
-			fp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-			if (!DatumGetBool(DirectFunctionCall2(byteaeq, fp, PointerGetDatum(fingerprint))))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("idempotency key \"%s\" was already used for a different request",
-								text_to_cstring(key)),
-						 errdetail("A key replays only the request it was first used with: the same SQL and parameters."),
-						 errhint("Use a new key for a new request.")));
-			res = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &resnull);
-
-			{
-				MemoryContext old = MemoryContextSwitchTo(callcxt);
-				Jsonb	   *result = resnull ? NULL : DatumGetJsonbPCopy(res);
-
-				reply = idempotency_reply(true, result);
-				MemoryContextSwitchTo(old);
-			}
-
-			rc = SPI_execute_plan(replay_plan, values, NULL, false, 0);
-			if (rc != SPI_OK_UPDATE)
-				elog(ERROR, "counting idempotency replay failed: %s", SPI_result_code_string(rc));
+			old = MemoryContextSwitchTo(callcxt);
+			reply = idempotency_reply(false, result);
+			MemoryContextSwitchTo(old);
 		}
 	}
 
