@@ -64,7 +64,6 @@ CREATE TABLE resilience.idempotency_store (
     result      jsonb,
     created_at  timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
-    replays     bigint      NOT NULL DEFAULT 0,
     PRIMARY KEY (role_id, key)
 );
 CREATE INDEX idempotency_store_expires_at ON resilience.idempotency_store (expires_at);
@@ -77,6 +76,27 @@ CREATE POLICY own_keys ON resilience.idempotency_store
     USING (role_id = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
     WITH CHECK (role_id = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
 GRANT SELECT, INSERT, UPDATE, DELETE ON resilience.idempotency_store TO PUBLIC;
+
+-- One row per replay.  Counting replays in the record itself would make
+-- every later claimer of the key wait for the replaying transaction (its
+-- unique check sees the uncommitted new row version); appending here never
+-- blocks anyone.
+CREATE TABLE resilience.idempotency_replays (
+    role_id     oid         NOT NULL,
+    key         text        NOT NULL,
+    replayed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    FOREIGN KEY (role_id, key) REFERENCES resilience.idempotency_store ON DELETE CASCADE
+);
+CREATE INDEX idempotency_replays_key ON resilience.idempotency_replays (role_id, key);
+COMMENT ON TABLE resilience.idempotency_replays IS
+'one row per replay by resilience.idempotent(); counted by resilience.idempotency_keys';
+
+ALTER TABLE resilience.idempotency_replays ENABLE ROW LEVEL SECURITY;
+ALTER TABLE resilience.idempotency_replays FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_keys ON resilience.idempotency_replays
+    USING (role_id = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
+    WITH CHECK (role_id = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
+GRANT SELECT, INSERT, DELETE ON resilience.idempotency_replays TO PUBLIC;
 CREATE FUNCTION resilience.idempotent(
     key text,
     sql text,
@@ -110,7 +130,9 @@ SELECT s.key,
        pg_catalog.pg_get_userbyid(s.role_id) AS role,
        s.created_at,
        s.expires_at,
-       s.replays,
+       (SELECT pg_catalog.count(*) FROM resilience.idempotency_replays r
+        WHERE r.role_id OPERATOR(pg_catalog.=) s.role_id
+          AND r.key OPERATOR(pg_catalog.=) s.key) AS replays,
        s.expires_at <= pg_catalog.clock_timestamp() AS expired
 FROM resilience.idempotency_store s
 -- a view runs with its owner's rights, which bypass row-level security, so

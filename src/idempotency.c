@@ -8,18 +8,19 @@
  * is written in the caller's transaction together with whatever the request
  * did, so the two commit or roll back as one.
  *
- * The guard on a key is its row.  A call first looks for a live record
- * (replay).  Seeing none, it claims the key with INSERT ... ON CONFLICT DO
- * NOTHING: a concurrent claimer's uncommitted row makes it wait until that
- * transaction ends, and then it either finds the committed record (the next
- * round replays it) or, when the claimer rolled back, inserts its own.  An
+ * The guard on a key is its row.  A call first claims the key with INSERT
+ * ... ON CONFLICT DO NOTHING: a concurrent claimer's uncommitted row makes it
+ * wait until that transaction ends, and then it either finds the committed
+ * record (and replays it) or, when the claimer rolled back, inserts its own.
+ * A first call thus costs one insert, the request, and one update.  An
  * expired record is taken over with an UPDATE ... WHERE expired, which
  * serialises with a concurrent purge through the row lock: whichever comes
  * second re-checks the row and finds it no longer expired, or gone.
  *
- * Replays never lock the record, so concurrent retries of one key never
- * wait for each other; the replay counter is bumped with SKIP LOCKED and
- * misses a replay that coincides with another one in flight.
+ * Replays never update the record (they append to idempotency_replays), so
+ * concurrent retries of one key never wait for each other: an updated
+ * record would make every later claimer's unique check wait for the
+ * replaying transaction.
  *
  * Under REPEATABLE READ or SERIALIZABLE a claimer whose snapshot predates
  * the owner's commit gets a serialization failure (40001) from ON CONFLICT
@@ -64,6 +65,7 @@ static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr takeover_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr replay_plan = NULL;
+static SPIPlanPtr forget_plan = NULL;
 
 /* Prepare and keep one of the fixed statements this file runs. */
 static SPIPlanPtr
@@ -97,9 +99,9 @@ idempotency_prepare_plans(void)
 	if (insert_plan == NULL)
 		insert_plan = idempotency_prepare(
 										  "INSERT INTO resilience.idempotency_store"
-										  " (role_id, key, fingerprint, result, created_at, expires_at, replays)"
+										  " (role_id, key, fingerprint, result, created_at, expires_at)"
 										  " VALUES ($1, $2, $3, NULL, pg_catalog.clock_timestamp(),"
-										  " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4, 0)"
+										  " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4)"
 										  " ON CONFLICT (role_id, key) DO NOTHING",
 										  4, claim_types);
 	if (takeover_plan == NULL)
@@ -107,8 +109,7 @@ idempotency_prepare_plans(void)
 											"UPDATE resilience.idempotency_store"
 											" SET fingerprint = $3, result = NULL,"
 											" created_at = pg_catalog.clock_timestamp(),"
-											" expires_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4,"
-											" replays = 0"
+											" expires_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4"
 											" WHERE role_id OPERATOR(pg_catalog.=) $1"
 											" AND key OPERATOR(pg_catalog.=) $2"
 											" AND expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()",
@@ -121,13 +122,14 @@ idempotency_prepare_plans(void)
 										  3, record_types);
 	if (replay_plan == NULL)
 		replay_plan = idempotency_prepare(
-										  "UPDATE resilience.idempotency_store"
-										  " SET replays = replays OPERATOR(pg_catalog.+) 1"
-										  " WHERE ctid OPERATOR(pg_catalog.=) ("
-										  "  SELECT ctid FROM resilience.idempotency_store"
-										  "  WHERE role_id OPERATOR(pg_catalog.=) $1"
-										  "  AND key OPERATOR(pg_catalog.=) $2"
-										  "  FOR NO KEY UPDATE SKIP LOCKED)",
+										  "INSERT INTO resilience.idempotency_replays (role_id, key)"
+										  " VALUES ($1, $2)",
+										  2, key_types);
+	if (forget_plan == NULL)
+		forget_plan = idempotency_prepare(
+										  "DELETE FROM resilience.idempotency_replays"
+										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+										  " AND key OPERATOR(pg_catalog.=) $2",
 										  2, key_types);
 }
 
@@ -275,13 +277,9 @@ idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
 	reply = idempotency_reply(true, resnull ? NULL : DatumGetJsonbP(res));
 	MemoryContextSwitchTo(old);
 
-	/*
-	 * Count the replay.  A replay running concurrently with another replay
-	 * of the same key does not wait for it (replays never block each other);
-	 * it just goes uncounted.
-	 */
+	/* Count the replay (an append, so replays never wait for each other). */
 	rc = SPI_execute_plan(replay_plan, keyvalues, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
+	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "counting idempotency replay failed: %s", SPI_result_code_string(rc));
 	return reply;
 }
@@ -358,32 +356,43 @@ idempotency_run(PG_FUNCTION_ARGS)
 		bool		claimed;
 		int			rc;
 
-		/* A live, committed (or our own) record: replay it. */
-		rc = SPI_execute_plan(read_plan, values, NULL, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 1)
-		{
-			reply = idempotency_replay(key, fingerprint, values, callcxt);
-			break;
-		}
-
 		/*
-		 * No live record we can see.  Claim the key: a fresh insert waits
-		 * for a concurrent claimer's transaction; an expired record is taken
-		 * over.  If neither works a live record was committed meanwhile, and
-		 * the next round replays it.
+		 * Claim the key with a fresh insert.  It waits for a concurrent
+		 * claimer's transaction and inserts nothing if a record exists.
 		 */
 		rc = SPI_execute_plan(insert_plan, values, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "claiming idempotency key failed: %s", SPI_result_code_string(rc));
 		claimed = (SPI_processed == 1);
+
 		if (!claimed)
 		{
+			/* A live, committed (or our own) record: replay it. */
+			rc = SPI_execute_plan(read_plan, values, NULL, false, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
+			if (SPI_processed == 1)
+			{
+				reply = idempotency_replay(key, fingerprint, values, callcxt);
+				break;
+			}
+
+			/*
+			 * The record expired: take it over.  If that finds nothing, a
+			 * purge removed it or another claimer renewed it meanwhile; the
+			 * next round sees which.
+			 */
 			rc = SPI_execute_plan(takeover_plan, values, NULL, false, 0);
 			if (rc != SPI_OK_UPDATE)
 				elog(ERROR, "claiming expired idempotency key failed: %s", SPI_result_code_string(rc));
 			claimed = (SPI_processed == 1);
+			if (claimed)
+			{
+				/* the old record's replays are not the new one's */
+				rc = SPI_execute_plan(forget_plan, values, NULL, false, 0);
+				if (rc != SPI_OK_DELETE)
+					elog(ERROR, "resetting idempotency replays failed: %s", SPI_result_code_string(rc));
+			}
 		}
 
 		if (claimed)
