@@ -100,19 +100,19 @@ idempotency_prepare_plans(void)
 		insert_plan = idempotency_prepare(
 										  "INSERT INTO resilience.idempotency_store"
 										  " (role_id, key, fingerprint, result, created_at, expires_at)"
-										  " VALUES ($1, $2, $3, NULL, pg_catalog.clock_timestamp(),"
-										  " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4)"
+										  " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
+										  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
 										  " ON CONFLICT (role_id, key) DO NOTHING",
 										  4, claim_types);
 	if (takeover_plan == NULL)
 		takeover_plan = idempotency_prepare(
 											"UPDATE resilience.idempotency_store"
 											" SET fingerprint = $3, result = NULL,"
-											" created_at = pg_catalog.clock_timestamp(),"
-											" expires_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $4"
+											" created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
+											" FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
 											" WHERE role_id OPERATOR(pg_catalog.=) $1"
 											" AND key OPERATOR(pg_catalog.=) $2"
-											" AND expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()",
+											" AND expires_at OPERATOR(pg_catalog.<=) c.t",
 											4, claim_types);
 	if (record_plan == NULL)
 		record_plan = idempotency_prepare(
