@@ -15,6 +15,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "keyset.h"
 #include "resilience.h"
 
 PG_MODULE_MAGIC;
@@ -23,5 +24,6 @@ PG_MODULE_MAGIC;
 void
 _PG_init(void)
 {
+	keyset_define_gucs();
 	MarkGUCPrefixReserved("resilience");
 }

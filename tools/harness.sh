@@ -12,7 +12,7 @@
 #   5. stops the server and removes everything (KEEP=1 keeps the directory).
 set -euo pipefail
 
-mode=${1:?usage: harness.sh demo|test|bench}
+mode=${1:?usage: harness.sh demo|test|bench|exec CMD...}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tools/pgenv.sh
@@ -174,5 +174,12 @@ test)
 bench)
 	export SBIN STAGE
 	bench/run.sh
+	;;
+
+exec)
+	# tools/harness.sh exec CMD...: run a command against the throwaway
+	# server (PGHOST/PGPORT set), e.g. to reproduce a race by hand
+	shift
+	"$@"
 	;;
 esac

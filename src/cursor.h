@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * cursor.h
+ *		Signed, opaque pagination cursors (used by keyset.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESILIENCE_CURSOR_H
+#define RESILIENCE_CURSOR_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/* Longest cursor text accepted or produced, in bytes. */
+#define CURSOR_MAX_TEXT		4096
+
+/* Bytes of the (relation, sort) fingerprint a cursor carries. */
+#define CURSOR_FINGERPRINT_LEN	8
+
+/* The first CURSOR_FINGERPRINT_LEN bytes of SHA-256(data). */
+extern void cursor_fingerprint(const char *data, size_t len, uint8 *out);
+
+/*
+ * Encode key values into a signed cursor (palloc'd, NUL-terminated).
+ * sendfns are the key types' binary send functions.
+ */
+extern char *cursor_encode(const uint8 *fingerprint, int nkeys,
+						   FmgrInfo *sendfns, const Datum *values,
+						   const bool *nulls);
+
+/*
+ * Verify and decode a cursor made by cursor_encode for the same
+ * fingerprint and key count; ERROR 22023 saying what is wrong otherwise.
+ * recvfns/typioparams/typmods describe the key types.
+ */
+extern void cursor_decode(const char *text, size_t len,
+						  const uint8 *fingerprint, int nkeys,
+						  FmgrInfo *recvfns, const Oid *typioparams,
+						  const int32 *typmods, Datum *values, bool *nulls);
+
+#endif							/* RESILIENCE_CURSOR_H */

@@ -1,0 +1,428 @@
+/*-------------------------------------------------------------------------
+ *
+ * idempotency.c
+ *		resilience.idempotent(): run a request once per (role, key) and
+ *		replay its recorded result to every retry.
+ *
+ * A record lives in resilience.idempotency_store, keyed by (role, key), and
+ * is written in the caller's transaction together with whatever the request
+ * did, so the two commit or roll back as one.
+ *
+ * The guard on a key is its row.  A call first claims the key with INSERT
+ * ... ON CONFLICT DO NOTHING: a concurrent claimer's uncommitted row makes it
+ * wait until that transaction ends, and then it either finds the committed
+ * record (and replays it) or, when the claimer rolled back, inserts its own.
+ * A first call thus costs one insert, the request, and one update.  An
+ * expired record is taken over with an UPDATE ... WHERE expired, which
+ * serialises with a concurrent purge through the row lock: whichever comes
+ * second re-checks the row and finds it no longer expired, or gone.
+ *
+ * Replays never update the record (they append to idempotency_replays), so
+ * concurrent retries of one key never wait for each other: an updated
+ * record would make every later claimer's unique check wait for the
+ * replaying transaction.
+ *
+ * Under REPEATABLE READ or SERIALIZABLE a claimer whose snapshot predates
+ * the owner's commit gets a serialization failure (40001) from ON CONFLICT
+ * or the takeover instead of a replay, which retry_transaction() retries.
+ *
+ * Invariant: a request's SQL runs only in the transaction that inserted or
+ * took over the record, and while that transaction is open every other
+ * claimer of the key waits; so it runs at most once per committed record.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#if PG_VERSION_NUM >= 140000
+#include "common/cryptohash.h"
+#endif
+#include "common/sha2.h"
+
+#include "backoff.h"
+#include "sqlexec.h"
+
+PG_FUNCTION_INFO_V1(idempotency_run);
+
+/* Longest key accepted, in bytes (Stripe allows 255 characters). */
+#define IDEMPOTENCY_MAX_KEY_BYTES 1024
+
+/* How often a claim is retried when the record vanished (expired+purged). */
+#define IDEMPOTENCY_MAX_CLAIMS 3
+
+static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr takeover_plan = NULL;
+static SPIPlanPtr record_plan = NULL;
+static SPIPlanPtr replay_plan = NULL;
+static SPIPlanPtr forget_plan = NULL;
+
+/* Prepare and keep one of the fixed statements this file runs. */
+static SPIPlanPtr
+idempotency_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* Prepare the fixed statements once per backend. */
+static void
+idempotency_prepare_plans(void)
+{
+	Oid			claim_types[4] = {OIDOID, TEXTOID, BYTEAOID, INTERVALOID};
+	Oid			key_types[2] = {OIDOID, TEXTOID};
+	Oid			record_types[3] = {OIDOID, TEXTOID, JSONBOID};
+
+	if (read_plan == NULL)
+		read_plan = idempotency_prepare(
+										"SELECT fingerprint, result FROM resilience.idempotency_store"
+										" WHERE role_id OPERATOR(pg_catalog.=) $1"
+										" AND key OPERATOR(pg_catalog.=) $2"
+										" AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
+										2, key_types);
+	if (insert_plan == NULL)
+		insert_plan = idempotency_prepare(
+										  "INSERT INTO resilience.idempotency_store"
+										  " (role_id, key, fingerprint, result, created_at, expires_at)"
+										  " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
+										  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+										  " ON CONFLICT (role_id, key) DO NOTHING",
+										  4, claim_types);
+	if (takeover_plan == NULL)
+		takeover_plan = idempotency_prepare(
+											"UPDATE resilience.idempotency_store"
+											" SET fingerprint = $3, result = NULL,"
+											" created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
+											" FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+											" WHERE role_id OPERATOR(pg_catalog.=) $1"
+											" AND key OPERATOR(pg_catalog.=) $2"
+											" AND expires_at OPERATOR(pg_catalog.<=) c.t",
+											4, claim_types);
+	if (record_plan == NULL)
+		record_plan = idempotency_prepare(
+										  "UPDATE resilience.idempotency_store SET result = $3"
+										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+										  " AND key OPERATOR(pg_catalog.=) $2",
+										  3, record_types);
+	if (replay_plan == NULL)
+		replay_plan = idempotency_prepare(
+										  "INSERT INTO resilience.idempotency_replays (role_id, key)"
+										  " VALUES ($1, $2)",
+										  2, key_types);
+	if (forget_plan == NULL)
+		forget_plan = idempotency_prepare(
+										  "DELETE FROM resilience.idempotency_replays"
+										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+										  " AND key OPERATOR(pg_catalog.=) $2",
+										  2, key_types);
+}
+
+/* Append a 32-bit length in network byte order. */
+static void
+idempotency_append_u32(StringInfo buf, uint32 v)
+{
+	uint8		b[4] = {v >> 24, v >> 16, v >> 8, v};
+
+	appendBinaryStringInfo(buf, (char *) b, 4);
+}
+
+/*
+ * SHA-256 of the request: the SQL text and every parameter, each
+ * length-prefixed so that no two different requests share an encoding.
+ */
+static bytea *
+idempotency_fingerprint(text *sql, ArrayType *params)
+{
+	StringInfoData buf;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	bytea	   *result;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "resilience.idempotent v1");
+	appendStringInfoChar(&buf, '\0');
+	idempotency_append_u32(&buf, VARSIZE_ANY_EXHDR(sql));
+	appendBinaryStringInfo(&buf, VARDATA_ANY(sql), VARSIZE_ANY_EXHDR(sql));
+	if (params == NULL)
+		appendStringInfoChar(&buf, 'N');
+	else
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(params, TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &nelems);
+		appendStringInfoChar(&buf, 'A');
+		idempotency_append_u32(&buf, nelems);
+		for (int i = 0; i < nelems; i++)
+		{
+			if (nulls[i])
+				appendStringInfoChar(&buf, 'n');
+			else
+			{
+				text	   *t = DatumGetTextPP(elems[i]);
+
+				appendStringInfoChar(&buf, 'v');
+				idempotency_append_u32(&buf, VARSIZE_ANY_EXHDR(t));
+				appendBinaryStringInfo(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			}
+		}
+	}
+
+#if PG_VERSION_NUM >= 140000
+	{
+		pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+		if (pg_cryptohash_init(ctx) < 0 ||
+			pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
+			pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+			elog(ERROR, "could not compute SHA-256 fingerprint");
+		pg_cryptohash_free(ctx);
+	}
+#else
+	{
+		pg_sha256_ctx ctx;
+
+		pg_sha256_init(&ctx);
+		pg_sha256_update(&ctx, (uint8 *) buf.data, buf.len);
+		pg_sha256_final(&ctx, digest);
+	}
+#endif
+	pfree(buf.data);
+
+	result = (bytea *) palloc(VARHDRSZ + sizeof(digest));
+	SET_VARSIZE(result, VARHDRSZ + sizeof(digest));
+	memcpy(VARDATA(result), digest, sizeof(digest));
+	return result;
+}
+
+/* {"replayed": ..., "result": ...} */
+static Jsonb *
+idempotency_reply(bool replayed, Jsonb *result)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+
+	k.type = jbvString;
+	k.val.string.val = "replayed";
+	k.val.string.len = strlen("replayed");
+	pushJsonbValue(&state, WJB_KEY, &k);
+	v.type = jbvBool;
+	v.val.boolean = replayed;
+	pushJsonbValue(&state, WJB_VALUE, &v);
+
+	k.val.string.val = "result";
+	k.val.string.len = strlen("result");
+	pushJsonbValue(&state, WJB_KEY, &k);
+	if (result == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &result->root;
+		v.val.binary.len = VARSIZE(result) - VARHDRSZ;
+	}
+	pushJsonbValue(&state, WJB_VALUE, &v);
+
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Replay the record SPI_tuptable holds (fingerprint, result): refuse it if it
+ * was made for another request, count the replay, and build the reply in
+ * replycxt.
+ */
+static Jsonb *
+idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
+				   MemoryContext replycxt)
+{
+	bool		isnull;
+	bool		resnull;
+	Datum		fp;
+	Datum		res;
+	Jsonb	   *reply;
+	MemoryContext old;
+	int			rc;
+
+	fp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull || !DatumGetBool(DirectFunctionCall2(byteaeq, fp, PointerGetDatum(fingerprint))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key \"%s\" was already used for a different request",
+						text_to_cstring(key)),
+				 errdetail("A key replays only the request it was first used with: the same SQL and parameters."),
+				 errhint("Use a new key for a new request.")));
+	res = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &resnull);
+
+	old = MemoryContextSwitchTo(replycxt);
+	reply = idempotency_reply(true, resnull ? NULL : DatumGetJsonbP(res));
+	MemoryContextSwitchTo(old);
+
+	/* Count the replay (an append, so replays never wait for each other). */
+	rc = SPI_execute_plan(replay_plan, keyvalues, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "counting idempotency replay failed: %s", SPI_result_code_string(rc));
+	return reply;
+}
+
+/* Reject a NULL argument with the argument's name. */
+static void
+idempotency_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/*
+ * idempotent(key text, sql text, params text[], ttl interval) RETURNS jsonb
+ */
+Datum
+idempotency_run(PG_FUNCTION_ARGS)
+{
+	text	   *key;
+	text	   *sql;
+	ArrayType  *params;
+	Interval   *ttl;
+	bytea	   *fingerprint;
+	Datum		values[4];
+	Oid			role = GetUserId();
+	Jsonb	   *reply = NULL;
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	idempotency_not_null(fcinfo, 0, "key");
+	idempotency_not_null(fcinfo, 1, "sql");
+	idempotency_not_null(fcinfo, 3, "ttl");
+	key = PG_GETARG_TEXT_PP(0);
+	sql = PG_GETARG_TEXT_PP(1);
+	params = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
+	ttl = PG_GETARG_INTERVAL_P(3);
+
+	if (VARSIZE_ANY_EXHDR(key) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key must not be empty"),
+				 errhint("Send a unique key per request, such as a UUID from the client.")));
+	if (VARSIZE_ANY_EXHDR(key) > IDEMPOTENCY_MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key is too long"),
+				 errdetail("The key has %d bytes; the limit is %d.",
+						   (int) VARSIZE_ANY_EXHDR(key), IDEMPOTENCY_MAX_KEY_BYTES)));
+	if (backoff_interval_usec(ttl, "ttl") <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must be a positive interval"),
+				 errhint("Keep records at least as long as clients may retry, such as '24 hours'.")));
+	if (params != NULL && ARR_NDIM(params) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("params must be a one-dimensional array")));
+
+	fingerprint = idempotency_fingerprint(sql, params);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	idempotency_prepare_plans();
+
+	values[0] = ObjectIdGetDatum(role);
+	values[1] = PointerGetDatum(key);
+
+	values[2] = PointerGetDatum(fingerprint);
+	values[3] = PointerGetDatum(ttl);
+
+	for (int round = 0; round < IDEMPOTENCY_MAX_CLAIMS && reply == NULL; round++)
+	{
+		bool		claimed;
+		int			rc;
+
+		/*
+		 * Claim the key with a fresh insert.  It waits for a concurrent
+		 * claimer's transaction and inserts nothing if a record exists.
+		 */
+		rc = SPI_execute_plan(insert_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "claiming idempotency key failed: %s", SPI_result_code_string(rc));
+		claimed = (SPI_processed == 1);
+
+		if (!claimed)
+		{
+			/* A live, committed (or our own) record: replay it. */
+			rc = SPI_execute_plan(read_plan, values, NULL, false, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
+			if (SPI_processed == 1)
+			{
+				reply = idempotency_replay(key, fingerprint, values, callcxt);
+				break;
+			}
+
+			/*
+			 * The record expired: take it over.  If that finds nothing, a
+			 * purge removed it or another claimer renewed it meanwhile; the
+			 * next round sees which.
+			 */
+			rc = SPI_execute_plan(takeover_plan, values, NULL, false, 0);
+			if (rc != SPI_OK_UPDATE)
+				elog(ERROR, "claiming expired idempotency key failed: %s", SPI_result_code_string(rc));
+			claimed = (SPI_processed == 1);
+			if (claimed)
+			{
+				/* the old record's replays are not the new one's */
+				rc = SPI_execute_plan(forget_plan, values, NULL, false, 0);
+				if (rc != SPI_OK_DELETE)
+					elog(ERROR, "resetting idempotency replays failed: %s", SPI_result_code_string(rc));
+			}
+		}
+
+		if (claimed)
+		{
+			/* The key is ours: run the request and record its result. */
+			Jsonb	   *result = sqlexec_execute(text_to_cstring(sql), params);
+			Datum		rvalues[3];
+			char		rnulls[3] = {' ', ' ', result ? ' ' : 'n'};
+			MemoryContext old;
+
+			rvalues[0] = values[0];
+			rvalues[1] = values[1];
+			rvalues[2] = PointerGetDatum(result);
+			rc = SPI_execute_plan(record_plan, rvalues, rnulls, false, 0);
+			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+				elog(ERROR, "recording idempotency result failed: %s", SPI_result_code_string(rc));
+
+			old = MemoryContextSwitchTo(callcxt);
+			reply = idempotency_reply(false, result);
+			MemoryContextSwitchTo(old);
+		}
+	}
+
+	if (reply == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not claim idempotency key \"%s\"", text_to_cstring(key)),
+				 errdetail("Its record expired and was purged while this call was claiming it, %d times.",
+						   IDEMPOTENCY_MAX_CLAIMS)));
+
+	SPI_finish();
+	PG_RETURN_JSONB_P(reply);
+}

@@ -1,0 +1,582 @@
+/*-------------------------------------------------------------------------
+ *
+ * retry.c
+ *		Retryable transactions: PROCEDURE resilience.retry_transaction and
+ *		FUNCTION resilience.retry_statement.
+ *
+ * retry_transaction runs each attempt as a transaction of its own, in a
+ * nonatomic SPI connection (so it must be CALLed outside any transaction
+ * block, and not from a function or from a procedure with SET or SECURITY
+ * DEFINER: 2D000 otherwise).  The control flow is:
+ *
+ *		SPI_commit()						end the CALL's own transaction
+ *		for each attempt:
+ *			SET TRANSACTION ISOLATION LEVEL	before any snapshot is taken
+ *			BeginInternalSubTransaction
+ *			run the statements (sqlexec)	rows copied, detoasted
+ *			ReleaseCurrentSubTransaction
+ *			SPI_commit()					may fail (SSI, deferred checks)
+ *		on a statement error: RollbackAndReleaseCurrentSubTransaction, then
+ *		SPI_rollback(); on a commit error: SPI_commit has already aborted and
+ *		started a fresh transaction.  Then retry after a backoff sleep, or
+ *		re-raise the error.
+ *
+ * Why the internal subtransaction: an error thrown from inside a statement
+ * leaves the snapshot stack, nested SPI connections (a PL function the SQL
+ * called) and resource owners as they were at the throw.  SPI_rollback()
+ * cannot cope with that (ForgetPortalSnapshots insists the active snapshots
+ * are only the portal's, and _SPI_current may be a nested, atomic entry).
+ * Rolling back the subtransaction unwinds all of it exactly as a PL/pgSQL
+ * exception block does, leaving a clean top-level transaction to roll back.
+ * Errors at COMMIT need no such care: PostgreSQL 15's _SPI_commit catches
+ * them, aborts and starts a new transaction before re-throwing.
+ *
+ * The first SPI_commit ends the transaction the CALL arrived in.  That is
+ * only harmless if the transaction holds nothing but the CALL, which is the
+ * case except in an extended-protocol pipeline without Sync (PostgreSQL 15
+ * runs such a CALL nonatomically in the same transaction as the statements
+ * before it): if those wrote anything (an XID is assigned) we refuse with
+ * 2D000 rather than commit them behind the client's back.
+ *
+ * Invariants: the procedure never returns with a subtransaction open; a
+ * failed attempt leaves nothing behind (its transaction is rolled back
+ * before the sleep); memory is in a per-call context (a child of the context
+ * the CALL runs in, which outlives our commits and is freed with the portal
+ * on error) and a per-attempt context reset at each attempt; the caller's
+ * rows are built into jsonb only after the final commit, from detoasted
+ * copies.  A cancel (57014) is never retried, whatever retry_on says, and the
+ * backoff sleep is a latch wait that services interrupts at once.
+ *
+ * retry_statement runs its SQL inside the caller's transaction, each attempt
+ * in an internal subtransaction (a savepoint), and retries deadlocks and
+ * lock timeouts there.  A 40001 under REPEATABLE READ or SERIALIZABLE is
+ * never retried: the transaction snapshot is stale and only a new
+ * transaction can succeed, so it is re-raised with a hint.
+ *
+ * Given-up errors are re-raised with their own SQLSTATE, message, detail
+ * and hint; one CONTEXT line is added saying how many attempts ran and why
+ * the procedure stopped.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "backoff.h"
+#include "sqlexec.h"
+
+PG_FUNCTION_INFO_V1(retry_transaction);
+PG_FUNCTION_INFO_V1(retry_statement);
+
+/* What to retry and how long to wait; parsed from the SQL arguments. */
+typedef struct RetryPolicy
+{
+	int32		max_attempts;
+	int64		base_us;
+	int64		cap_us;
+	int64		timeout_us;		/* -1: no limit */
+	int		   *codes;			/* SQLSTATEs to retry, MAKE_SQLSTATE form */
+	int			ncodes;
+} RetryPolicy;
+
+/* 22004 if a required argument is NULL. */
+static void
+retry_require(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+/* Parse retry_on: every element a 5-character SQLSTATE of [0-9A-Z]. */
+static void
+retry_parse_codes(ArrayType *arr, RetryPolicy *policy)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retry_on must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	policy->codes = palloc(sizeof(int) * (n + 1));
+	policy->ncodes = n;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *code;
+		bool		ok;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retry_on must not contain nulls")));
+		code = TextDatumGetCString(elems[i]);
+		ok = strlen(code) == 5;
+		for (int j = 0; ok && j < 5; j++)
+			ok = (code[j] >= '0' && code[j] <= '9') ||
+				(code[j] >= 'A' && code[j] <= 'Z');
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid SQLSTATE code \"%s\" in retry_on", code),
+					 errdetail("A SQLSTATE code is five characters, each a digit or an upper-case letter."),
+					 errhint("Serialization failure is 40001, deadlock 40P01, lock timeout 55P03.")));
+		policy->codes[i] = MAKE_SQLSTATE(code[0], code[1], code[2], code[3],
+										 code[4]);
+	}
+}
+
+/* Parse and validate max_attempts, delays, retry_on and timeout. */
+static void
+retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
+				   int cap_arg, int codes_arg, int timeout_arg,
+				   RetryPolicy *policy)
+{
+	retry_require(fcinfo, max_arg, "max_attempts");
+	retry_require(fcinfo, base_arg, "base_delay");
+	retry_require(fcinfo, cap_arg, "max_delay");
+	retry_require(fcinfo, codes_arg, "retry_on");
+
+	policy->max_attempts = PG_GETARG_INT32(max_arg);
+	if (policy->max_attempts < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_attempts must be at least 1"),
+				 errdetail("max_attempts was %d.", policy->max_attempts)));
+
+	policy->base_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(base_arg),
+											"base_delay");
+	policy->cap_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(cap_arg),
+										   "max_delay");
+	backoff_check_args(1, policy->base_us, policy->cap_us,
+					   "base_delay", "max_delay");
+
+	retry_parse_codes(PG_GETARG_ARRAYTYPE_P(codes_arg), policy);
+
+	policy->timeout_us = -1;
+	if (timeout_arg >= 0 && !PG_ARGISNULL(timeout_arg))
+	{
+		policy->timeout_us =
+			backoff_interval_usec(PG_GETARG_INTERVAL_P(timeout_arg), "timeout");
+		if (policy->timeout_us < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("timeout must not be negative")));
+	}
+}
+
+/*
+ * Is this SQLSTATE one the caller asked to retry?  A cancel (57014: user
+ * request or statement_timeout) never is, so that it always stops the call.
+ */
+static bool
+retry_code_listed(const RetryPolicy *policy, int sqlerrcode)
+{
+	if (sqlerrcode == ERRCODE_QUERY_CANCELED)
+		return false;
+	for (int i = 0; i < policy->ncodes; i++)
+		if (policy->codes[i] == sqlerrcode)
+			return true;
+	return false;
+}
+
+/*
+ * Sleep delay_us in a latch wait, so that cancel and terminate interrupt it
+ * at once (CHECK_FOR_INTERRUPTS after every wake-up).
+ */
+static void
+retry_sleep(int64 delay_us)
+{
+	TimestampTz end = GetCurrentTimestamp() + delay_us;
+
+	for (;;)
+	{
+		TimestampTz now;
+		int64		left;
+
+		CHECK_FOR_INTERRUPTS();
+		now = GetCurrentTimestamp();
+		left = end - now;
+		if (left <= 0)
+			break;
+		if (left < 1000)
+		{
+			/* below the latch's millisecond resolution */
+			pg_usleep(left);
+			continue;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) (left / 1000), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Add one CONTEXT line to a saved error (in the error's memory context). */
+static void
+retry_add_context(ErrorData *edata, const char *line)
+{
+	if (edata->context == NULL || edata->context[0] == '\0')
+		edata->context = pstrdup(line);
+	else
+		edata->context = psprintf("%s\n%s", edata->context, line);
+}
+
+/* Parse the isolation argument into the transaction_isolation value. */
+static const char *
+retry_parse_isolation(const char *name)
+{
+	static const char *const levels[] = {
+		"serializable", "repeatable read", "read committed"
+	};
+
+	for (size_t i = 0; i < lengthof(levels); i++)
+		if (pg_strcasecmp(name, levels[i]) == 0)
+			return levels[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown isolation level \"%s\"", name),
+			 errhint("Valid levels are \"serializable\", \"repeatable read\" and \"read committed\".")));
+	pg_unreachable();
+}
+
+/* Refuse an atomic calling context with 2D000 and a hint. */
+static void
+retry_check_nonatomic(FunctionCallInfo fcinfo)
+{
+	bool		nonatomic;
+
+	nonatomic = fcinfo->context != NULL &&
+		IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+	if (!nonatomic || IsSubTransaction())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("resilience.retry_transaction cannot run inside a transaction block or an atomic context"),
+				 errdetail("It commits each attempt itself, so it must be called where a procedure may COMMIT."),
+				 errhint("CALL it on its own in autocommit mode: not inside BEGIN ... COMMIT, not from a function, a procedure with SET or SECURITY DEFINER, or an exception block.  Inside a transaction, use resilience.retry_statement().")));
+
+	/*
+	 * In the extended protocol, statements pipelined before the CALL without
+	 * a Sync share its implicit transaction, yet the CALL is nonatomic.  Our
+	 * first SPI_commit would commit their writes even if the pipeline fails
+	 * later; refuse instead, so that they roll back with this error.
+	 */
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("resilience.retry_transaction cannot run after other writes in the same transaction"),
+				 errdetail("Statements sent before the CALL in the same implicit transaction (a pipeline without Sync) have written data, which the procedure would have to commit first."),
+				 errhint("Send a Sync before the CALL (end the pipeline), or put those writes inside the retried SQL.")));
+}
+
+/*
+ * One attempt of retry_transaction: run the statements in a subtransaction
+ * of a fresh transaction and commit.  Returns NULL on success; on failure,
+ * the rolled-back transaction has been replaced by a fresh one, and the
+ * error comes back copied into errcxt (prev, the previous attempt's error,
+ * is freed either way).
+ */
+static ErrorData *
+retry_transaction_attempt(const char *sql, int nparams, ArrayType *params,
+						  SqlexecResult *res, MemoryContext attemptcxt,
+						  MemoryContext errcxt, ErrorData *prev)
+{
+	volatile bool at_commit = false;
+	ErrorData  *volatile edata = NULL;
+
+	if (prev != NULL)
+		FreeErrorData(prev);
+
+	PG_TRY();
+	{
+		ResourceOwner oldowner = CurrentResourceOwner;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(attemptcxt);
+		sqlexec_run(sqlexec_prepare(sql, nparams), params, res);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(attemptcxt);
+		CurrentResourceOwner = oldowner;
+
+		at_commit = true;
+		SPI_commit();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(errcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		/*
+		 * A statement failed: unwind the attempt's subtransaction, then roll
+		 * back the transaction.  A failed COMMIT was rolled back by SPI_commit
+		 * itself, which left a fresh transaction running.
+		 */
+		if (!at_commit)
+		{
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(errcxt);
+			SPI_rollback();
+		}
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(errcxt);
+	return edata;
+}
+
+/*
+ * One attempt of retry_statement: run the statements in a subtransaction of
+ * the caller's transaction.  Returns NULL on success, else the error copied
+ * into cxt (the subtransaction rolled back).
+ */
+static ErrorData *
+retry_statement_attempt(const char *sql, int nparams, ArrayType *params,
+						SqlexecResult *res, MemoryContext cxt)
+{
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		sqlexec_run(sqlexec_prepare(sql, nparams), params, res);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+/*
+ * CALL resilience.retry_transaction(sql, params, max_attempts, isolation,
+ *		base_delay, max_delay, retry_on, timeout, INOUT result, INOUT attempts)
+ */
+Datum
+retry_transaction(PG_FUNCTION_ARGS)
+{
+	MemoryContext entrycxt = CurrentMemoryContext;
+	MemoryContext callcxt;
+	MemoryContext attemptcxt;
+	RetryPolicy policy;
+	const char *isolation;
+	char	   *sql;
+	ArrayType  *params = NULL;
+	int			nparams;
+	SqlexecResult res;
+	ErrorData  *lasterr = NULL;
+	TimestampTz started;
+	int32		attempt;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	Jsonb	   *result;
+
+	retry_check_nonatomic(fcinfo);
+
+	/*
+	 * Copy (and detoast) every argument into our own context before the
+	 * first commit: an argument may be a TOAST pointer.
+	 */
+	callcxt = AllocSetContextCreate(entrycxt, "resilience retry_transaction",
+									ALLOCSET_DEFAULT_SIZES);
+	attemptcxt = AllocSetContextCreate(callcxt, "resilience retry attempt",
+									   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(callcxt);
+	retry_require(fcinfo, 0, "sql");
+	retry_require(fcinfo, 3, "isolation");
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1))
+		params = DatumGetArrayTypePCopy(PG_GETARG_DATUM(1));
+	nparams = sqlexec_param_count(params);
+	isolation = retry_parse_isolation(text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	retry_parse_policy(fcinfo, 2, 4, 5, 6, 7, &policy);
+	sqlexec_result_init(&res, callcxt);
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect_ext failed");
+
+	/*
+	 * The CALL's own transaction has taken a snapshot already, so its
+	 * isolation level is fixed: end it, and run every attempt in a
+	 * transaction of our own.
+	 */
+	SPI_commit();
+	started = GetCurrentTimestamp();
+
+	for (attempt = 1;; attempt++)
+	{
+		int64		delay;
+		const char *why;
+
+		MemoryContextReset(attemptcxt);
+		MemoryContextSwitchTo(attemptcxt);
+		(void) set_config_option("transaction_isolation", isolation,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+
+		lasterr = retry_transaction_attempt(sql, nparams, params, &res,
+											attemptcxt, callcxt, lasterr);
+		if (lasterr == NULL)
+			break;
+
+		MemoryContextSwitchTo(callcxt);
+		sqlexec_result_reset(&res);
+		if (lasterr->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			why = psprintf("resilience.retry_transaction: attempt %d of %d was canceled",
+						   attempt, policy.max_attempts);
+		else if (!retry_code_listed(&policy, lasterr->sqlerrcode))
+			why = psprintf("resilience.retry_transaction: attempt %d of %d failed with SQLSTATE %s, which is not in retry_on",
+						   attempt, policy.max_attempts,
+						   unpack_sql_state(lasterr->sqlerrcode));
+		else if (attempt >= policy.max_attempts)
+			why = psprintf("resilience.retry_transaction: gave up after %d attempt%s (max_attempts)",
+						   attempt, attempt == 1 ? "" : "s");
+		else
+		{
+			delay = backoff_delay_usec(attempt, policy.base_us, policy.cap_us,
+									   BACKOFF_JITTER_FULL);
+			if (policy.timeout_us >= 0 &&
+				GetCurrentTimestamp() - started + delay > policy.timeout_us)
+				why = psprintf("resilience.retry_transaction: gave up after %d attempt%s (timeout)",
+							   attempt, attempt == 1 ? "" : "s");
+			else
+			{
+				ereport(DEBUG1,
+						(errmsg_internal("resilience.retry_transaction: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
+										 attempt, unpack_sql_state(lasterr->sqlerrcode), delay)));
+				retry_sleep(delay);
+				continue;
+			}
+		}
+		retry_add_context(lasterr, why);
+		ReThrowError(lasterr);
+	}
+
+	SPI_finish();
+
+	/* the final commit is done: build the results in the caller's context */
+	MemoryContextSwitchTo(entrycxt);
+	result = sqlexec_result_jsonb(&res);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (result != NULL)
+		values[0] = JsonbPGetDatum(result);
+	else
+		nulls[0] = true;
+	values[1] = Int32GetDatum(attempt);
+	MemoryContextDelete(callcxt);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * resilience.retry_statement(sql, params, max_attempts, base_delay,
+ *		max_delay, retry_on) RETURNS jsonb
+ */
+Datum
+retry_statement(PG_FUNCTION_ARGS)
+{
+	MemoryContext fncxt = CurrentMemoryContext;
+	MemoryContext spicxt;
+	RetryPolicy policy;
+	char	   *sql;
+	ArrayType  *params = NULL;
+	int			nparams;
+	SqlexecResult res;
+	Jsonb	   *result;
+
+	retry_require(fcinfo, 0, "sql");
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1))
+		params = PG_GETARG_ARRAYTYPE_P(1);
+	nparams = sqlexec_param_count(params);
+	retry_parse_policy(fcinfo, 2, 3, 4, 5, -1, &policy);
+	sqlexec_result_init(&res, fncxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	spicxt = CurrentMemoryContext;
+
+	for (int32 attempt = 1;; attempt++)
+	{
+		ErrorData  *edata;
+		int64		delay;
+
+		edata = retry_statement_attempt(sql, nparams, params, &res, spicxt);
+		if (edata == NULL)
+			break;
+
+		sqlexec_result_reset(&res);
+		if (edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE &&
+			IsolationUsesXactSnapshot())
+		{
+			/* a savepoint cannot cure a stale snapshot */
+			edata->hint = pstrdup("Retry the whole transaction: in REPEATABLE READ or SERIALIZABLE only a new transaction can succeed; run it with CALL resilience.retry_transaction(...).");
+			retry_add_context(edata, psprintf("resilience.retry_statement: attempt %d: serialization failures are not retried inside a REPEATABLE READ or SERIALIZABLE transaction",
+											  attempt));
+			ReThrowError(edata);
+		}
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			retry_add_context(edata, psprintf("resilience.retry_statement: attempt %d of %d was canceled",
+											  attempt, policy.max_attempts));
+			ReThrowError(edata);
+		}
+		if (!retry_code_listed(&policy, edata->sqlerrcode))
+		{
+			retry_add_context(edata, psprintf("resilience.retry_statement: attempt %d of %d failed with SQLSTATE %s, which is not in retry_on",
+											  attempt, policy.max_attempts,
+											  unpack_sql_state(edata->sqlerrcode)));
+			ReThrowError(edata);
+		}
+		if (attempt >= policy.max_attempts)
+		{
+			retry_add_context(edata, psprintf("resilience.retry_statement: gave up after %d attempt%s (max_attempts)",
+											  attempt, attempt == 1 ? "" : "s"));
+			ReThrowError(edata);
+		}
+		delay = backoff_delay_usec(attempt, policy.base_us, policy.cap_us,
+								   BACKOFF_JITTER_FULL);
+		ereport(DEBUG1,
+				(errmsg_internal("resilience.retry_statement: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
+								 attempt, unpack_sql_state(edata->sqlerrcode), delay)));
+		FreeErrorData(edata);
+		retry_sleep(delay);
+	}
+
+	SPI_finish();
+	result = sqlexec_result_jsonb(&res);
+	sqlexec_result_free(&res);
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(result);
+}

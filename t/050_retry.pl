@@ -1,0 +1,118 @@
+# resilience.retry_transaction under real concurrency and interrupts:
+#  - pg_cancel_backend / pg_terminate_backend during a backoff sleep act at
+#    once (the sleep is a latch wait that checks for interrupts);
+#  - write skew with 8 pgbench clients (take a doctor off call only if two or
+#    more remain) keeps the invariant with 0 failed transactions, while the
+#    same transaction without retries fails;
+#  - statements pipelined before the CALL that wrote data are refused, not
+#    committed behind the caller's back.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('retry');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"max_connections = 30\nfsync = off\nsynchronous_commit = off\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION resilience');
+
+# A CALL whose SQL always fails with a listed SQLSTATE and whose backoff is
+# up to 1000 s: it spends its life in the backoff sleep.
+my $sleeper = q{CALL resilience.retry_transaction('SELECT 1 / 0', }
+  . q{max_attempts => 1000, retry_on => '{22012}', }
+  . q{base_delay => '1000s', max_delay => '1000s')};
+
+# Start the sleeping CALL, wait until it sleeps, interrupt it with $func,
+# and return (seconds until the CALL ended, its stderr).
+sub interrupt_sleep
+{
+	my ($func) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', $sleeper ],
+		'>', \$out, '2>', \$err);
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity
+		  WHERE wait_event_type = 'Extension' AND query LIKE 'CALL resilience.retry_transaction%'})
+	  or die "the CALL never reached its backoff sleep";
+	my $pid = $node->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity
+		  WHERE wait_event_type = 'Extension' AND query LIKE 'CALL resilience.retry_transaction%'});
+	my $t0 = time;
+	$node->safe_psql('postgres', "SELECT $func($pid)");
+	$h->finish;
+	return (time - $t0, $err);
+}
+
+my ($elapsed, $err) = interrupt_sleep('pg_cancel_backend');
+cmp_ok($elapsed, '<', 5, 'pg_cancel_backend ends the backoff sleep at once');
+like($err, qr/canceling statement due to user request/, 'the CALL reports the cancel (57014)');
+
+($elapsed, $err) = interrupt_sleep('pg_terminate_backend');
+cmp_ok($elapsed, '<', 5, 'pg_terminate_backend ends the backoff sleep at once');
+like($err, qr/terminating connection due to administrator command/, 'the session is terminated');
+
+# Write skew: 16 shifts of 3 doctors, all on call.  Each transaction reads
+# its shift and toggles one doctor: off call only if two or more are on call.
+$node->safe_psql('postgres', q{
+	CREATE TABLE doctors (shift int, doc int, on_call bool NOT NULL, PRIMARY KEY (shift, doc));
+	INSERT INTO doctors SELECT s, d, true FROM generate_series(1, 16) s, generate_series(1, 3) d;
+});
+my $dir = PostgreSQL::Test::Utils::tempdir;
+my $toggle = q{UPDATE doctors SET on_call = CASE WHEN (SELECT count(*) FROM doctors
+  WHERE shift = $1 AND on_call) >= 2 THEN NOT on_call ELSE true END WHERE shift = $1 AND doc = $2};
+(my $toggle_vars = $toggle) =~ s/\$(\d)/$1 == 1 ? ':s' : ':d'/ge;
+open(my $fh, '>', "$dir/call.sql") or die;
+print $fh "\\set s random(1, 16)\n\\set d random(1, 3)\n"
+  . "CALL resilience.retry_transaction('$toggle', ARRAY[:s, :d]::text[], max_attempts => 10000);\n";
+close $fh;
+open($fh, '>', "$dir/plain.sql") or die;
+print $fh "\\set s random(1, 16)\n\\set d random(1, 3)\n"
+  . "BEGIN ISOLATION LEVEL SERIALIZABLE;\n$toggle_vars;\nEND;\n";
+close $fh;
+
+my $invariant = q{SELECT count(*) FROM (SELECT shift FROM doctors GROUP BY shift
+  HAVING count(*) FILTER (WHERE on_call) = 0) s};
+my $rollbacks = q{SELECT xact_rollback FROM pg_stat_database WHERE datname = 'postgres'};
+
+# the plain transaction, without retries, does hit serialization failures
+my ($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'prepared', '-c', '8', '-j', '8', '-T', '3',
+	  '--failures-detailed', '-f', "$dir/plain.sql", $node->connstr('postgres') ]);
+my ($plain_failed) = $stdout =~ /number of failed transactions: (\d+)/;
+ok(defined $plain_failed && $plain_failed > 0,
+	"without retries the workload fails transactions (failed: " . ($plain_failed // 'none') . ")");
+
+my $before = $node->safe_psql('postgres', $rollbacks);
+($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'prepared', '-c', '8', '-j', '8', '-T', '8',
+	  '-f', "$dir/call.sql", $node->connstr('postgres') ]);
+like($stdout, qr/number of failed transactions: 0 \(/, 'CALL retry_transaction: 0 failed transactions');
+my ($processed) = $stdout =~ /number of transactions actually processed: (\d+)/;
+ok(defined $processed && $processed > 0, "CALLs committed: " . ($processed // 'none'));
+is($node->safe_psql('postgres', $invariant), '0', 'every shift still has a doctor on call');
+ok($node->poll_query_until('postgres', "SELECT ($rollbacks) > $before"),
+	'attempts were rolled back and retried along the way');
+
+# A pipeline whose earlier statement wrote data: the CALL refuses (2D000)
+# and the earlier write rolls back with it, instead of being committed.
+$node->safe_psql('postgres', 'CREATE TABLE plog (x int)');
+open($fh, '>', "$dir/pipe.sql") or die;
+print $fh "\\startpipeline\nINSERT INTO plog VALUES (1);\n"
+  . "CALL resilience.retry_transaction('INSERT INTO plog VALUES (2)');\n\\endpipeline\n";
+close $fh;
+($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-f', "$dir/pipe.sql",
+	  $node->connstr('postgres') ]);
+like($stderr, qr/cannot run after other writes in the same transaction/,
+	'a CALL pipelined after a write is refused');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM plog'), '0',
+	'and the pipelined write is rolled back, not committed');
+
+$node->stop;
+done_testing();
