@@ -1,0 +1,833 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.c
+ *		Named advisory locks ("guards"): lock_key, lock, try_lock,
+ *		lock_many and the session_* variants.
+ *
+ * A guard's key is the first 8 bytes of SHA-256 of its name's UTF-8 bytes,
+ * read big-endian as a signed bigint, so any client can compute it and two
+ * names collide with probability ~2^-64 (hashtext's 32 bits collide after
+ * ~77000 names with 50% probability).  The lock tag is an advisory tag
+ * with locktag_field4 = GUARD_LOCKTAG_FIELD4, a value the built-in
+ * pg_advisory_* functions never use, so guards cannot collide with an
+ * application's own advisory locks yet still show up in pg_locks.
+ *
+ * Waiting always happens in the lock manager (ProcSleep), never in a
+ * polling loop: a bounded wait sets the LockTimeout variable for the one
+ * LockAcquireExtended call and restores it on every path, so the session's
+ * lock_timeout is left exactly as it was.  The wait runs in an internal
+ * subtransaction: if it times out, the subtransaction is rolled back (the
+ * only sound way to carry on after an error thrown from ProcSleep) and the
+ * caller gets false, or our own 55P03 naming the guard and its holders.
+ * Every other error (cancel, statement_timeout, deadlock) is re-thrown as
+ * it was.  The uncontended path is a single conditional LockAcquire with no
+ * subtransaction.
+ *
+ * Session-level holds are counted per (key, mode) in a backend-local hash,
+ * so session_unlock can answer false without the lock manager's WARNING and
+ * session_unlock_all releases guards only, never the application's own
+ * advisory locks (pg_advisory_unlock_all releases everything in the user
+ * lock method, guards included).  The counts can only overstate what is
+ * held (after pg_advisory_unlock_all or DISCARD ALL), so every release
+ * first checks LockHeldByMe.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "backoff.h"
+#include "guard.h"
+
+#if PG_VERSION_NUM >= 170000
+#define guard_held_by_me(tag, mode) LockHeldByMe((tag), (mode), false)
+#else
+#define guard_held_by_me(tag, mode) LockHeldByMe((tag), (mode))
+#endif
+
+/* LockAcquireExtended without a locallock pointer; 18 added logLockFailure */
+#if PG_VERSION_NUM >= 180000
+#define guard_lock_acquire(tag, mode, session, dontWait) \
+	LockAcquireExtended((tag), (mode), (session), (dontWait), true, NULL, false)
+#else
+#define guard_lock_acquire(tag, mode, session, dontWait) \
+	LockAcquireExtended((tag), (mode), (session), (dontWait), true, NULL)
+#endif
+
+PG_FUNCTION_INFO_V1(guard_lock_key);
+PG_FUNCTION_INFO_V1(guard_xact_lock);
+PG_FUNCTION_INFO_V1(guard_try_xact_lock);
+PG_FUNCTION_INFO_V1(guard_lock_many);
+PG_FUNCTION_INFO_V1(guard_session_lock);
+PG_FUNCTION_INFO_V1(guard_try_session_lock);
+PG_FUNCTION_INFO_V1(guard_session_unlock);
+PG_FUNCTION_INFO_V1(guard_session_unlock_all);
+
+/* one session-level hold count per (key, mode) */
+typedef struct GuardSessionKey
+{
+	int64		key;
+	LOCKMODE	mode;
+} GuardSessionKey;
+
+typedef struct GuardSessionEntry
+{
+	GuardSessionKey id;			/* hash key, must be first */
+	int64		count;			/* session-level holds we took */
+} GuardSessionEntry;
+
+static HTAB *guard_session_holds = NULL;
+
+/* SHA-256 round constants (FIPS 180-4, 4.2.2) */
+static const uint32 guard_sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5,
+	0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+	0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3,
+	0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5,
+	0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define GUARD_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+/* One SHA-256 compression of a 64-byte block into state h. */
+static void
+guard_sha256_block(uint32 *h, const uint8 *p)
+{
+	uint32		w[64];
+	uint32		a = h[0],
+				b = h[1],
+				c = h[2],
+				d = h[3],
+				e = h[4],
+				f = h[5],
+				g = h[6],
+				hh = h[7];
+
+	for (int i = 0; i < 16; i++)
+		w[i] = ((uint32) p[4 * i] << 24) | ((uint32) p[4 * i + 1] << 16) |
+			((uint32) p[4 * i + 2] << 8) | (uint32) p[4 * i + 3];
+	for (int i = 16; i < 64; i++)
+	{
+		uint32		s0 = GUARD_ROTR(w[i - 15], 7) ^ GUARD_ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32		s1 = GUARD_ROTR(w[i - 2], 17) ^ GUARD_ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	for (int i = 0; i < 64; i++)
+	{
+		uint32		t1 = hh + (GUARD_ROTR(e, 6) ^ GUARD_ROTR(e, 11) ^ GUARD_ROTR(e, 25)) +
+			((e & f) ^ (~e & g)) + guard_sha256_k[i] + w[i];
+		uint32		t2 = (GUARD_ROTR(a, 2) ^ GUARD_ROTR(a, 13) ^ GUARD_ROTR(a, 22)) +
+			((a & b) ^ (a & c) ^ (b & c));
+
+		hh = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+	h[5] += f;
+	h[6] += g;
+	h[7] += hh;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(GUARD_NO_SHANI)
+#include <cpuid.h>
+#include <immintrin.h>
+#define GUARD_HAVE_SHANI 1
+
+/* One SHA-256 compression with the x86 SHA extensions. */
+__attribute__((target("sha,ssse3,sse4.1")))
+static void
+guard_sha256_block_shani(uint32 *state, const uint8 *p)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i		m[4];
+	__m128i		tmp,
+				msg,
+				state0,
+				state1,
+				abef,
+				cdgh;
+
+	/* state words a..h into the ABEF / CDGH layout the instructions use */
+	tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &state[0]), 0xB1);
+	state1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &state[4]), 0x1B);
+	state0 = _mm_alignr_epi8(tmp, state1, 8);
+	state1 = _mm_blend_epi16(state1, tmp, 0xF0);
+	abef = state0;
+	cdgh = state1;
+
+	/* 16 groups of 4 rounds; the message schedule runs two groups ahead */
+	for (int j = 0; j < 16; j++)
+	{
+		if (j < 4)
+			m[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 16 * j)), bswap);
+		msg = _mm_add_epi32(m[j & 3],
+							_mm_loadu_si128((const __m128i *) &guard_sha256_k[4 * j]));
+		state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+		if (j >= 3 && j <= 14)
+		{
+			tmp = _mm_alignr_epi8(m[j & 3], m[(j - 1) & 3], 4);
+			m[(j + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(m[(j + 1) & 3], tmp),
+												  m[j & 3]);
+		}
+		msg = _mm_shuffle_epi32(msg, 0x0E);
+		state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
+		if (j >= 1 && j <= 12)
+			m[(j - 1) & 3] = _mm_sha256msg1_epu32(m[(j - 1) & 3], m[j & 3]);
+	}
+
+	state0 = _mm_add_epi32(state0, abef);
+	state1 = _mm_add_epi32(state1, cdgh);
+	tmp = _mm_shuffle_epi32(state0, 0x1B);
+	state1 = _mm_shuffle_epi32(state1, 0xB1);
+	state0 = _mm_blend_epi16(tmp, state1, 0xF0);
+	state1 = _mm_alignr_epi8(state1, tmp, 8);
+	_mm_storeu_si128((__m128i *) &state[0], state0);
+	_mm_storeu_si128((__m128i *) &state[4], state1);
+}
+
+/* Does this CPU have the SHA extensions (and the SSSE3/SSE4.1 they need)? */
+static bool
+guard_cpu_has_shani(void)
+{
+	unsigned int a,
+				b,
+				c,
+				d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	return (b & (1u << 29)) != 0;
+}
+#endif
+
+typedef void (*guard_sha256_block_fn) (uint32 *state, const uint8 *p);
+
+static uint64 guard_sha256_prefix_with(guard_sha256_block_fn block,
+									   const uint8 *data, size_t len);
+
+/*
+ * The block function for this CPU, chosen on first use.  The accelerated
+ * one is used only if it agrees with the portable one on a few inputs
+ * (both padding cases and a full block), so a key never depends on the CPU.
+ */
+static guard_sha256_block_fn
+guard_sha256_choose(void)
+{
+	static guard_sha256_block_fn chosen = NULL;
+
+	if (chosen == NULL)
+	{
+		chosen = guard_sha256_block;
+#ifdef GUARD_HAVE_SHANI
+		if (guard_cpu_has_shani())
+		{
+			static const char probe[] =
+				"resilience guard key self-check: 0123456789abcdefghijklmnopqrstuvwxyz";
+			bool		agree = true;
+
+			/* lengths 0..69: one- and two-block padding, and a full block */
+			for (size_t len = 0; len < sizeof(probe); len += 3)
+				agree &= guard_sha256_prefix_with(guard_sha256_block, (const uint8 *) probe, len) ==
+					guard_sha256_prefix_with(guard_sha256_block_shani, (const uint8 *) probe, len);
+			if (agree)
+				chosen = guard_sha256_block_shani;
+			else
+				elog(LOG, "resilience: SHA extensions disagree with portable SHA-256, not using them");
+		}
+#endif
+	}
+	return chosen;
+}
+
+/*
+ * The first 8 bytes of SHA-256(data), big-endian.
+ *
+ * Computed here rather than through pg_cryptohash: with OpenSSL that
+ * allocates a digest context and registers it with the resource owner on
+ * every call, which costs more than the rest of taking a guard.  On x86-64
+ * CPUs with the SHA extensions the compression uses them (chosen at run
+ * time, as PostgreSQL chooses its CRC-32C code), which makes it three times
+ * faster.  The regression suite checks the result against the server's
+ * sha256(); build with -DGUARD_NO_SHANI to run it on the portable code.
+ */
+static uint64
+guard_sha256_prefix_with(guard_sha256_block_fn block, const uint8 *data,
+						 size_t len)
+{
+	uint32		h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	uint8		tail[128];
+	size_t		full = len & ~((size_t) 63);
+	size_t		rest = len - full;
+	int			ntail = rest < 56 ? 1 : 2;
+	uint64		bits = (uint64) len * 8;
+
+	for (size_t off = 0; off < full; off += 64)
+		block(h, data + off);
+
+	/* padding: 0x80, zeros, then the length in bits, big-endian */
+	memset(tail, 0, sizeof(tail));
+	memcpy(tail, data + full, rest);
+	tail[rest] = 0x80;
+	for (int i = 0; i < 8; i++)
+		tail[ntail * 64 - 1 - i] = (uint8) (bits >> (8 * i));
+	for (int i = 0; i < ntail; i++)
+		block(h, tail + 64 * i);
+
+	return ((uint64) h[0] << 32) | h[1];
+}
+
+/* The first 8 bytes of SHA-256(data), with this CPU's block function. */
+static uint64
+guard_sha256_prefix(const uint8 *data, size_t len)
+{
+	return guard_sha256_prefix_with(guard_sha256_choose(), data, len);
+}
+
+/* SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */
+int64
+guard_key_from_name(const char *name, int len)
+{
+	const char *utf8 = name;
+	uint64		key;
+
+	/* the key is defined on UTF-8 bytes, whatever the server encoding */
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		utf8 = pg_server_to_any(name, len, PG_UTF8);
+		if (utf8 != name)
+			len = strlen(utf8);
+	}
+	key = guard_sha256_prefix((const uint8 *) utf8, len);
+	if (utf8 != name)
+		pfree((char *) utf8);
+	return (int64) key;
+}
+
+/* The lock tag of a guard in the current database. */
+void
+guard_set_locktag(LOCKTAG *tag, int64 key)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
+						 (uint32) ((uint64) key >> 32),
+						 (uint32) ((uint64) key & 0xFFFFFFFF),
+						 GUARD_LOCKTAG_FIELD4);
+}
+
+/* Advisory locks cannot be shared with parallel workers. */
+static void
+guard_check_parallel(void)
+{
+	if (IsInParallelMode())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("cannot take a guard during a parallel operation")));
+}
+
+/* The session hold count of (key, mode); created on demand. */
+static GuardSessionEntry *
+guard_session_entry(int64 key, LOCKMODE mode, bool create)
+{
+	GuardSessionKey id;
+	bool		found;
+	GuardSessionEntry *entry;
+
+	if (guard_session_holds == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (!create)
+			return NULL;
+		ctl.keysize = sizeof(GuardSessionKey);
+		ctl.entrysize = sizeof(GuardSessionEntry);
+		ctl.hcxt = TopMemoryContext;
+		guard_session_holds = hash_create("resilience guard session holds", 16,
+										  &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&id, 0, sizeof(id));
+	id.key = key;
+	id.mode = mode;
+	entry = (GuardSessionEntry *) hash_search(guard_session_holds, &id,
+											  create ? HASH_ENTER : HASH_FIND,
+											  &found);
+	if (create && !found)
+		entry->count = 0;
+	return entry;
+}
+
+/*
+ * Wait for a lock in the lock manager, inside a subtransaction so that a
+ * lock timeout can be survived.  true if granted, false on a lock timeout;
+ * other errors propagate unchanged.
+ */
+static bool
+guard_wait(const LOCKTAG *tag, LOCKMODE mode, bool session, int timeout_ms)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	int			saved_lock_timeout = LockTimeout;
+	volatile bool granted = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+
+	PG_TRY();
+	{
+		if (timeout_ms != GUARD_WAIT_DEFAULT)
+			LockTimeout = timeout_ms;
+		(void) guard_lock_acquire(tag, mode, session, false);
+		LockTimeout = saved_lock_timeout;
+
+		/* an xact-scope lock moves to the caller's resource owner here */
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		granted = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		LockTimeout = saved_lock_timeout;
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	return granted;
+}
+
+/* Take a guard; false if not granted within timeout_ms. */
+bool
+guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
+{
+	LOCKTAG		tag;
+	LOCKMODE	mode = shared ? ShareLock : ExclusiveLock;
+	GuardSessionEntry *entry = NULL;
+
+	Assert(timeout_ms >= 0 || timeout_ms == GUARD_WAIT_DEFAULT);
+	guard_check_parallel();
+	guard_set_locktag(&tag, key);
+
+	/* make room for the count first: nothing may fail once it is held */
+	if (session)
+		entry = guard_session_entry(key, mode, true);
+
+	if (guard_lock_acquire(&tag, mode, session, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		if (timeout_ms == 0 || !guard_wait(&tag, mode, session, timeout_ms))
+			return false;
+	}
+	if (entry)
+		entry->count++;
+	return true;
+}
+
+/* Who is in the way of mode on tag, as "process 123, process 456", or NULL. */
+static char *
+guard_blockers(const LOCKTAG *tag, LOCKMODE mode, bool *waiters)
+{
+	LockData   *data = GetLockStatusData();
+	LOCKMASK	conflicts = GetLockTagsMethodTable(tag)->conflictTab[mode];
+	StringInfoData buf;
+	int			n = 0;
+
+	initStringInfo(&buf);
+	/* holders first; if none conflicts, whoever queued ahead of us */
+	for (int pass = 0; pass < 2 && n == 0; pass++)
+	{
+		*waiters = (pass == 1);
+		for (int i = 0; i < data->nelements; i++)
+		{
+			LockInstanceData *inst = &data->locks[i];
+
+			if (memcmp(&inst->locktag, tag, sizeof(LOCKTAG)) != 0 ||
+				inst->pid == MyProcPid)
+				continue;
+			if (pass == 0 ? (inst->holdMask & conflicts) == 0 :
+				(inst->waitLockMode == NoLock ||
+				 (LOCKBIT_ON(inst->waitLockMode) & conflicts) == 0))
+				continue;
+			if (n > 0)
+				appendStringInfoString(&buf, ", ");
+			/* a prepared transaction holds locks without a process */
+			if (inst->pid == 0)
+				appendStringInfoString(&buf, "a prepared transaction");
+			else
+				appendStringInfo(&buf, "process %d", inst->pid);
+			n++;
+		}
+	}
+	return n > 0 ? buf.data : NULL;
+}
+
+/* Raise 55P03 for a guard not granted within timeout_ms. */
+static void
+guard_report_unavailable(int64 key, const char *name, bool shared,
+						 int timeout_ms)
+{
+	LOCKTAG		tag;
+	char	   *blockers;
+	bool		waiters;
+	char		waited[64];
+
+	guard_set_locktag(&tag, key);
+	blockers = guard_blockers(&tag, shared ? ShareLock : ExclusiveLock, &waiters);
+	if (timeout_ms == 0)
+		waited[0] = '\0';
+	else if (timeout_ms == GUARD_WAIT_DEFAULT)
+		snprintf(waited, sizeof(waited), "Gave up after lock_timeout (%d ms). ", LockTimeout);
+	else
+		snprintf(waited, sizeof(waited), "Gave up after %d ms. ", timeout_ms);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("could not acquire guard \"%s\"", name),
+			 blockers == NULL ?
+			 errdetail("%sIts holders released it as the wait ended.", waited) :
+			 waiters ?
+			 errdetail("%sWaiting ahead of this session: %s.", waited, blockers) :
+			 errdetail("%sHeld by %s.", waited, blockers),
+			 errhint("resilience.lock_holders() and the view resilience.locks show who holds it (key " INT64_FORMAT ").",
+					 key)));
+}
+
+/* Take a guard or raise 55P03 naming it and its holders. */
+void
+guard_lock(int64 key, const char *name, bool shared, bool session,
+		   int timeout_ms)
+{
+	if (!guard_acquire(key, shared, session, timeout_ms))
+		guard_report_unavailable(key, name, shared, timeout_ms);
+}
+
+/* Release one session-level hold of a guard. */
+bool
+guard_session_release(int64 key, bool shared)
+{
+	LOCKTAG		tag;
+	LOCKMODE	mode = shared ? ShareLock : ExclusiveLock;
+	GuardSessionEntry *entry = guard_session_entry(key, mode, false);
+
+	if (entry == NULL || entry->count <= 0)
+		return false;
+	guard_set_locktag(&tag, key);
+	/* pg_advisory_unlock_all or DISCARD ALL may have released it */
+	if (!guard_held_by_me(&tag, mode))
+	{
+		hash_search(guard_session_holds, &entry->id, HASH_REMOVE, NULL);
+		return false;
+	}
+	if (!LockRelease(&tag, mode, true))
+		return false;
+	if (--entry->count == 0)
+		hash_search(guard_session_holds, &entry->id, HASH_REMOVE, NULL);
+	return true;
+}
+
+/* A guard name argument: not NULL, not empty. */
+static text *
+guard_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *name;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("guard name must not be null")));
+	name = PG_GETARG_TEXT_PP(argno);
+	if (VARSIZE_ANY_EXHDR(name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("guard name must not be empty")));
+	return name;
+}
+
+/* The shared argument: not NULL. */
+static bool
+guard_shared_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("shared must not be null"),
+				 errhint("Pass true for a shared guard, false for an exclusive one.")));
+	return PG_GETARG_BOOL(argno);
+}
+
+/* A timeout argument in ms: NULL = GUARD_WAIT_DEFAULT, rounded up. */
+static int
+guard_timeout_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int64		us;
+	int64		ms;
+
+	if (PG_ARGISNULL(argno))
+		return GUARD_WAIT_DEFAULT;
+	us = backoff_interval_usec(PG_GETARG_INTERVAL_P(argno), "timeout");
+	if (us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must not be negative"),
+				 errhint("Use 0 not to wait, or NULL to wait like any lock.")));
+	ms = us / 1000 + (us % 1000 != 0);
+	if (ms > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be less than %d milliseconds", INT_MAX),
+				 errhint("Use NULL to wait without a timeout of its own.")));
+	return (int) ms;
+}
+
+/* The key of a text name. */
+static int64
+guard_text_key(text *name)
+{
+	return guard_key_from_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
+/* lock_key(name text) RETURNS bigint */
+Datum
+guard_lock_key(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(guard_text_key(PG_GETARG_TEXT_PP(0)));
+}
+
+/* Shared body of lock and session_lock. */
+static Datum
+guard_lock_common(FunctionCallInfo fcinfo, bool session)
+{
+	text	   *name = guard_name_arg(fcinfo, 0);
+	int			timeout_ms = guard_timeout_arg(fcinfo, 1);
+	bool		shared = guard_shared_arg(fcinfo, 2);
+
+	int64		key = guard_text_key(name);
+
+	/* the name is only needed as a C string for the error */
+	if (!guard_acquire(key, shared, session, timeout_ms))
+		guard_report_unavailable(key, text_to_cstring(name), shared, timeout_ms);
+	PG_RETURN_VOID();
+}
+
+/* Shared body of try_lock and try_session_lock. */
+static Datum
+guard_try_common(FunctionCallInfo fcinfo, bool session)
+{
+	text	   *name = guard_name_arg(fcinfo, 0);
+	int			timeout_ms = guard_timeout_arg(fcinfo, 1);
+	bool		shared = guard_shared_arg(fcinfo, 2);
+
+	PG_RETURN_BOOL(guard_acquire(guard_text_key(name), shared, session,
+								 timeout_ms));
+}
+
+/* lock(name text, timeout interval, shared boolean) RETURNS void */
+Datum
+guard_xact_lock(PG_FUNCTION_ARGS)
+{
+	return guard_lock_common(fcinfo, false);
+}
+
+/* try_lock(name text, timeout interval, shared boolean) RETURNS boolean */
+Datum
+guard_try_xact_lock(PG_FUNCTION_ARGS)
+{
+	return guard_try_common(fcinfo, false);
+}
+
+/* session_lock(name text, timeout interval, shared boolean) RETURNS void */
+Datum
+guard_session_lock(PG_FUNCTION_ARGS)
+{
+	return guard_lock_common(fcinfo, true);
+}
+
+/* try_session_lock(name text, timeout interval, shared boolean) RETURNS boolean */
+Datum
+guard_try_session_lock(PG_FUNCTION_ARGS)
+{
+	return guard_try_common(fcinfo, true);
+}
+
+/* session_unlock(name text, shared boolean) RETURNS boolean */
+Datum
+guard_session_unlock(PG_FUNCTION_ARGS)
+{
+	text	   *name = guard_name_arg(fcinfo, 0);
+	bool		shared = guard_shared_arg(fcinfo, 1);
+
+	PG_RETURN_BOOL(guard_session_release(guard_text_key(name), shared));
+}
+
+/* session_unlock_all() RETURNS void: every session-level guard we hold */
+Datum
+guard_session_unlock_all(PG_FUNCTION_ARGS)
+{
+	HASH_SEQ_STATUS status;
+	GuardSessionEntry *entry;
+
+	if (guard_session_holds == NULL)
+		PG_RETURN_VOID();
+
+	hash_seq_init(&status, guard_session_holds);
+	while ((entry = (GuardSessionEntry *) hash_seq_search(&status)) != NULL)
+	{
+		LOCKTAG		tag;
+
+		guard_set_locktag(&tag, entry->id.key);
+		while (entry->count > 0 && guard_held_by_me(&tag, entry->id.mode) &&
+			   LockRelease(&tag, entry->id.mode, true))
+			entry->count--;
+		/* removing the entry just returned is allowed during a scan */
+		hash_search(guard_session_holds, &entry->id, HASH_REMOVE, NULL);
+	}
+	PG_RETURN_VOID();
+}
+
+/* one name of a lock_many call, sortable by key */
+typedef struct GuardManyItem
+{
+	int64		key;
+	text	   *name;
+} GuardManyItem;
+
+/* qsort comparator: by key */
+static int
+guard_many_cmp(const void *a, const void *b)
+{
+	int64		ka = ((const GuardManyItem *) a)->key;
+	int64		kb = ((const GuardManyItem *) b)->key;
+
+	return (ka > kb) - (ka < kb);
+}
+
+/*
+ * lock_many(names text[], timeout interval, shared boolean) RETURNS void
+ *
+ * Takes the guards in ascending key order, each once, so that callers
+ * naming the same guards in any order never deadlock.  timeout bounds the
+ * whole call.  On failure the error aborts the (sub)transaction, which
+ * releases every guard this call took.
+ */
+Datum
+guard_lock_many(PG_FUNCTION_ARGS)
+{
+	ArrayType  *names;
+	int			timeout_ms = guard_timeout_arg(fcinfo, 1);
+	bool		shared = guard_shared_arg(fcinfo, 2);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			n = 0;
+	GuardManyItem *items;
+	TimestampTz start = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("guard names must not be null")));
+	names = PG_GETARG_ARRAYTYPE_P(0);
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+
+	items = palloc(sizeof(GuardManyItem) * Max(nelems, 1));
+	for (int i = 0; i < nelems; i++)
+	{
+		text	   *name;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("guard name must not be null"),
+					 errdetail("Element %d of the array is null.", i + 1)));
+		name = DatumGetTextPP(elems[i]);
+		if (VARSIZE_ANY_EXHDR(name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("guard name must not be empty"),
+					 errdetail("Element %d of the array is empty.", i + 1)));
+		items[i].key = guard_text_key(name);
+		items[i].name = name;
+	}
+
+	/* canonical order, duplicates (same key) taken once */
+	if (nelems > 1)
+		qsort(items, nelems, sizeof(GuardManyItem), guard_many_cmp);
+	for (int i = 0; i < nelems; i++)
+	{
+		if (n == 0 || items[i].key != items[n - 1].key)
+			items[n++] = items[i];
+	}
+
+	if (timeout_ms > 0)
+		start = GetCurrentTimestamp();
+	for (int i = 0; i < n; i++)
+	{
+		int			left = timeout_ms;
+
+		if (timeout_ms > 0)
+		{
+			long		secs;
+			int			usecs;
+			int64		spent_ms;
+
+			TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+			spent_ms = (int64) secs * 1000 + usecs / 1000;
+			/* out of time: the rest may still be free, so do not wait */
+			left = spent_ms >= timeout_ms ? 0 : (int) (timeout_ms - spent_ms);
+		}
+		if (!guard_acquire(items[i].key, shared, false, left))
+			guard_report_unavailable(items[i].key, text_to_cstring(items[i].name),
+									 shared, timeout_ms);
+	}
+	PG_RETURN_VOID();
+}
