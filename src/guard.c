@@ -167,133 +167,17 @@ guard_sha256_block(uint32 *h, const uint8 *p)
 	h[7] += hh;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(GUARD_NO_SHANI)
-#include <cpuid.h>
-#include <immintrin.h>
-#define GUARD_HAVE_SHANI 1
-
-/* One SHA-256 compression with the x86 SHA extensions. */
-__attribute__((target("sha,ssse3,sse4.1")))
-static void
-guard_sha256_block_shani(uint32 *state, const uint8 *p)
-{
-	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-	__m128i		m[4];
-	__m128i		tmp,
-				msg,
-				state0,
-				state1,
-				abef,
-				cdgh;
-
-	/* state words a..h into the ABEF / CDGH layout the instructions use */
-	tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &state[0]), 0xB1);
-	state1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *) &state[4]), 0x1B);
-	state0 = _mm_alignr_epi8(tmp, state1, 8);
-	state1 = _mm_blend_epi16(state1, tmp, 0xF0);
-	abef = state0;
-	cdgh = state1;
-
-	/* 16 groups of 4 rounds; the message schedule runs two groups ahead */
-	for (int j = 0; j < 16; j++)
-	{
-		if (j < 4)
-			m[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *) (p + 16 * j)), bswap);
-		msg = _mm_add_epi32(m[j & 3],
-							_mm_loadu_si128((const __m128i *) &guard_sha256_k[4 * j]));
-		state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
-		if (j >= 3 && j <= 14)
-		{
-			tmp = _mm_alignr_epi8(m[j & 3], m[(j - 1) & 3], 4);
-			m[(j + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(m[(j + 1) & 3], tmp),
-												  m[j & 3]);
-		}
-		msg = _mm_shuffle_epi32(msg, 0x0E);
-		state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
-		if (j >= 1 && j <= 12)
-			m[(j - 1) & 3] = _mm_sha256msg1_epu32(m[(j - 1) & 3], m[j & 3]);
-	}
-
-	state0 = _mm_add_epi32(state0, abef);
-	state1 = _mm_add_epi32(state1, cdgh);
-	tmp = _mm_shuffle_epi32(state0, 0x1B);
-	state1 = _mm_shuffle_epi32(state1, 0xB1);
-	state0 = _mm_blend_epi16(tmp, state1, 0xF0);
-	state1 = _mm_alignr_epi8(state1, tmp, 8);
-	_mm_storeu_si128((__m128i *) &state[0], state0);
-	_mm_storeu_si128((__m128i *) &state[4], state1);
-}
-
-/* Does this CPU have the SHA extensions (and the SSSE3/SSE4.1 they need)? */
-static bool
-guard_cpu_has_shani(void)
-{
-	unsigned int a,
-				b,
-				c,
-				d;
-
-	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
-		return false;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return false;
-	return (b & (1u << 29)) != 0;
-}
-#endif
-
-typedef void (*guard_sha256_block_fn) (uint32 *state, const uint8 *p);
-
-static uint64 guard_sha256_prefix_with(guard_sha256_block_fn block,
-									   const uint8 *data, size_t len);
-
-/*
- * The block function for this CPU, chosen on first use.  The accelerated
- * one is used only if it agrees with the portable one on a few inputs
- * (both padding cases and a full block), so a key never depends on the CPU.
- */
-static guard_sha256_block_fn
-guard_sha256_choose(void)
-{
-	static guard_sha256_block_fn chosen = NULL;
-
-	if (chosen == NULL)
-	{
-		chosen = guard_sha256_block;
-#ifdef GUARD_HAVE_SHANI
-		if (guard_cpu_has_shani())
-		{
-			static const char probe[] =
-				"resilience guard key self-check: 0123456789abcdefghijklmnopqrstuvwxyz";
-			bool		agree = true;
-
-			/* lengths 0..69: one- and two-block padding, and a full block */
-			for (size_t len = 0; len < sizeof(probe); len += 3)
-				agree &= guard_sha256_prefix_with(guard_sha256_block, (const uint8 *) probe, len) ==
-					guard_sha256_prefix_with(guard_sha256_block_shani, (const uint8 *) probe, len);
-			if (agree)
-				chosen = guard_sha256_block_shani;
-			else
-				elog(LOG, "resilience: SHA extensions disagree with portable SHA-256, not using them");
-		}
-#endif
-	}
-	return chosen;
-}
-
 /*
  * The first 8 bytes of SHA-256(data), big-endian.
  *
  * Computed here rather than through pg_cryptohash: with OpenSSL that
  * allocates a digest context and registers it with the resource owner on
- * every call, which costs more than the rest of taking a guard.  On x86-64
- * CPUs with the SHA extensions the compression uses them (chosen at run
- * time, as PostgreSQL chooses its CRC-32C code), which makes it three times
- * faster.  The regression suite checks the result against the server's
- * sha256(); build with -DGUARD_NO_SHANI to run it on the portable code.
+ * every call, which costs more than the rest of taking a guard.  This is
+ * the plain FIPS 180-4 algorithm; the regression suite checks it against
+ * the server's sha256() over many names and lengths.
  */
 static uint64
-guard_sha256_prefix_with(guard_sha256_block_fn block, const uint8 *data,
-						 size_t len)
+guard_sha256_prefix(const uint8 *data, size_t len)
 {
 	uint32		h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -304,7 +188,7 @@ guard_sha256_prefix_with(guard_sha256_block_fn block, const uint8 *data,
 	uint64		bits = (uint64) len * 8;
 
 	for (size_t off = 0; off < full; off += 64)
-		block(h, data + off);
+		guard_sha256_block(h, data + off);
 
 	/* padding: 0x80, zeros, then the length in bits, big-endian */
 	memset(tail, 0, sizeof(tail));
@@ -313,16 +197,9 @@ guard_sha256_prefix_with(guard_sha256_block_fn block, const uint8 *data,
 	for (int i = 0; i < 8; i++)
 		tail[ntail * 64 - 1 - i] = (uint8) (bits >> (8 * i));
 	for (int i = 0; i < ntail; i++)
-		block(h, tail + 64 * i);
+		guard_sha256_block(h, tail + 64 * i);
 
 	return ((uint64) h[0] << 32) | h[1];
-}
-
-/* The first 8 bytes of SHA-256(data), with this CPU's block function. */
-static uint64
-guard_sha256_prefix(const uint8 *data, size_t len)
-{
-	return guard_sha256_prefix_with(guard_sha256_choose(), data, len);
 }
 
 /* SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */
