@@ -2,7 +2,8 @@
 # same small INSERT ... RETURNING run bare.
 . ./lib.sh
 d=$(mktemp -d)
-psql_q <<'SQL'
+psql_q -o /dev/null <<'SQL'
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench_pay;
 CREATE TABLE bench_pay (id bigserial PRIMARY KEY, account bigint NOT NULL, amount numeric NOT NULL);
 DELETE FROM resilience.idempotency_store;
