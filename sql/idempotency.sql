@@ -116,6 +116,9 @@ SELECT resilience.idempotent('k', NULL);
 SELECT resilience.idempotent('k', 'SELECT 1', NULL, NULL);
 SELECT resilience.idempotent(repeat('x', 1025), 'SELECT 1');
 SELECT resilience.idempotent('k', 'SELECT $1::int', '{{1},{2}}');
+-- no parameters is the same request whether spelt NULL or '{}'
+SELECT resilience.idempotent('req-11', 'SELECT 11 AS n') -> 'replayed' AS first;
+SELECT resilience.idempotent('req-11', 'SELECT 11 AS n', '{}') -> 'replayed' AS replayed;
 -- a key of exactly the limit is fine
 SELECT resilience.idempotent(repeat('x', 1024), 'SELECT 1 AS one') -> 'result' AS at_limit;
 -- nothing was recorded by the refused calls

@@ -94,7 +94,8 @@ idempotency_prepare_plans(void)
 										"SELECT fingerprint, result FROM resilience.idempotency_store"
 										" WHERE role_id OPERATOR(pg_catalog.=) $1"
 										" AND key OPERATOR(pg_catalog.=) $2"
-										" AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
+										" AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
+										" FOR KEY SHARE",
 										2, key_types);
 	if (insert_plan == NULL)
 		insert_plan = idempotency_prepare(
@@ -336,8 +337,11 @@ idempotency_run(PG_FUNCTION_ARGS)
 				 errhint("Keep records at least as long as clients may retry, such as '24 hours'.")));
 	if (params != NULL && ARR_NDIM(params) > 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("params must be a one-dimensional array")));
+	/* no parameters is one request whether it is spelt NULL or '{}' */
+	if (params != NULL && ARR_NDIM(params) == 0)
+		params = NULL;
 
 	fingerprint = idempotency_fingerprint(sql, params);
 

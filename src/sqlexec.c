@@ -7,7 +7,7 @@
  *
  * What this file owns:
  * - A per-backend cache of prepared SQL strings: a dynahash keyed by
- *   (sql, nparams) whose entries point at SqlexecPlans, each in its own
+ *   (sql, nparams, role, search_path) whose entries point at SqlexecPlans, each in its own
  *   memory context under sqlexec_cache_cxt with a saved SPI plan
  *   (SPI_keepplan, so the plan cache revalidates it).  At most
  *   SQLEXEC_CACHE_SIZE entries: the least recently used one that is not
@@ -37,7 +37,9 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "catalog/namespace.h"
 #include "lib/ilist.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_param.h"
@@ -61,11 +63,20 @@
 /* the most parameters a statement can have (the protocol's limit) */
 #define SQLEXEC_MAX_PARAMS 65535
 
+/*
+ * A plan's parameter types are inferred once, when it is prepared, from
+ * what the names in the SQL meant then; the plan cache re-analyses the SQL
+ * after a search_path or role change but keeps those types.  So the role
+ * and the search_path setting are part of the key: the same SQL run under
+ * another schema's table of the same name gets its own plan and types.
+ */
 typedef struct SqlexecKey
 {
-	uint32		hash;			/* hash_bytes of sql */
+	uint32		hash;			/* of sql, nparams, userid and path */
 	int			nparams;
-	const char *sql;			/* points into the plan's context once cached */
+	Oid			userid;
+	const char *sql;			/* point into the plan's context once cached */
+	const char *path;
 } SqlexecKey;
 
 struct SqlexecPlan
@@ -104,7 +115,7 @@ sqlexec_key_hash(const void *key, Size keysize)
 {
 	const SqlexecKey *k = (const SqlexecKey *) key;
 
-	return hash_combine(k->hash, (uint32) k->nparams);
+	return k->hash;
 }
 
 /* Key equality for dynahash (0 = equal). */
@@ -114,7 +125,9 @@ sqlexec_key_match(const void *key1, const void *key2, Size keysize)
 	const SqlexecKey *a = (const SqlexecKey *) key1;
 	const SqlexecKey *b = (const SqlexecKey *) key2;
 
-	if (a->hash != b->hash || a->nparams != b->nparams)
+	if (a->hash != b->hash || a->nparams != b->nparams || a->userid != b->userid)
+		return 1;
+	if (strcmp(a->path, b->path) != 0)
 		return 1;
 	return strcmp(a->sql, b->sql);
 }
@@ -207,8 +220,9 @@ sqlexec_check_statements(SPIPlanPtr spiplan)
 
 /* Parse, analyse and plan sql; the result is not yet in the cache. */
 static SqlexecPlan *
-sqlexec_build(const char *sql, int nparams, uint32 hash)
+sqlexec_build(const SqlexecKey *key)
 {
+	int			nparams = key->nparams;
 	MemoryContext cxt;
 	SqlexecPlan *plan;
 	SPIPlanPtr	spiplan;
@@ -219,9 +233,9 @@ sqlexec_build(const char *sql, int nparams, uint32 hash)
 								ALLOCSET_SMALL_SIZES);
 	plan = MemoryContextAllocZero(cxt, sizeof(SqlexecPlan));
 	plan->cxt = cxt;
-	plan->key.hash = hash;
-	plan->key.nparams = nparams;
-	plan->key.sql = MemoryContextStrdup(cxt, sql);
+	plan->key = *key;
+	plan->key.sql = MemoryContextStrdup(cxt, key->sql);
+	plan->key.path = MemoryContextStrdup(cxt, key->path);
 	plan->paramtypes = MemoryContextAllocZero(cxt, sizeof(Oid) * (nparams + 1));
 	plan->nparamtypes = nparams;
 
@@ -300,9 +314,15 @@ sqlexec_prepare(const char *sql, int nparams)
 	bool		found;
 
 	sqlexec_cache_init();
-	key.hash = hash_bytes((const unsigned char *) sql, strlen(sql));
 	key.nparams = nparams;
+	key.userid = GetUserId();
 	key.sql = sql;
+	key.path = namespace_search_path ? namespace_search_path : "";
+	key.hash = hash_bytes((const unsigned char *) sql, strlen(sql));
+	key.hash = hash_combine(key.hash, (uint32) nparams);
+	key.hash = hash_combine(key.hash, (uint32) key.userid);
+	key.hash = hash_combine(key.hash,
+							hash_bytes((const unsigned char *) key.path, strlen(key.path)));
 	entry = (SqlexecEntry *) hash_search(sqlexec_cache, &key, HASH_FIND, NULL);
 	if (entry != NULL)
 	{
@@ -310,7 +330,7 @@ sqlexec_prepare(const char *sql, int nparams)
 		return entry->plan;
 	}
 
-	plan = sqlexec_build(sql, nparams, key.hash);
+	plan = sqlexec_build(&key);
 	sqlexec_cache_evict();
 	entry = (SqlexecEntry *) hash_search(sqlexec_cache, &plan->key,
 										 HASH_ENTER, &found);
