@@ -194,8 +194,15 @@ cursor_hmac(const uint8 *key, const uint8 *data, size_t len, uint8 *mac)
 		pg_hmac_init(ctx, key, CURSOR_KEY_LEN) < 0 ||
 		pg_hmac_update(ctx, data, len) < 0 ||
 		pg_hmac_final(ctx, mac, CURSOR_MAC_LEN) < 0)
+	{
+		/* pg_hmac_error() appeared in PostgreSQL 15 */
+#if PG_VERSION_NUM >= 150000
 		elog(ERROR, "could not compute HMAC-SHA256: %s",
 			 ctx ? pg_hmac_error(ctx) : "out of memory");
+#else
+		elog(ERROR, "could not compute HMAC-SHA256");
+#endif
+	}
 	pg_hmac_free(ctx);
 #else
 	/* RFC 2104 over the SHA-256 PostgreSQL 13 exposes directly */
