@@ -78,6 +78,7 @@
 #include "access/stratnum.h"
 #include "access/tupconvert.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
@@ -95,6 +96,7 @@
 #include "parser/scanner.h"
 #include "parser/gram.h"
 #include "parser/scansup.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -1497,12 +1499,23 @@ keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 	req->assume_unique = PG_NARGS() > 7 && !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
 }
 
-/* Open the relation (AccessShareLock, kept to end of transaction). */
+/*
+ * Open the relation (AccessShareLock, kept to end of transaction) after
+ * checking that the caller may SELECT from it, so that a role without the
+ * privilege can neither block DDL with the lock nor get a cursor.
+ */
 static Relation
 keyset_open(Oid relid)
 {
-	Relation	rel = try_relation_open(relid, AccessShareLock);
+	AclResult	aclresult;
+	Relation	rel;
 
+	/* an unknown OID fails here with 42P01, as try_relation_open would */
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
