@@ -64,7 +64,8 @@
  * cache access, never while an error is being unwound).
  *
  * Everything runs with the caller's rights through SPI, so grants and
- * row-level security apply.  The application's filter is checked to be one
+ * row-level security apply; the caller's SELECT privilege on the relation is
+ * checked before the relation is locked or its spec resolved.  The application's filter is checked to be one
  * expression and is the only text evaluated with the caller's search_path.
  *
  *-------------------------------------------------------------------------
