@@ -194,8 +194,15 @@ cursor_hmac(const uint8 *key, const uint8 *data, size_t len, uint8 *mac)
 		pg_hmac_init(ctx, key, CURSOR_KEY_LEN) < 0 ||
 		pg_hmac_update(ctx, data, len) < 0 ||
 		pg_hmac_final(ctx, mac, CURSOR_MAC_LEN) < 0)
+	{
+		/* pg_hmac_error() appeared in PostgreSQL 15 */
+#if PG_VERSION_NUM >= 150000
 		elog(ERROR, "could not compute HMAC-SHA256: %s",
 			 ctx ? pg_hmac_error(ctx) : "out of memory");
+#else
+		elog(ERROR, "could not compute HMAC-SHA256");
+#endif
+	}
 	pg_hmac_free(ctx);
 #else
 	/* RFC 2104 over the SHA-256 PostgreSQL 13 exposes directly */
@@ -494,6 +501,20 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 	pfree(raw);
 }
 
+/* Run one statement (SPI connected) on a fresh snapshot; ERROR unless rc. */
+static void
+cursor_execute_latest(const char *sql, int nargs, Oid *argtypes, Datum *args, int expected)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 false, true, 0) != expected)
+		elog(ERROR, "could not update resilience.cursor_keys");
+	SPI_freeplan(plan);
+}
+
 /*
  * rotate_cursor_key(): add a fresh random key and keep only the previous one
  * besides it.  Extension owner or superuser only.
@@ -531,18 +552,23 @@ cursor_rotate_key(PG_FUNCTION_ARGS)
 	explicit_bzero(key, sizeof(key));
 	args[0] = PointerGetDatum(kb);
 
-	/* one rotation at a time, so ids stay dense and "previous" is exact */
+	/*
+	 * One rotation at a time, so ids stay dense and "previous" is exact.  The
+	 * lock alone is not enough under REPEATABLE READ or SERIALIZABLE, whose
+	 * snapshot may predate a rotation that committed while this one waited:
+	 * the next id and the keys to retire are computed on a snapshot taken
+	 * after the lock (as foreign key checks do), so they see it.  The lock
+	 * keeps every other rotation out until commit.
+	 */
 	if (SPI_execute("LOCK TABLE resilience.cursor_keys IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not lock resilience.cursor_keys");
-	if (SPI_execute_with_args("INSERT INTO resilience.cursor_keys (id, key) "
-							  "SELECT COALESCE(pg_catalog.max(id), 0) OPERATOR(pg_catalog.+) 1, $1 "
-							  "FROM resilience.cursor_keys",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert a cursor key");
-	if (SPI_execute("DELETE FROM resilience.cursor_keys WHERE id OPERATOR(pg_catalog.<) "
-					"(SELECT pg_catalog.max(id) OPERATOR(pg_catalog.-) 1 FROM resilience.cursor_keys)",
-					false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete retired cursor keys");
+	cursor_execute_latest("INSERT INTO resilience.cursor_keys (id, key) "
+						  "SELECT COALESCE(pg_catalog.max(id), 0) OPERATOR(pg_catalog.+) 1, $1 "
+						  "FROM resilience.cursor_keys",
+						  1, argtypes, args, SPI_OK_INSERT);
+	cursor_execute_latest("DELETE FROM resilience.cursor_keys WHERE id OPERATOR(pg_catalog.<) "
+						  "(SELECT pg_catalog.max(id) OPERATOR(pg_catalog.-) 1 FROM resilience.cursor_keys)",
+						  0, NULL, NULL, SPI_OK_DELETE);
 	explicit_bzero(VARDATA(kb), CURSOR_KEY_LEN);
 	SPI_finish();
 

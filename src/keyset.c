@@ -42,16 +42,30 @@
  * tuplestore; page_json() asks for the row as one composite plus its key,
  * to make cursors.
  *
- * Resolved specs and prepared plans are cached per backend (keyed by
- * relation OID, spec, filter, direction, limit and which cursor values are
- * NULL, since that changes the query).  A relcache callback drops every
- * entry of a relation when it changes (new index, altered or dropped
- * column, dropped relation); plancache revalidates the SPI plans on
- * everything else.  Each cache holds at most KEYSET_CACHE_MAX entries and is
- * emptied when full.
+ * Resolved specs and prepared plans are cached per backend: specs keyed by
+ * relation OID and the parsed spec (so spellings that differ only in
+ * whitespace, case or quoting share one entry), plans by relation, spec,
+ * filter, direction, which cursor values are NULL (that changes the query)
+ * and the page size rounded up to a power of two.  The plan's LIMIT is that
+ * rounded size, a constant the planner costs within a factor of two of the
+ * truth, and SPI's row count stops the executor at the exact size: a LIMIT
+ * parameter would make generic plans assume a tenth of the table is read.
+ * A relcache callback marks every entry of a relation stale when it changes
+ * (new index, altered or dropped column, dropped relation); plancache
+ * revalidates the SPI plans on everything else.
+ *
+ * A page call can run another one (from its filter, a view or a row-level
+ * security policy), which may need to evict entries.  So every entry in use
+ * is pinned: keyset_get_spec() and keyset_get_plan() return pinned entries,
+ * and their callers unpin them, in PG_CATCH too, so an error never leaves one
+ * pinned.  A pinned entry is never freed: a full cache (KEYSET_CACHE_MAX
+ * entries) evicts only unpinned ones, and a stale pinned entry is unlinked
+ * from its hash table and freed once its last user unpins it (on the next
+ * cache access, never while an error is being unwound).
  *
  * Everything runs with the caller's rights through SPI, so grants and
- * row-level security apply.  The application's filter is checked to be one
+ * row-level security apply; the caller's SELECT privilege on the relation is
+ * checked before the relation is locked or its spec resolved.  The application's filter is checked to be one
  * expression and is the only text evaluated with the caller's search_path.
  *
  *-------------------------------------------------------------------------
@@ -65,6 +79,7 @@
 #include "access/stratnum.h"
 #include "access/tupconvert.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
@@ -82,6 +97,7 @@
 #include "parser/scanner.h"
 #include "parser/gram.h"
 #include "parser/scansup.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -127,9 +143,20 @@ typedef struct KeysetColumn
 	int32		typmod;			/* always -1: values travel without typmod */
 } KeysetColumn;
 
-/* A resolved, totalized sort specification over one relation. */
+/*
+ * A resolved, totalized sort specification over one relation, as cached:
+ * cxt holds this struct and all it points to.
+ */
 typedef struct KeysetSpec
 {
+	/* cache bookkeeping */
+	MemoryContext cxt;
+	char	   *key;			/* the full cache key, to rule out collisions */
+	bool		valid;			/* false once its relation changed */
+	int			pins;			/* callers using it now */
+	bool		unlinked;		/* out of the hash table: free at pins == 0 */
+	struct KeysetSpec *next_dead;	/* unlinked and unpinned, to be freed */
+
 	Oid			relid;
 	char	   *relname;		/* for messages */
 	char	   *relsql;			/* "schema"."name" */
@@ -147,30 +174,39 @@ typedef struct KeysetSpec
 	bool		merge_union;	/* re-sort the UNION ALL (see file header) */
 } KeysetSpec;
 
+/* A prepared page query, as cached (in keyset_cache_cxt). */
+typedef struct KeysetPlan
+{
+	/* cache bookkeeping, as KeysetSpec's */
+	char	   *key;
+	Oid			relid;
+	bool		valid;
+	int			pins;
+	bool		unlinked;
+	struct KeysetPlan *next_dead;
+
+	SPIPlanPtr	plan;
+	int			nfparams;		/* $1..$n the filter uses */
+	Oid		   *fparamtypes;
+} KeysetPlan;
+
 typedef struct KeysetSpecEntry
 {
 	uint64		hash;			/* hash key */
-	char	   *key;			/* the full key, to rule out collisions */
-	Oid			relid;
-	bool		valid;
-	MemoryContext cxt;
 	KeysetSpec *spec;
 } KeysetSpecEntry;
 
 typedef struct KeysetPlanEntry
 {
 	uint64		hash;			/* hash key */
-	char	   *key;
-	Oid			relid;
-	bool		valid;
-	SPIPlanPtr	plan;
-	int			nfparams;		/* $1..$n the filter uses */
-	Oid		   *fparamtypes;
+	KeysetPlan *plan;
 } KeysetPlanEntry;
 
 static MemoryContext keyset_cache_cxt = NULL;
 static HTAB *keyset_specs = NULL;
 static HTAB *keyset_plans = NULL;
+static KeysetSpec *keyset_dead_specs = NULL;
+static KeysetPlan *keyset_dead_plans = NULL;
 
 /* One request, as every SQL entry point receives it. */
 typedef struct KeysetRequest
@@ -217,22 +253,59 @@ keyset_relcache_callback(Datum arg, Oid relid)
 		return;
 	hash_seq_init(&status, keyset_specs);
 	while ((se = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || se->relid == relid)
-			se->valid = false;
+		if (relid == InvalidOid || se->spec->relid == relid)
+			se->spec->valid = false;
 	hash_seq_init(&status, keyset_plans);
 	while ((pe = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || pe->relid == relid)
-			pe->valid = false;
+		if (relid == InvalidOid || pe->plan->relid == relid)
+			pe->plan->valid = false;
 }
 
-/* Create the caches on first use. */
+/* Free a cached plan and what it owns. */
+static void
+keyset_plan_free(KeysetPlan *p)
+{
+	Assert(p->pins == 0);
+	if (p->plan)
+		SPI_freeplan(p->plan);
+	if (p->key)
+		pfree(p->key);
+	if (p->fparamtypes)
+		pfree(p->fparamtypes);
+	pfree(p);
+}
+
+/* Free the unlinked entries whose last user has gone. */
+static void
+keyset_sweep(void)
+{
+	while (keyset_dead_specs != NULL)
+	{
+		KeysetSpec *s = keyset_dead_specs;
+
+		keyset_dead_specs = s->next_dead;
+		MemoryContextDelete(s->cxt);
+	}
+	while (keyset_dead_plans != NULL)
+	{
+		KeysetPlan *p = keyset_dead_plans;
+
+		keyset_dead_plans = p->next_dead;
+		keyset_plan_free(p);
+	}
+}
+
+/* Create the caches on first use; free what waits to be freed. */
 static void
 keyset_init_caches(void)
 {
 	HASHCTL		ctl;
 
 	if (keyset_specs != NULL)
+	{
+		keyset_sweep();
 		return;
+	}
 	keyset_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
 											 "resilience keyset cache",
 											 ALLOCSET_SMALL_SIZES);
@@ -248,33 +321,57 @@ keyset_init_caches(void)
 	CacheRegisterRelcacheCallback(keyset_relcache_callback, (Datum) 0);
 }
 
-/* Free what a spec entry owns (not the entry itself). */
+/* Remove a spec from its hash table; free it now unless it is pinned. */
 static void
-keyset_spec_entry_free(KeysetSpecEntry *e)
+keyset_spec_unlink(KeysetSpecEntry *e)
 {
-	if (e->cxt)
-		MemoryContextDelete(e->cxt);
-	e->cxt = NULL;
-	e->spec = NULL;
-	e->key = NULL;
+	KeysetSpec *s = e->spec;
+
+	hash_search(keyset_specs, &e->hash, HASH_REMOVE, NULL);
+	if (s->pins > 0)
+		s->unlinked = true;
+	else
+		MemoryContextDelete(s->cxt);
 }
 
-/* Free what a plan entry owns (not the entry itself). */
+/* Remove a plan from its hash table; free it now unless it is pinned. */
 static void
-keyset_plan_entry_free(KeysetPlanEntry *e)
+keyset_plan_unlink(KeysetPlanEntry *e)
 {
-	if (e->plan)
-		SPI_freeplan(e->plan);
-	if (e->key)
-		pfree(e->key);
-	if (e->fparamtypes)
-		pfree(e->fparamtypes);
-	e->plan = NULL;
-	e->key = NULL;
-	e->fparamtypes = NULL;
+	KeysetPlan *p = e->plan;
+
+	hash_search(keyset_plans, &e->hash, HASH_REMOVE, NULL);
+	if (p->pins > 0)
+		p->unlinked = true;
+	else
+		keyset_plan_free(p);
 }
 
-/* Empty a cache that reached KEYSET_CACHE_MAX entries. */
+/* Release a spec from keyset_get_spec(); safe while an error unwinds. */
+static void
+keyset_spec_unpin(KeysetSpec *s)
+{
+	Assert(s->pins > 0);
+	if (--s->pins == 0 && s->unlinked)
+	{
+		s->next_dead = keyset_dead_specs;
+		keyset_dead_specs = s;
+	}
+}
+
+/* Release a plan from keyset_get_plan(); safe while an error unwinds. */
+static void
+keyset_plan_unpin(KeysetPlan *p)
+{
+	Assert(p->pins > 0);
+	if (--p->pins == 0 && p->unlinked)
+	{
+		p->next_dead = keyset_dead_plans;
+		keyset_dead_plans = p;
+	}
+}
+
+/* Make room in a full cache by evicting every entry nobody is using. */
 static void
 keyset_cache_trim(HTAB *htab, bool plans)
 {
@@ -286,11 +383,11 @@ keyset_cache_trim(HTAB *htab, bool plans)
 	hash_seq_init(&status, htab);
 	while ((e = hash_seq_search(&status)) != NULL)
 	{
-		if (plans)
-			keyset_plan_entry_free((KeysetPlanEntry *) e);
-		else
-			keyset_spec_entry_free((KeysetSpecEntry *) e);
-		hash_search(htab, e, HASH_REMOVE, NULL);
+		/* removing the current entry during a scan is allowed */
+		if (plans && ((KeysetPlanEntry *) e)->plan->pins == 0)
+			keyset_plan_unlink((KeysetPlanEntry *) e);
+		else if (!plans && ((KeysetSpecEntry *) e)->spec->pins == 0)
+			keyset_spec_unlink((KeysetSpecEntry *) e);
 	}
 }
 
@@ -662,14 +759,12 @@ keyset_set_column(KeysetSpec *spec, int i, Form_pg_attribute attr, int dir, int 
 	keyset_resolve_type(spec, i, attr);
 }
 
-/* Resolve and totalize a sort spec over rel, in CurrentMemoryContext. */
+/* Resolve and totalize a parsed sort spec over rel, in CurrentMemoryContext. */
 static KeysetSpec *
-keyset_build_spec(Relation rel, const char *order_by, bool assume_unique)
+keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_unique)
 {
 	KeysetSpec *spec = palloc0(sizeof(KeysetSpec));
 	TupleDesc	desc = RelationGetDescr(rel);
-	SpecItem	items[KEYSET_MAX_COLUMNS];
-	int			nitems;
 	char		kind = rel->rd_rel->relkind;
 	StringInfoData buf;
 
@@ -688,7 +783,6 @@ keyset_build_spec(Relation rel, const char *order_by, bool assume_unique)
 	spec->alias = quote_identifier(spec->relname);
 	spec->rowtypesql = format_type_be_qualified(rel->rd_rel->reltype);
 
-	nitems = keyset_parse_spec(order_by, items);
 	for (int i = 0; i < nitems; i++)
 	{
 		Form_pg_attribute attr = keyset_find_column(desc, items[i].name);
@@ -771,49 +865,23 @@ keyset_build_spec(Relation rel, const char *order_by, bool assume_unique)
 	return spec;
 }
 
-/* The cached resolved spec for (relation, order_by, assume_unique). */
-static KeysetSpec *
-keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
+/*
+ * A new cache entry's spec, in its own context, unpinned and unlinked.  Built
+ * before it is linked, so an error leaves no half-made entry.
+ */
+static pg_noinline KeysetSpec *
+keyset_create_spec(Relation rel, const SpecItem *items, int nitems, bool assume_unique,
+				   const char *key)
 {
-	char	   *key;
-	uint64		h;
-	KeysetSpecEntry *e;
-	bool		found;
-	MemoryContext cxt,
-				old;
+	MemoryContext cxt = AllocSetContextCreate(keyset_cache_cxt, "resilience keyset spec",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	KeysetSpec *spec;
 
-	keyset_init_caches();
-	key = psprintf("%u|%d|%s", RelationGetRelid(rel), (int) assume_unique, order_by);
-	h = keyset_hash(key);
-	e = hash_search(keyset_specs, &h, HASH_FIND, &found);
-	if (found && e->valid && strcmp(e->key, key) == 0)
-	{
-		pfree(key);
-		return e->spec;
-	}
-	if (found)
-	{
-		keyset_spec_entry_free(e);
-		hash_search(keyset_specs, &h, HASH_REMOVE, NULL);
-	}
-	keyset_cache_trim(keyset_specs, false);
-
-	/* build first, so an error leaves no half-made entry */
-	cxt = AllocSetContextCreate(keyset_cache_cxt, "resilience keyset spec",
-								ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		KeysetSpec *spec = keyset_build_spec(rel, order_by, assume_unique);
-		char	   *keycopy = pstrdup(key);
-
-		MemoryContextSwitchTo(old);
-		e = hash_search(keyset_specs, &h, HASH_ENTER, NULL);
-		e->key = keycopy;
-		e->relid = RelationGetRelid(rel);
-		e->valid = true;
-		e->cxt = cxt;
-		e->spec = spec;
+		spec = keyset_build_spec(rel, items, nitems, assume_unique);
+		spec->key = pstrdup(key);
 	}
 	PG_CATCH();
 	{
@@ -822,8 +890,58 @@ keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	pfree(key);
-	return e->spec;
+	MemoryContextSwitchTo(old);
+	spec->cxt = cxt;
+	spec->valid = true;
+	return spec;
+}
+
+/*
+ * The cached resolved spec for (relation, order_by, assume_unique), pinned:
+ * the caller must keyset_spec_unpin() it, also on error.  The key is the
+ * parsed spec, so equivalent spellings share an entry, and parsing takes no
+ * catalog lookup.
+ */
+static KeysetSpec *
+keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
+{
+	SpecItem	items[KEYSET_MAX_COLUMNS];
+	int			nitems;
+	StringInfoData key;
+	uint64		h;
+	KeysetSpecEntry *e;
+	KeysetSpec *spec;
+	bool		found;
+
+	keyset_init_caches();
+	nitems = keyset_parse_spec(order_by, items);
+	initStringInfo(&key);
+	appendStringInfo(&key, "%u|%d|", RelationGetRelid(rel), (int) assume_unique);
+	for (int i = 0; i < nitems; i++)
+		appendStringInfo(&key, "%s %d %d,", quote_identifier(items[i].name),
+						 items[i].dir, items[i].nulls);
+	h = keyset_hash(key.data);
+	e = hash_search(keyset_specs, &h, HASH_FIND, &found);
+	if (found && e->spec->valid && strcmp(e->spec->key, key.data) == 0)
+	{
+		pfree(key.data);
+		e->spec->pins++;
+		return e->spec;
+	}
+	if (found)
+		keyset_spec_unlink(e);
+	keyset_cache_trim(keyset_specs, false);
+
+	spec = keyset_create_spec(rel, items, nitems, assume_unique, key.data);
+	spec->pins = 1;
+	/* building runs no user code, but be safe if the slot was refilled */
+	e = hash_search(keyset_specs, &h, HASH_ENTER, &found);
+	if (found)
+		keyset_spec_unlink(e);
+	e = hash_search(keyset_specs, &h, HASH_ENTER, NULL);
+	e->spec = spec;
+	pfree(key.data);
+	return spec;
 }
 
 /* ------------------------------------------------------------------------
@@ -1100,16 +1218,33 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
  */
 
 /*
- * The prepared plan for a page query (SPI must be connected).  Parameters:
- * the filter's $1..$m, then the cursor values $m+1..$m+n.
+ * The LIMIT a cached plan carries for a page of limit rows: the next power of
+ * two, so page sizes share a few plans (see the file header).
  */
-static KeysetPlanEntry *
+static int64
+keyset_limit_bucket(int64 limit)
+{
+	int64		b = 1;
+
+	while (b < limit)
+		b <<= 1;
+	return b;
+}
+
+/*
+ * The prepared plan for a page query (SPI must be connected), pinned: the
+ * caller must keyset_plan_unpin() it, also on error.  Parameters: the
+ * filter's $1..$m, then the cursor values $m+1..$m+n.  Its LIMIT is
+ * keyset_limit_bucket(limit); the caller stops at limit rows.
+ */
+static KeysetPlan *
 keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 				const bool *cnulls, int64 limit, bool rowsonly)
 {
 	StringInfoData key;
 	uint64		h;
 	KeysetPlanEntry *e;
+	KeysetPlan *p;
 	bool		found;
 	Oid		   *ftypes = NULL;
 	int			nf = 0;
@@ -1119,6 +1254,8 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	char	   *sql;
 	SPIPlanPtr	plan;
 
+	keyset_init_caches();
+	limit = keyset_limit_bucket(limit);
 	initStringInfo(&key);
 	appendStringInfo(&key, "%u|%d|%d|" INT64_FORMAT "|", spec->relid, (int) reverse,
 					 (int) rowsonly, limit);
@@ -1133,22 +1270,22 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 					 req->filter ? namespace_search_path : "");
 	h = keyset_hash(key.data);
 	e = hash_search(keyset_plans, &h, HASH_FIND, &found);
-	if (found && e->valid && strcmp(e->key, key.data) == 0)
+	if (found && e->plan->valid && strcmp(e->plan->key, key.data) == 0)
 	{
-		if (e->nfparams != req->nparams)
+		p = e->plan;
+		if (p->nfparams != req->nparams)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg_plural("filter uses %d parameter but params has %d elements",
 								   "filter uses %d parameters but params has %d elements",
-								   e->nfparams, e->nfparams, req->nparams),
+								   p->nfparams, p->nfparams, req->nparams),
 					 errdetail("Parameters $1 to $n of the filter are bound, in order, from the params array.")));
-		return e;
+		pfree(key.data);
+		p->pins++;
+		return p;
 	}
 	if (found)
-	{
-		keyset_plan_entry_free(e);
-		hash_search(keyset_plans, &h, HASH_REMOVE, NULL);
-	}
+		keyset_plan_unlink(e);
 	keyset_cache_trim(keyset_plans, true);
 
 	if (req->filter)
@@ -1179,31 +1316,32 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 
-	e = hash_search(keyset_plans, &h, HASH_ENTER, NULL);
-	e->key = MemoryContextStrdup(keyset_cache_cxt, key.data);
-	e->relid = spec->relid;
-	e->valid = true;
-	e->plan = plan;
-	e->nfparams = nf;
-	e->fparamtypes = MemoryContextAlloc(keyset_cache_cxt, sizeof(Oid) * Max(nf, 1));
+	p = MemoryContextAllocZero(keyset_cache_cxt, sizeof(KeysetPlan));
+	p->key = MemoryContextStrdup(keyset_cache_cxt, key.data);
+	p->relid = spec->relid;
+	p->valid = true;
+	p->pins = 1;
+	p->plan = plan;
+	p->nfparams = nf;
+	p->fparamtypes = MemoryContextAlloc(keyset_cache_cxt, sizeof(Oid) * Max(nf, 1));
 	if (nf > 0)
-		memcpy(e->fparamtypes, ftypes, sizeof(Oid) * nf);
-	return e;
+		memcpy(p->fparamtypes, ftypes, sizeof(Oid) * nf);
+
+	/* planning may have run user code that filled the slot meanwhile */
+	e = hash_search(keyset_plans, &h, HASH_ENTER, &found);
+	if (found)
+		keyset_plan_unlink(e);
+	e = hash_search(keyset_plans, &h, HASH_ENTER, NULL);
+	e->plan = p;
+	pfree(key.data);
+	return p;
 }
 
-/*
- * Run one page query (SPI connected): rows after (before, if reverse) the
- * cursor values, or from the start if cvals is NULL; at most limit rows.
- * Result columns as keyset_build_sql's.  With dest (PostgreSQL 14 and
- * later), the rows go there and NULL is returned.
- */
-static SPITupleTable *
-keyset_fetch(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
-			 const Datum *cvals, const bool *cnulls, int64 limit, bool rowsonly,
-			 DestReceiver *dest)
+/* Bind and run a pinned plan, stopping at limit rows; see keyset_fetch. */
+static void
+keyset_run_plan(KeysetPlan *pe, const KeysetSpec *spec, const KeysetRequest *req,
+				const Datum *cvals, const bool *cnulls, int64 limit, DestReceiver *dest)
 {
-	KeysetPlanEntry *pe = keyset_get_plan(spec, req, reverse, cvals ? cnulls : NULL, limit,
-										  rowsonly);
 	Datum		values[FUNC_MAX_ARGS + KEYSET_MAX_COLUMNS];
 	char		nulls[FUNC_MAX_ARGS + KEYSET_MAX_COLUMNS];
 	int			n = 0;
@@ -1248,17 +1386,54 @@ keyset_fetch(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		memset(&opts, 0, sizeof(opts));
 		opts.params = pl;
 		opts.read_only = true;
+		opts.tcount = limit;
 		opts.dest = dest;
 		rc = SPI_execute_plan_extended(pe->plan, &opts);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
-		return NULL;
+		return;
 	}
 #endif
-	rc = SPI_execute_plan(pe->plan, values, nulls, true, 0);
+	rc = SPI_execute_plan(pe->plan, values, nulls, true, limit);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	return SPI_tuptable;
+}
+
+/* keyset_run_plan, then unpin the plan, also on error. */
+static pg_noinline void
+keyset_run_pinned(KeysetPlan *pe, const KeysetSpec *spec, const KeysetRequest *req,
+				  const Datum *cvals, const bool *cnulls, int64 limit, DestReceiver *dest)
+{
+	PG_TRY();
+	{
+		keyset_run_plan(pe, spec, req, cvals, cnulls, limit, dest);
+	}
+	PG_CATCH();
+	{
+		keyset_plan_unpin(pe);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	keyset_plan_unpin(pe);
+}
+
+/*
+ * Run one page query (SPI connected): rows after (before, if reverse) the
+ * cursor values, or from the start if cvals is NULL; at most limit rows.
+ * Result columns as keyset_build_sql's.  With dest (PostgreSQL 14 and
+ * later), the rows go there and NULL is returned.  The plan stays pinned
+ * while it runs, since the query may call page() again (see file header).
+ */
+static SPITupleTable *
+keyset_fetch(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
+			 const Datum *cvals, const bool *cnulls, int64 limit, bool rowsonly,
+			 DestReceiver *dest)
+{
+	KeysetPlan *pe = keyset_get_plan(spec, req, reverse, cvals ? cnulls : NULL, limit,
+									 rowsonly);
+
+	keyset_run_pinned(pe, spec, req, cvals, cnulls, limit, dest);
+	return dest ? NULL : SPI_tuptable;
 }
 
 /* The key values of result row i, into vals/nulls. */
@@ -1325,12 +1500,23 @@ keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 	req->assume_unique = PG_NARGS() > 7 && !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
 }
 
-/* Open the relation (AccessShareLock, kept to end of transaction). */
+/*
+ * Open the relation (AccessShareLock, kept to end of transaction) after
+ * checking that the caller may SELECT from it, so that a role without the
+ * privilege can neither block DDL with the lock nor get a cursor.
+ */
 static Relation
 keyset_open(Oid relid)
 {
-	Relation	rel = try_relation_open(relid, AccessShareLock);
+	AclResult	aclresult;
+	Relation	rel;
 
+	/* an unknown OID fails here with 42P01, as try_relation_open would */
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -1402,58 +1588,68 @@ keyset_page(PG_FUNCTION_ARGS)
 	keyset_read_args(fcinfo, relid, &req);
 	rel = keyset_open(relid);
 	spec = keyset_get_spec(rel, req.order_by, req.assume_unique);
-	relation_close(rel, NoLock);
-	has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
-	reverse = req.before != NULL;
+	PG_TRY();
+	{
+		relation_close(rel, NoLock);
+		has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
+		reverse = req.before != NULL;
 
-	MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = CreateTupleDescCopy(tupdesc);
-	ts = tuplestore_begin_heap(true, false, work_mem);
-	MemoryContextSwitchTo(callcxt);
+		MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = CreateTupleDescCopy(tupdesc);
+		ts = tuplestore_begin_heap(true, false, work_mem);
+		MemoryContextSwitchTo(callcxt);
 
-	/*
-	 * The query returns the relation's columns; they are mapped by position
-	 * onto the row type, which also has the dropped columns.
-	 */
-	SPI_connect();
+		/*
+		 * The query returns the relation's columns; they are mapped by position
+		 * onto the row type, which also has the dropped columns.
+		 */
+		SPI_connect();
 #if PG_VERSION_NUM >= 140000
-	if (!reverse)
-	{
-		/* straight into the result, as PL/pgSQL's RETURN QUERY does */
-		DestReceiver *dest = CreateDestReceiver(DestTuplestore);
-
-		SetTuplestoreDestReceiverParams(dest, ts, rsinfo->econtext->ecxt_per_query_memory,
-										false, tupdesc,
-										gettext_noop("page rows do not match the row type of the relation"));
-		keyset_fetch(spec, &req, false, has_cursor ? cvals : NULL, cnulls, req.page_size,
-					 true, dest);
-		dest->rDestroy(dest);
-	}
-	else
-#endif
-	{
-		TupleConversionMap *map;
-
-		tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls,
-						  req.page_size, true, NULL);
-		map = convert_tuples_by_position(tt->tupdesc, tupdesc,
-										 gettext_noop("page rows do not match the row type of the relation"));
-		for (uint64 j = 0; j < tt->numvals; j++)
+		if (!reverse)
 		{
-			HeapTuple	tuple = tt->vals[reverse ? tt->numvals - 1 - j : j];
+			/* straight into the result, as PL/pgSQL's RETURN QUERY does */
+			DestReceiver *dest = CreateDestReceiver(DestTuplestore);
 
-			tuplestore_puttuple(ts, map ? execute_attr_map_tuple(tuple, map) : tuple);
+			SetTuplestoreDestReceiverParams(dest, ts, rsinfo->econtext->ecxt_per_query_memory,
+											false, tupdesc,
+											gettext_noop("page rows do not match the row type of the relation"));
+			keyset_fetch(spec, &req, false, has_cursor ? cvals : NULL, cnulls, req.page_size,
+						 true, dest);
+			dest->rDestroy(dest);
 		}
-	}
-	SPI_finish();
+		else
+#endif
+		{
+			TupleConversionMap *map;
 
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(callcxt);
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = ts;
-	rsinfo->setDesc = tupdesc;
+			tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls,
+							  req.page_size, true, NULL);
+			map = convert_tuples_by_position(tt->tupdesc, tupdesc,
+											 gettext_noop("page rows do not match the row type of the relation"));
+			for (uint64 j = 0; j < tt->numvals; j++)
+			{
+				HeapTuple	tuple = tt->vals[reverse ? tt->numvals - 1 - j : j];
+
+				tuplestore_puttuple(ts, map ? execute_attr_map_tuple(tuple, map) : tuple);
+			}
+		}
+		SPI_finish();
+
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(callcxt);
+		rsinfo->returnMode = SFRM_Materialize;
+		rsinfo->setResult = ts;
+		rsinfo->setDesc = tupdesc;
+	}
+	PG_CATCH();
+	{
+		keyset_spec_unpin(spec);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	keyset_spec_unpin(spec);
 	return (Datum) 0;
 }
 
@@ -1487,14 +1683,15 @@ keyset_page_json(PG_FUNCTION_ARGS)
 	bool		reverse;
 	bool		has_next,
 				has_prev;
-	char	   *next = NULL,
-			   *prev = NULL;
+	/* assigned under PG_TRY */
+	char	   *volatile next = NULL;
+	char	   *volatile prev = NULL;
 	uint64		n;
 	MemoryContext callcxt,
 				old;
 	SPITupleTable *tt;
 	StringInfoData buf;
-	Datum		result;
+	volatile Datum result;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1506,82 +1703,92 @@ keyset_page_json(PG_FUNCTION_ARGS)
 	keyset_read_args(fcinfo, PG_GETARG_OID(0), &req);
 	rel = keyset_open(req.relid);
 	spec = keyset_get_spec(rel, req.order_by, req.assume_unique);
-	relation_close(rel, NoLock);
-	has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
-	reverse = req.before != NULL;
-
-	initStringInfo(&buf);
-	/* buf stays in callcxt as it grows; everything else dies with SPI */
-	SPI_connect();
-
-	tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls,
-					  (int64) req.page_size + 1, false, NULL);
-	n = Min(tt->numvals, (uint64) req.page_size);
-
-	appendStringInfoString(&buf, "{\"rows\": [");
-	for (uint64 j = 0; j < n; j++)
+	PG_TRY();
 	{
-		uint64		i = reverse ? n - 1 - j : j;
-		bool		isnull;
-		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-		text	   *js = DatumGetTextPP(DirectFunctionCall1(row_to_json, d));
+		relation_close(rel, NoLock);
+		has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
+		reverse = req.before != NULL;
 
-		if (j > 0)
-			appendStringInfoString(&buf, ", ");
-		appendBinaryStringInfo(&buf, VARDATA_ANY(js), VARSIZE_ANY_EXHDR(js));
-	}
-	appendStringInfoChar(&buf, ']');
+		initStringInfo(&buf);
+		/* buf stays in callcxt as it grows; everything else dies with SPI */
+		SPI_connect();
 
-	if (n > 0)
-	{
-		/* display order: first row is tt[0] forward, tt[n-1] reversed */
-		uint64		first = reverse ? n - 1 : 0;
-		uint64		last = reverse ? 0 : n - 1;
-		SPITupleTable *probe;
+		tt = keyset_fetch(spec, &req, reverse, has_cursor ? cvals : NULL, cnulls,
+						  (int64) req.page_size + 1, false, NULL);
+		n = Min(tt->numvals, (uint64) req.page_size);
 
-		keyset_row_key(spec, tt, last, kvals, knulls);
-		next = cursor_encode(spec->fingerprint, spec->ncols, spec->send, kvals, knulls);
-		if (!reverse)
-			has_next = tt->numvals > n;
-		else
+		appendStringInfoString(&buf, "{\"rows\": [");
+		for (uint64 j = 0; j < n; j++)
 		{
-			probe = keyset_fetch(spec, &req, false, kvals, knulls, 1, false, NULL);
-			has_next = probe->numvals > 0;
+			uint64		i = reverse ? n - 1 - j : j;
+			bool		isnull;
+			Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+			text	   *js = DatumGetTextPP(DirectFunctionCall1(row_to_json, d));
+
+			if (j > 0)
+				appendStringInfoString(&buf, ", ");
+			appendBinaryStringInfo(&buf, VARDATA_ANY(js), VARSIZE_ANY_EXHDR(js));
 		}
-		keyset_row_key(spec, tt, first, kvals, knulls);
-		prev = cursor_encode(spec->fingerprint, spec->ncols, spec->send, kvals, knulls);
-		if (reverse)
-			has_prev = tt->numvals > n;
+		appendStringInfoChar(&buf, ']');
+
+		if (n > 0)
+		{
+			/* display order: first row is tt[0] forward, tt[n-1] reversed */
+			uint64		first = reverse ? n - 1 : 0;
+			uint64		last = reverse ? 0 : n - 1;
+			SPITupleTable *probe;
+
+			keyset_row_key(spec, tt, last, kvals, knulls);
+			next = cursor_encode(spec->fingerprint, spec->ncols, spec->send, kvals, knulls);
+			if (!reverse)
+				has_next = tt->numvals > n;
+			else
+			{
+				probe = keyset_fetch(spec, &req, false, kvals, knulls, 1, false, NULL);
+				has_next = probe->numvals > 0;
+			}
+			keyset_row_key(spec, tt, first, kvals, knulls);
+			prev = cursor_encode(spec->fingerprint, spec->ncols, spec->send, kvals, knulls);
+			if (reverse)
+				has_prev = tt->numvals > n;
+			else if (!has_cursor)
+				has_prev = false;
+			else
+			{
+				probe = keyset_fetch(spec, &req, true, kvals, knulls, 1, false, NULL);
+				has_prev = probe->numvals > 0;
+			}
+		}
 		else if (!has_cursor)
-			has_prev = false;
+			has_next = has_prev = false;
 		else
 		{
-			probe = keyset_fetch(spec, &req, true, kvals, knulls, 1, false, NULL);
-			has_prev = probe->numvals > 0;
+			/* empty page: what lies on the other side of the cursor itself */
+			SPITupleTable *probe = keyset_fetch(spec, &req, !reverse, cvals, cnulls, 1, false, NULL);
+
+			has_next = reverse ? probe->numvals > 0 : false;
+			has_prev = reverse ? false : probe->numvals > 0;
 		}
+
+		appendStringInfoString(&buf, ", \"next\": ");
+		keyset_json_text(&buf, next);
+		appendStringInfoString(&buf, ", \"prev\": ");
+		keyset_json_text(&buf, prev);
+		appendStringInfo(&buf, ", \"has_next\": %s, \"has_prev\": %s}",
+						 has_next ? "true" : "false", has_prev ? "true" : "false");
+		SPI_finish();
+
+		MemoryContextSwitchTo(old);
+		result = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+		MemoryContextDelete(callcxt);
 	}
-	else if (!has_cursor)
-		has_next = has_prev = false;
-	else
+	PG_CATCH();
 	{
-		/* empty page: what lies on the other side of the cursor itself */
-		SPITupleTable *probe = keyset_fetch(spec, &req, !reverse, cvals, cnulls, 1, false, NULL);
-
-		has_next = reverse ? probe->numvals > 0 : false;
-		has_prev = reverse ? false : probe->numvals > 0;
+		keyset_spec_unpin(spec);
+		PG_RE_THROW();
 	}
-
-	appendStringInfoString(&buf, ", \"next\": ");
-	keyset_json_text(&buf, next);
-	appendStringInfoString(&buf, ", \"prev\": ");
-	keyset_json_text(&buf, prev);
-	appendStringInfo(&buf, ", \"has_next\": %s, \"has_prev\": %s}",
-					 has_next ? "true" : "false", has_prev ? "true" : "false");
-	SPI_finish();
-
-	MemoryContextSwitchTo(old);
-	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
-	MemoryContextDelete(callcxt);
+	PG_END_TRY();
+	keyset_spec_unpin(spec);
 	PG_RETURN_DATUM(result);
 }
 
@@ -1642,9 +1849,10 @@ keyset_page_sql(PG_FUNCTION_ARGS)
 	bool		cnulls[KEYSET_MAX_COLUMNS];
 	char	   *vals[KEYSET_MAX_COLUMNS];
 	bool		has_cursor;
-	char	   *filter = NULL;
+	/* assigned under PG_TRY */
+	char	   *volatile filter = NULL;
 	char	   *sql;
-	text	   *result;
+	text	   *volatile result;
 	MemoryContext callcxt,
 				old;
 
@@ -1658,43 +1866,53 @@ keyset_page_sql(PG_FUNCTION_ARGS)
 	keyset_read_args(fcinfo, PG_GETARG_OID(0), &req);
 	rel = keyset_open(req.relid);
 	spec = keyset_get_spec(rel, req.order_by, req.assume_unique);
-	relation_close(rel, NoLock);
-	has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
-
-	if (req.filter)
+	PG_TRY();
 	{
-		Oid		   *types = keyset_filter_types(spec, req.filter, req.nparams);
-		char	  **lits = palloc(sizeof(char *) * Max(req.nparams, 1));
+		relation_close(rel, NoLock);
+		has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
 
-		for (int i = 0; i < req.nparams; i++)
+		if (req.filter)
 		{
-			Oid			outfunc;
-			bool		isvarlena;
-			Oid			infunc,
-						ioparam;
-			Datum		v = (Datum) 0;
+			Oid		   *types = keyset_filter_types(spec, req.filter, req.nparams);
+			char	  **lits = palloc(sizeof(char *) * Max(req.nparams, 1));
 
-			getTypeOutputInfo(types[i], &outfunc, &isvarlena);
-			if (!req.paramnulls[i])
+			for (int i = 0; i < req.nparams; i++)
 			{
-				/* through the type, so the literal is what page() binds */
-				getTypeInputInfo(types[i], &infunc, &ioparam);
-				v = OidInputFunctionCall(infunc, TextDatumGetCString(req.params[i]), ioparam, -1);
+				Oid			outfunc;
+				bool		isvarlena;
+				Oid			infunc,
+							ioparam;
+				Datum		v = (Datum) 0;
+
+				getTypeOutputInfo(types[i], &outfunc, &isvarlena);
+				if (!req.paramnulls[i])
+				{
+					/* through the type, so the literal is what page() binds */
+					getTypeInputInfo(types[i], &infunc, &ioparam);
+					v = OidInputFunctionCall(infunc, TextDatumGetCString(req.params[i]), ioparam, -1);
+				}
+				lits[i] = keyset_literal(v, req.paramnulls[i], outfunc,
+										 format_type_be_qualified(types[i]));
 			}
-			lits[i] = keyset_literal(v, req.paramnulls[i], outfunc,
-									 format_type_be_qualified(types[i]));
+			filter = keyset_inline_params(req.filter, lits, req.nparams);
 		}
-		filter = keyset_inline_params(req.filter, lits, req.nparams);
+		if (has_cursor)
+			for (int i = 0; i < spec->ncols; i++)
+				vals[i] = keyset_literal(cvals[i], cnulls[i], spec->cols[i].outfunc,
+										 spec->cols[i].typesql);
+		sql = keyset_build_sql(spec, filter, req.before != NULL, has_cursor ? vals : NULL,
+							   cnulls, req.page_size, true);
+		MemoryContextSwitchTo(old);
+		result = cstring_to_text(sql);
+		MemoryContextDelete(callcxt);
 	}
-	if (has_cursor)
-		for (int i = 0; i < spec->ncols; i++)
-			vals[i] = keyset_literal(cvals[i], cnulls[i], spec->cols[i].outfunc,
-									 spec->cols[i].typesql);
-	sql = keyset_build_sql(spec, filter, req.before != NULL, has_cursor ? vals : NULL,
-						   cnulls, req.page_size, true);
-	MemoryContextSwitchTo(old);
-	result = cstring_to_text(sql);
-	MemoryContextDelete(callcxt);
+	PG_CATCH();
+	{
+		keyset_spec_unpin(spec);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	keyset_spec_unpin(spec);
 	PG_RETURN_TEXT_P(result);
 }
 
@@ -1710,12 +1928,24 @@ keyset_cursor_of(PG_FUNCTION_ARGS)
 	KeysetSpec *spec;
 	Datum		vals[KEYSET_MAX_COLUMNS];
 	bool		nulls[KEYSET_MAX_COLUMNS];
+	text	   *volatile result;	/* assigned under PG_TRY */
 
 	rel = keyset_open(relid);
 	spec = keyset_get_spec(rel, order_by, assume_unique);
-	relation_close(rel, NoLock);
-	for (int i = 0; i < spec->ncols; i++)
-		vals[i] = GetAttributeByNum(row, spec->cols[i].attnum, &nulls[i]);
-	PG_RETURN_TEXT_P(cstring_to_text(cursor_encode(spec->fingerprint, spec->ncols,
-												   spec->send, vals, nulls)));
+	PG_TRY();
+	{
+		relation_close(rel, NoLock);
+		for (int i = 0; i < spec->ncols; i++)
+			vals[i] = GetAttributeByNum(row, spec->cols[i].attnum, &nulls[i]);
+		result = cstring_to_text(cursor_encode(spec->fingerprint, spec->ncols,
+											   spec->send, vals, nulls));
+	}
+	PG_CATCH();
+	{
+		keyset_spec_unpin(spec);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	keyset_spec_unpin(spec);
+	PG_RETURN_TEXT_P(result);
 }
