@@ -397,6 +397,11 @@ BEGIN
                   HINT = 'Leases are granted by the primary; connect to it.';
     END IF;
 
+    -- Lock the row first and read the clock after, as lease_acquire does: a
+    -- call that waited behind a fenced write judges expiry when it gets the row.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_renew.name
+    FOR NO KEY UPDATE;
     v_now := clock_timestamp();
     UPDATE resilience.lease_state AS l
     SET renewed_at = v_now, expires_at = v_now + lease_renew.ttl
@@ -432,6 +437,11 @@ BEGIN
                   HINT = 'Leases are granted by the primary; connect to it.';
     END IF;
 
+    -- Lock the row first and read the clock after, as lease_acquire does: a
+    -- call that waited behind a fenced write judges expiry when it gets the row.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_release.name
+    FOR NO KEY UPDATE;
     v_now := clock_timestamp();
     -- the row (and its token) stays, so the next grant gets a larger token
     UPDATE resilience.lease_state AS l

@@ -329,24 +329,43 @@ guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
 {
 	LOCKTAG		tag;
 	LOCKMODE	mode = shared ? ShareLock : ExclusiveLock;
-	GuardSessionEntry *entry = NULL;
+	GuardSessionEntry *entry;
+	volatile bool granted = true;
 
 	Assert(timeout_ms >= 0 || timeout_ms == GUARD_WAIT_DEFAULT);
 	guard_check_parallel();
 	guard_set_locktag(&tag, key);
 
 	/* make room for the count first: nothing may fail once it is held */
-	if (session)
-		entry = guard_session_entry(key, mode, true);
-
-	if (guard_lock_acquire(&tag, mode, session, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (!session)
 	{
-		if (timeout_ms == 0 || !guard_wait(&tag, mode, session, timeout_ms))
+		if (guard_lock_acquire(&tag, mode, false, true) == LOCKACQUIRE_NOT_AVAIL &&
+			(timeout_ms == 0 || !guard_wait(&tag, mode, false, timeout_ms)))
 			return false;
+		return true;
 	}
-	if (entry)
+
+	entry = guard_session_entry(key, mode, true);
+	PG_TRY();
+	{
+		if (guard_lock_acquire(&tag, mode, true, true) == LOCKACQUIRE_NOT_AVAIL &&
+			(timeout_ms == 0 || !guard_wait(&tag, mode, true, timeout_ms)))
+			granted = false;
+	}
+	PG_CATCH();
+	{
+		/* a cancel during the wait: forget an entry made for nothing */
+		if (entry->count == 0)
+			hash_search(guard_session_holds, &entry->id, HASH_REMOVE, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (granted)
 		entry->count++;
-	return true;
+	else if (entry->count == 0)
+		hash_search(guard_session_holds, &entry->id, HASH_REMOVE, NULL);
+	return granted;
 }
 
 /* Who is in the way of mode on tag, as "process 123, process 456", or NULL. */
