@@ -351,7 +351,6 @@ idempotency_run(PG_FUNCTION_ARGS)
 
 	values[0] = ObjectIdGetDatum(role);
 	values[1] = PointerGetDatum(key);
-
 	values[2] = PointerGetDatum(fingerprint);
 	values[3] = PointerGetDatum(ttl);
 
