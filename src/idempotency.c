@@ -20,7 +20,10 @@
  * Replays never update the record (they append to idempotency_replays), so
  * concurrent retries of one key never wait for each other: an updated
  * record would make every later claimer's unique check wait for the
- * replaying transaction.
+ * replaying transaction.  The replay's read takes FOR KEY SHARE, which
+ * blocks no claimer or takeover but keeps a purge from deleting the record
+ * under it (the purge waits; a record it already deleted is skipped, and
+ * the next round claims the key afresh).
  *
  * Under REPEATABLE READ or SERIALIZABLE a claimer whose snapshot predates
  * the owner's commit gets a serialization failure (40001) from ON CONFLICT
