@@ -48,25 +48,20 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
-#if PG_VERSION_NUM >= 140000
-#include "common/cryptohash.h"
-#include "common/hmac.h"
-#endif
-#include "common/sha2.h"
-
 #include "cursor.h"
+#include "sha256.h"
 
 PG_FUNCTION_INFO_V1(cursor_rotate_key);
 
 #define CURSOR_VERSION		1
 #define CURSOR_KEY_LEN		32
-#define CURSOR_MAC_LEN		PG_SHA256_DIGEST_LENGTH
+#define CURSOR_MAC_LEN		SHA256_DIGEST_LEN
 #define CURSOR_HEADER_LEN	(1 + 4 + CURSOR_FINGERPRINT_LEN + 1)
 
 typedef struct CursorKey
 {
 	int64		id;
-	uint8		key[CURSOR_KEY_LEN];
+	Sha256HmacKey hmac;			/* the key, prepared for HMAC */
 } CursorKey;
 
 /* Per-backend key cache: [0] newest (signs), [1] previous; nkeys 0..2. */
@@ -146,7 +141,7 @@ cursor_load_keys(void)
 		if (VARSIZE_ANY_EXHDR(kb) != CURSOR_KEY_LEN)
 			continue;
 		k.id = id;
-		memcpy(k.key, VARDATA_ANY(kb), CURSOR_KEY_LEN);
+		sha256_hmac_key(&k.hmac, (const uint8 *) VARDATA_ANY(kb), CURSOR_KEY_LEN);
 		if (nfound == 0 || id > found[0].id)
 		{
 			found[1] = found[0];
@@ -158,6 +153,7 @@ cursor_load_keys(void)
 			found[1] = k;
 			nfound = 2;
 		}
+		explicit_bzero(&k, sizeof(k));
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
@@ -183,71 +179,16 @@ cursor_ensure_keys(void)
 				 errhint("The extension owner can create one with SELECT resilience.rotate_cursor_key().")));
 }
 
-/* HMAC-SHA256(key, data) into mac. */
-static void
-cursor_hmac(const uint8 *key, const uint8 *data, size_t len, uint8 *mac)
-{
-#if PG_VERSION_NUM >= 140000
-	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
-
-	if (ctx == NULL ||
-		pg_hmac_init(ctx, key, CURSOR_KEY_LEN) < 0 ||
-		pg_hmac_update(ctx, data, len) < 0 ||
-		pg_hmac_final(ctx, mac, CURSOR_MAC_LEN) < 0)
-	{
-		/* pg_hmac_error() appeared in PostgreSQL 15 */
-#if PG_VERSION_NUM >= 150000
-		elog(ERROR, "could not compute HMAC-SHA256: %s",
-			 ctx ? pg_hmac_error(ctx) : "out of memory");
-#else
-		elog(ERROR, "could not compute HMAC-SHA256");
-#endif
-	}
-	pg_hmac_free(ctx);
-#else
-	/* RFC 2104 over the SHA-256 PostgreSQL 13 exposes directly */
-	uint8		pad[PG_SHA256_BLOCK_LENGTH];
-	uint8		inner[PG_SHA256_DIGEST_LENGTH];
-	pg_sha256_ctx c;
-
-	memset(pad, 0x36, sizeof(pad));
-	for (int i = 0; i < CURSOR_KEY_LEN; i++)
-		pad[i] ^= key[i];
-	pg_sha256_init(&c);
-	pg_sha256_update(&c, pad, sizeof(pad));
-	pg_sha256_update(&c, data, len);
-	pg_sha256_final(&c, inner);
-	memset(pad, 0x5c, sizeof(pad));
-	for (int i = 0; i < CURSOR_KEY_LEN; i++)
-		pad[i] ^= key[i];
-	pg_sha256_init(&c);
-	pg_sha256_update(&c, pad, sizeof(pad));
-	pg_sha256_update(&c, inner, sizeof(inner));
-	pg_sha256_final(&c, mac);
-#endif
-}
-
 /* The first CURSOR_FINGERPRINT_LEN bytes of SHA-256(data). */
 void
 cursor_fingerprint(const char *data, size_t len, uint8 *out)
 {
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-#if PG_VERSION_NUM >= 140000
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	Sha256		c;
+	uint8		digest[SHA256_DIGEST_LEN];
 
-	if (ctx == NULL ||
-		pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute SHA-256");
-	pg_cryptohash_free(ctx);
-#else
-	pg_sha256_ctx c;
-
-	pg_sha256_init(&c);
-	pg_sha256_update(&c, (const uint8 *) data, len);
-	pg_sha256_final(&c, digest);
-#endif
+	sha256_init(&c);
+	sha256_update(&c, (const uint8 *) data, len);
+	sha256_final(&c, digest);
 	memcpy(out, digest, CURSOR_FINGERPRINT_LEN);
 }
 
@@ -367,7 +308,7 @@ cursor_encode(const uint8 *fingerprint, int nkeys, FmgrInfo *sendfns,
 			pq_sendbytes(&buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
 		}
 	}
-	cursor_hmac(cursor_keys[0].key, (uint8 *) buf.data, buf.len, mac);
+	sha256_hmac(&cursor_keys[0].hmac, (uint8 *) buf.data, buf.len, mac);
 	pq_sendbytes(&buf, (char *) mac, CURSOR_MAC_LEN);
 
 	out = cursor_b64_encode((uint8 *) buf.data, buf.len);
@@ -466,7 +407,7 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 		cursor_reject("cursor was signed with a retired key",
 					  "The cursor key was rotated twice since this cursor was made, or the cursor was forged.");
 
-	cursor_hmac(key->key, raw, pos, mac);
+	sha256_hmac(&key->hmac, raw, pos, mac);
 	if (!cursor_mac_equal(mac, raw + pos, CURSOR_MAC_LEN))
 		cursor_reject("cursor signature does not match",
 					  "The cursor was altered or was not made by this database.");

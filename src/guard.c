@@ -55,6 +55,7 @@
 
 #include "backoff.h"
 #include "guard.h"
+#include "sha256.h"
 
 #if PG_VERSION_NUM >= 170000
 #define guard_held_by_me(tag, mode) LockHeldByMe((tag), (mode), false)
@@ -95,111 +96,28 @@ typedef struct GuardSessionEntry
 
 static HTAB *guard_session_holds = NULL;
 
-/* SHA-256 round constants (FIPS 180-4, 4.2.2) */
-static const uint32 guard_sha256_k[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5,
-	0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
-	0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3,
-	0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5,
-	0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-#define GUARD_ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-/* One SHA-256 compression of a 64-byte block into state h. */
-static void
-guard_sha256_block(uint32 *h, const uint8 *p)
-{
-	uint32		w[64];
-	uint32		a = h[0],
-				b = h[1],
-				c = h[2],
-				d = h[3],
-				e = h[4],
-				f = h[5],
-				g = h[6],
-				hh = h[7];
-
-	for (int i = 0; i < 16; i++)
-		w[i] = ((uint32) p[4 * i] << 24) | ((uint32) p[4 * i + 1] << 16) |
-			((uint32) p[4 * i + 2] << 8) | (uint32) p[4 * i + 3];
-	for (int i = 16; i < 64; i++)
-	{
-		uint32		s0 = GUARD_ROTR(w[i - 15], 7) ^ GUARD_ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-		uint32		s1 = GUARD_ROTR(w[i - 2], 17) ^ GUARD_ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-
-		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-	}
-	for (int i = 0; i < 64; i++)
-	{
-		uint32		t1 = hh + (GUARD_ROTR(e, 6) ^ GUARD_ROTR(e, 11) ^ GUARD_ROTR(e, 25)) +
-			((e & f) ^ (~e & g)) + guard_sha256_k[i] + w[i];
-		uint32		t2 = (GUARD_ROTR(a, 2) ^ GUARD_ROTR(a, 13) ^ GUARD_ROTR(a, 22)) +
-			((a & b) ^ (a & c) ^ (b & c));
-
-		hh = g;
-		g = f;
-		f = e;
-		e = d + t1;
-		d = c;
-		c = b;
-		b = a;
-		a = t1 + t2;
-	}
-	h[0] += a;
-	h[1] += b;
-	h[2] += c;
-	h[3] += d;
-	h[4] += e;
-	h[5] += f;
-	h[6] += g;
-	h[7] += hh;
-}
-
 /*
  * The first 8 bytes of SHA-256(data), big-endian.
  *
- * Computed here rather than through pg_cryptohash: with OpenSSL that
+ * Computed with sha256.c rather than pg_cryptohash: with OpenSSL that
  * allocates a digest context and registers it with the resource owner on
- * every call, which costs more than the rest of taking a guard.  This is
- * the plain FIPS 180-4 algorithm; the regression suite checks it against
- * the server's sha256() over many names and lengths.
+ * every call, which costs more than the rest of taking a guard.  The
+ * regression suite checks it against the server's sha256() over many names
+ * and lengths.
  */
 static uint64
 guard_sha256_prefix(const uint8 *data, size_t len)
 {
-	uint32		h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-	uint8		tail[128];
-	size_t		full = len & ~((size_t) 63);
-	size_t		rest = len - full;
-	int			ntail = rest < 56 ? 1 : 2;
-	uint64		bits = (uint64) len * 8;
+	Sha256		c;
+	uint8		digest[SHA256_DIGEST_LEN];
+	uint64		key = 0;
 
-	for (size_t off = 0; off < full; off += 64)
-		guard_sha256_block(h, data + off);
-
-	/* padding: 0x80, zeros, then the length in bits, big-endian */
-	memset(tail, 0, sizeof(tail));
-	memcpy(tail, data + full, rest);
-	tail[rest] = 0x80;
+	sha256_init(&c);
+	sha256_update(&c, data, len);
+	sha256_final(&c, digest);
 	for (int i = 0; i < 8; i++)
-		tail[ntail * 64 - 1 - i] = (uint8) (bits >> (8 * i));
-	for (int i = 0; i < ntail; i++)
-		guard_sha256_block(h, tail + 64 * i);
-
-	return ((uint64) h[0] << 32) | h[1];
+		key = (key << 8) | digest[i];
+	return key;
 }
 
 /* SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * sha256.h
+ *		SHA-256 and HMAC-SHA256 (used by guard.c and cursor.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESILIENCE_SHA256_H
+#define RESILIENCE_SHA256_H
+
+#include "postgres.h"
+
+#define SHA256_BLOCK_LEN	64
+#define SHA256_DIGEST_LEN	32
+
+typedef struct Sha256
+{
+	uint32		h[8];			/* chaining state */
+	uint64		len;			/* bytes absorbed so far */
+	uint8		buf[SHA256_BLOCK_LEN];	/* the pending partial block */
+} Sha256;
+
+/* An HMAC-SHA256 key, as the states after its inner and outer pads. */
+typedef struct Sha256HmacKey
+{
+	Sha256		inner;
+	Sha256		outer;
+} Sha256HmacKey;
+
+extern void sha256_init(Sha256 *ctx);
+extern void sha256_update(Sha256 *ctx, const uint8 *data, size_t len);
+extern void sha256_final(Sha256 *ctx, uint8 *digest);
+
+extern void sha256_hmac_key(Sha256HmacKey *hk, const uint8 *key, size_t keylen);
+extern void sha256_hmac(const Sha256HmacKey *hk, const uint8 *data, size_t len,
+						uint8 *mac);
+
+#endif							/* RESILIENCE_SHA256_H */
