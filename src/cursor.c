@@ -422,6 +422,7 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 	{
 		uint32		vlen;
 		StringInfoData vbuf;
+		uint8		saved;
 
 		if (raw[pos++] == 0)
 		{
@@ -432,11 +433,20 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 		memcpy(&vlen, raw + pos, 4);
 		vlen = pg_ntoh32(vlen);
 		pos += 4;
-		/* receive functions want a NUL-terminated StringInfo they own */
-		initStringInfo(&vbuf);
-		appendBinaryStringInfo(&vbuf, (char *) raw + pos, vlen);
-		pos += vlen;
+		/*
+		 * Receive functions want a NUL-terminated StringInfo: read the value
+		 * in place, with a NUL over the byte after it meanwhile, as
+		 * record_recv() does (the signature follows the last value).
+		 */
+		vbuf.data = (char *) raw + pos;
+		vbuf.len = vlen;
+		vbuf.maxlen = vlen + 1;
+		vbuf.cursor = 0;
+		saved = raw[pos + vlen];
+		raw[pos + vlen] = '\0';
 		values[i] = ReceiveFunctionCall(&recvfns[i], &vbuf, typioparams[i], typmods[i]);
+		raw[pos + vlen] = saved;
+		pos += vlen;
 		nulls[i] = false;
 	}
 	pfree(raw);

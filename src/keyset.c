@@ -43,10 +43,11 @@
  * to make cursors.
  *
  * Resolved specs and prepared plans are cached per backend: specs keyed by
- * relation OID and the parsed spec (so spellings that differ only in
- * whitespace, case or quoting share one entry), plans by relation, spec,
- * filter, direction, which cursor values are NULL (that changes the query)
- * and the page size rounded up to a power of two.  The plan's LIMIT is that
+ * relation OID and the spec text as written (a hit skips the parse too),
+ * plans by relation, normalized spec (so spellings that differ only in
+ * whitespace, case or explicit defaults share a plan), filter, direction,
+ * which cursor values are NULL (that changes the query) and the page size
+ * rounded up to a power of two.  The plan's LIMIT is that
  * rounded size, a constant the planner costs within a factor of two of the
  * truth, and SPI's row count stops the executor at the exact size: a LIMIT
  * parameter would make generic plans assume a tenth of the table is read.
@@ -151,7 +152,8 @@ typedef struct KeysetSpec
 {
 	/* cache bookkeeping */
 	MemoryContext cxt;
-	char	   *key;			/* the full cache key, to rule out collisions */
+	char	   *order_by;		/* cache key, with relid and assume_unique: */
+	bool		assume_unique;	/* the spec as the caller wrote it */
 	bool		valid;			/* false once its relation changed */
 	int			pins;			/* callers using it now */
 	bool		unlinked;		/* out of the hash table: free at pins == 0 */
@@ -169,17 +171,32 @@ typedef struct KeysetSpec
 	Oid			typioparams[KEYSET_MAX_COLUMNS];
 	int32		typmods[KEYSET_MAX_COLUMNS];
 	char	   *normalized;		/* the totalized spec, every default explicit */
+	uint64		normalized_hash;
 	uint8		fingerprint[CURSOR_FINGERPRINT_LEN];
 	bool		rowcmp;			/* "after" can be one row comparison */
 	bool		merge_union;	/* re-sort the UNION ALL (see file header) */
 } KeysetSpec;
 
+/* What a page query is prepared for: the key of the plan cache. */
+typedef struct KeysetPlanKey
+{
+	Oid			relid;
+	bool		reverse;		/* "before" */
+	bool		rowsonly;		/* page()'s columns, not page_json()'s */
+	bool		has_cursor;
+	uint32		cursor_nulls;	/* bit i: cursor value i is NULL */
+	int64		limit;			/* the page size rounded up to a power of two */
+	const char *normalized;		/* the spec */
+	const char *filter;			/* NULL: none */
+	const char *search_path;	/* the filter's parameter types depend on it */
+} KeysetPlanKey;
+
 /* A prepared page query, as cached (in keyset_cache_cxt). */
 typedef struct KeysetPlan
 {
+	KeysetPlanKey key;			/* its strings owned here */
+
 	/* cache bookkeeping, as KeysetSpec's */
-	char	   *key;
-	Oid			relid;
 	bool		valid;
 	int			pins;
 	bool		unlinked;
@@ -257,7 +274,7 @@ keyset_relcache_callback(Datum arg, Oid relid)
 			se->spec->valid = false;
 	hash_seq_init(&status, keyset_plans);
 	while ((pe = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || pe->plan->relid == relid)
+		if (relid == InvalidOid || pe->plan->key.relid == relid)
 			pe->plan->valid = false;
 }
 
@@ -268,8 +285,12 @@ keyset_plan_free(KeysetPlan *p)
 	Assert(p->pins == 0);
 	if (p->plan)
 		SPI_freeplan(p->plan);
-	if (p->key)
-		pfree(p->key);
+	if (p->key.normalized)
+		pfree((char *) p->key.normalized);
+	if (p->key.filter)
+		pfree((char *) p->key.filter);
+	if (p->key.search_path)
+		pfree((char *) p->key.search_path);
 	if (p->fparamtypes)
 		pfree(p->fparamtypes);
 	pfree(p);
@@ -391,11 +412,11 @@ keyset_cache_trim(HTAB *htab, bool plans)
 	}
 }
 
-/* 64-bit hash of a cache key string. */
+/* 64-bit hash of a string, seeded. */
 static uint64
-keyset_hash(const char *s)
+keyset_hash(const char *s, uint64 seed)
 {
-	return DatumGetUInt64(hash_any_extended((const unsigned char *) s, strlen(s), 0));
+	return DatumGetUInt64(hash_any_extended((const unsigned char *) s, strlen(s), seed));
 }
 
 /* ------------------------------------------------------------------------
@@ -853,6 +874,7 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 						 spec->cols[i].desc ? "DESC" : "ASC",
 						 spec->cols[i].nulls_first ? "FIRST" : "LAST");
 	spec->normalized = buf.data;
+	spec->normalized_hash = keyset_hash(spec->normalized, 0);
 
 	/* fingerprint: relation, normalized spec and key types */
 	initStringInfo(&buf);
@@ -871,7 +893,7 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
  */
 static pg_noinline KeysetSpec *
 keyset_create_spec(Relation rel, const SpecItem *items, int nitems, bool assume_unique,
-				   const char *key)
+				   const char *order_by)
 {
 	MemoryContext cxt = AllocSetContextCreate(keyset_cache_cxt, "resilience keyset spec",
 											  ALLOCSET_SMALL_SIZES);
@@ -881,7 +903,8 @@ keyset_create_spec(Relation rel, const SpecItem *items, int nitems, bool assume_
 	PG_TRY();
 	{
 		spec = keyset_build_spec(rel, items, nitems, assume_unique);
-		spec->key = pstrdup(key);
+		spec->order_by = pstrdup(order_by);
+		spec->assume_unique = assume_unique;
 	}
 	PG_CATCH();
 	{
@@ -899,32 +922,28 @@ keyset_create_spec(Relation rel, const SpecItem *items, int nitems, bool assume_
 /*
  * The cached resolved spec for (relation, order_by, assume_unique), pinned:
  * the caller must keyset_spec_unpin() it, also on error.  The key is the
- * parsed spec, so equivalent spellings share an entry, and parsing takes no
- * catalog lookup.
+ * spec as written, so a hit skips even the parse; spellings that differ
+ * (case, spacing, explicit defaults) resolve to entries of their own, and
+ * share plans and cursors through the normalized spec.
  */
 static KeysetSpec *
 keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
 {
 	SpecItem	items[KEYSET_MAX_COLUMNS];
 	int			nitems;
-	StringInfoData key;
+	Oid			relid = RelationGetRelid(rel);
 	uint64		h;
 	KeysetSpecEntry *e;
 	KeysetSpec *spec;
 	bool		found;
 
 	keyset_init_caches();
-	nitems = keyset_parse_spec(order_by, items);
-	initStringInfo(&key);
-	appendStringInfo(&key, "%u|%d|", RelationGetRelid(rel), (int) assume_unique);
-	for (int i = 0; i < nitems; i++)
-		appendStringInfo(&key, "%s %d %d,", quote_identifier(items[i].name),
-						 items[i].dir, items[i].nulls);
-	h = keyset_hash(key.data);
+	h = keyset_hash(order_by, ((uint64) relid << 1) | (assume_unique ? 1 : 0));
 	e = hash_search(keyset_specs, &h, HASH_FIND, &found);
-	if (found && e->spec->valid && strcmp(e->spec->key, key.data) == 0)
+	if (found && e->spec->valid && e->spec->relid == relid &&
+		e->spec->assume_unique == assume_unique &&
+		strcmp(e->spec->order_by, order_by) == 0)
 	{
-		pfree(key.data);
 		e->spec->pins++;
 		return e->spec;
 	}
@@ -932,7 +951,8 @@ keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
 		keyset_spec_unlink(e);
 	keyset_cache_trim(keyset_specs, false);
 
-	spec = keyset_create_spec(rel, items, nitems, assume_unique, key.data);
+	nitems = keyset_parse_spec(order_by, items);
+	spec = keyset_create_spec(rel, items, nitems, assume_unique, order_by);
 	spec->pins = 1;
 	/* building runs no user code, but be safe if the slot was refilled */
 	e = hash_search(keyset_specs, &h, HASH_ENTER, &found);
@@ -940,7 +960,6 @@ keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
 		keyset_spec_unlink(e);
 	e = hash_search(keyset_specs, &h, HASH_ENTER, NULL);
 	e->spec = spec;
-	pfree(key.data);
 	return spec;
 }
 
@@ -1217,6 +1236,19 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
  * ------------------------------------------------------------------------
  */
 
+/* Whether two plan cache keys are the same. */
+static bool
+keyset_plan_key_equal(const KeysetPlanKey *a, const KeysetPlanKey *b)
+{
+	if (a->relid != b->relid || a->reverse != b->reverse || a->rowsonly != b->rowsonly ||
+		a->has_cursor != b->has_cursor || a->cursor_nulls != b->cursor_nulls ||
+		a->limit != b->limit || strcmp(a->normalized, b->normalized) != 0)
+		return false;
+	if (a->filter == NULL || b->filter == NULL)
+		return a->filter == b->filter;
+	return strcmp(a->filter, b->filter) == 0 && strcmp(a->search_path, b->search_path) == 0;
+}
+
 /*
  * The LIMIT a cached plan carries for a page of limit rows: the next power of
  * two, so page sizes share a few plans (see the file header).
@@ -1241,7 +1273,7 @@ static KeysetPlan *
 keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 				const bool *cnulls, int64 limit, bool rowsonly)
 {
-	StringInfoData key;
+	KeysetPlanKey k;
 	uint64		h;
 	KeysetPlanEntry *e;
 	KeysetPlan *p;
@@ -1254,23 +1286,32 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	char	   *sql;
 	SPIPlanPtr	plan;
 
+	StaticAssertStmt(KEYSET_MAX_COLUMNS <= 32, "cursor_nulls has a bit per column");
+
 	keyset_init_caches();
 	limit = keyset_limit_bucket(limit);
-	initStringInfo(&key);
-	appendStringInfo(&key, "%u|%d|%d|" INT64_FORMAT "|", spec->relid, (int) reverse,
-					 (int) rowsonly, limit);
-	if (cnulls == NULL)
-		appendStringInfoChar(&key, '-');
-	else
+	memset(&k, 0, sizeof(k));
+	k.relid = spec->relid;
+	k.reverse = reverse;
+	k.rowsonly = rowsonly;
+	k.has_cursor = cnulls != NULL;
+	if (cnulls != NULL)
 		for (int i = 0; i < spec->ncols; i++)
-			appendStringInfoChar(&key, cnulls[i] ? 'n' : 'v');
-	/* the filter's parameter types were inferred under this search_path */
-	appendStringInfo(&key, "|%s|%c%s|%s", spec->normalized, req->filter ? 'f' : '-',
-					 req->filter ? req->filter : "",
-					 req->filter ? namespace_search_path : "");
-	h = keyset_hash(key.data);
+			if (cnulls[i])
+				k.cursor_nulls |= (uint32) 1 << i;
+	k.limit = limit;
+	k.normalized = spec->normalized;
+	k.filter = req->filter;
+	k.search_path = req->filter ? namespace_search_path : NULL;
+
+	h = hash_combine64(spec->normalized_hash,
+					   ((uint64) k.relid << 32) ^ ((uint64) k.cursor_nulls << 3) ^
+					   (k.reverse ? 1 : 0) ^ (k.rowsonly ? 2 : 0) ^ (k.has_cursor ? 4 : 0));
+	h = hash_combine64(h, (uint64) k.limit);
+	if (k.filter)
+		h = hash_combine64(h, keyset_hash(k.filter, keyset_hash(k.search_path, 0)));
 	e = hash_search(keyset_plans, &h, HASH_FIND, &found);
-	if (found && e->plan->valid && strcmp(e->plan->key, key.data) == 0)
+	if (found && e->plan->valid && keyset_plan_key_equal(&e->plan->key, &k))
 	{
 		p = e->plan;
 		if (p->nfparams != req->nparams)
@@ -1280,7 +1321,6 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 								   "filter uses %d parameters but params has %d elements",
 								   p->nfparams, p->nfparams, req->nparams),
 					 errdetail("Parameters $1 to $n of the filter are bound, in order, from the params array.")));
-		pfree(key.data);
 		p->pins++;
 		return p;
 	}
@@ -1317,8 +1357,13 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		elog(ERROR, "SPI_keepplan failed");
 
 	p = MemoryContextAllocZero(keyset_cache_cxt, sizeof(KeysetPlan));
-	p->key = MemoryContextStrdup(keyset_cache_cxt, key.data);
-	p->relid = spec->relid;
+	p->key = k;
+	p->key.normalized = MemoryContextStrdup(keyset_cache_cxt, k.normalized);
+	if (k.filter)
+	{
+		p->key.filter = MemoryContextStrdup(keyset_cache_cxt, k.filter);
+		p->key.search_path = MemoryContextStrdup(keyset_cache_cxt, k.search_path);
+	}
 	p->valid = true;
 	p->pins = 1;
 	p->plan = plan;
@@ -1333,7 +1378,6 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		keyset_plan_unlink(e);
 	e = hash_search(keyset_plans, &h, HASH_ENTER, NULL);
 	e->plan = p;
-	pfree(key.data);
 	return p;
 }
 
