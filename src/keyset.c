@@ -98,6 +98,7 @@
 #include "parser/scanner.h"
 #include "parser/gram.h"
 #include "parser/scansup.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -925,17 +926,31 @@ keyset_create_spec(Relation rel, const SpecItem *items, int nitems, bool assume_
  * spec as written, so a hit skips even the parse; spellings that differ
  * (case, spacing, explicit defaults) resolve to entries of their own, and
  * share plans and cursors through the normalized spec.
+ *
+ * The caller's SELECT privilege is checked first, so that a role without it
+ * can neither block DDL with the lock nor get a cursor; then the relation is
+ * locked (AccessShareLock, kept to the end of the transaction), which also
+ * delivers any pending invalidation of a cached entry before it is looked
+ * up.  Only a miss opens the relation.
  */
 static KeysetSpec *
-keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
+keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 {
 	SpecItem	items[KEYSET_MAX_COLUMNS];
 	int			nitems;
-	Oid			relid = RelationGetRelid(rel);
+	AclResult	aclresult;
+	Relation	rel;
 	uint64		h;
 	KeysetSpecEntry *e;
 	KeysetSpec *spec;
 	bool		found;
+
+	/* an unknown OID fails here with 42P01 */
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
+					   get_rel_name(relid));
+	LockRelationOid(relid, AccessShareLock);
 
 	keyset_init_caches();
 	h = keyset_hash(order_by, ((uint64) relid << 1) | (assume_unique ? 1 : 0));
@@ -952,7 +967,14 @@ keyset_get_spec(Relation rel, const char *order_by, bool assume_unique)
 	keyset_cache_trim(keyset_specs, false);
 
 	nitems = keyset_parse_spec(order_by, items);
+	/* dropped between the privilege check and the lock? */
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	spec = keyset_create_spec(rel, items, nitems, assume_unique, order_by);
+	relation_close(rel, NoLock);
 	spec->pins = 1;
 	/* building runs no user code, but be safe if the slot was refilled */
 	e = hash_search(keyset_specs, &h, HASH_ENTER, &found);
@@ -1544,30 +1566,6 @@ keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 	req->assume_unique = PG_NARGS() > 7 && !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
 }
 
-/*
- * Open the relation (AccessShareLock, kept to end of transaction) after
- * checking that the caller may SELECT from it, so that a role without the
- * privilege can neither block DDL with the lock nor get a cursor.
- */
-static Relation
-keyset_open(Oid relid)
-{
-	AclResult	aclresult;
-	Relation	rel;
-
-	/* an unknown OID fails here with 42P01, as try_relation_open would */
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
-					   get_rel_name(relid));
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	return rel;
-}
-
 /* The relation whose row type an anyelement argument has; ERROR 22023 if none. */
 static Oid
 keyset_row_relid(FunctionCallInfo fcinfo, const char *argname)
@@ -1607,7 +1605,6 @@ keyset_page(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			relid = keyset_row_relid(fcinfo, "rel");
 	KeysetRequest req;
-	Relation	rel;
 	KeysetSpec *spec;
 	Datum		cvals[KEYSET_MAX_COLUMNS];
 	bool		cnulls[KEYSET_MAX_COLUMNS];
@@ -1630,16 +1627,17 @@ keyset_page(PG_FUNCTION_ARGS)
 									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(callcxt);
 	keyset_read_args(fcinfo, relid, &req);
-	rel = keyset_open(relid);
-	spec = keyset_get_spec(rel, req.order_by, req.assume_unique);
+	spec = keyset_get_spec(relid, req.order_by, req.assume_unique);
 	PG_TRY();
 	{
-		relation_close(rel, NoLock);
 		has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
 		reverse = req.before != NULL;
 
 		MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		/* in FROM, the caller expects the row type: no need to look it up */
+		if (rsinfo->expectedDesc != NULL)
+			tupdesc = rsinfo->expectedDesc;
+		else if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
 		tupdesc = CreateTupleDescCopy(tupdesc);
 		ts = tuplestore_begin_heap(true, false, work_mem);
@@ -1717,7 +1715,6 @@ Datum
 keyset_page_json(PG_FUNCTION_ARGS)
 {
 	KeysetRequest req;
-	Relation	rel;
 	KeysetSpec *spec;
 	Datum		cvals[KEYSET_MAX_COLUMNS];
 	bool		cnulls[KEYSET_MAX_COLUMNS];
@@ -1745,11 +1742,9 @@ keyset_page_json(PG_FUNCTION_ARGS)
 									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(callcxt);
 	keyset_read_args(fcinfo, PG_GETARG_OID(0), &req);
-	rel = keyset_open(req.relid);
-	spec = keyset_get_spec(rel, req.order_by, req.assume_unique);
+	spec = keyset_get_spec(req.relid, req.order_by, req.assume_unique);
 	PG_TRY();
 	{
-		relation_close(rel, NoLock);
 		has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
 		reverse = req.before != NULL;
 
@@ -1887,7 +1882,6 @@ Datum
 keyset_page_sql(PG_FUNCTION_ARGS)
 {
 	KeysetRequest req;
-	Relation	rel;
 	KeysetSpec *spec;
 	Datum		cvals[KEYSET_MAX_COLUMNS];
 	bool		cnulls[KEYSET_MAX_COLUMNS];
@@ -1908,11 +1902,9 @@ keyset_page_sql(PG_FUNCTION_ARGS)
 									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(callcxt);
 	keyset_read_args(fcinfo, PG_GETARG_OID(0), &req);
-	rel = keyset_open(req.relid);
-	spec = keyset_get_spec(rel, req.order_by, req.assume_unique);
+	spec = keyset_get_spec(req.relid, req.order_by, req.assume_unique);
 	PG_TRY();
 	{
-		relation_close(rel, NoLock);
 		has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
 
 		if (req.filter)
@@ -1968,17 +1960,14 @@ keyset_cursor_of(PG_FUNCTION_ARGS)
 	HeapTupleHeader row = PG_GETARG_HEAPTUPLEHEADER(0);
 	char	   *order_by = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bool		assume_unique = PG_NARGS() > 2 && PG_GETARG_BOOL(2);
-	Relation	rel;
 	KeysetSpec *spec;
 	Datum		vals[KEYSET_MAX_COLUMNS];
 	bool		nulls[KEYSET_MAX_COLUMNS];
 	text	   *volatile result;	/* assigned under PG_TRY */
 
-	rel = keyset_open(relid);
-	spec = keyset_get_spec(rel, order_by, assume_unique);
+	spec = keyset_get_spec(relid, order_by, assume_unique);
 	PG_TRY();
 	{
-		relation_close(rel, NoLock);
 		for (int i = 0; i < spec->ncols; i++)
 			vals[i] = GetAttributeByNum(row, spec->cols[i].attnum, &nulls[i]);
 		result = cstring_to_text(cursor_encode(spec->fingerprint, spec->ncols,
