@@ -37,6 +37,17 @@ echo "SELECT * FROM resilience.page(NULL::kb, 'created_at DESC', after => :cur, 
 echo "SELECT * FROM kb WHERE (created_at, id) < (:ts, :id) ORDER BY created_at DESC, id DESC LIMIT 50;" >"$d/hand.sql"
 echo "SELECT * FROM kb ORDER BY created_at DESC, id DESC OFFSET 900000 LIMIT 50;" >"$d/offset.sql"
 echo "SELECT * FROM resilience.page(NULL::kb, 'grp, score DESC', after => :cur, page_size => 50);" >"$d/mixed.sql"
+# the hand-written query behind a PL/pgSQL set-returning function: what any
+# function in FROM costs (a function scan, a nested executor, a tuplestore)
+echo "SELECT * FROM kb_wrapped(:ts, :id);" >"$d/wrapped.sql"
+psql_q <<'SQL'
+CREATE FUNCTION kb_wrapped(p_ts timestamptz, p_id bigint) RETURNS SETOF kb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM kb WHERE (created_at, id) < (p_ts, p_id)
+                 ORDER BY created_at DESC, id DESC LIMIT 50;
+END $$;
+SQL
 
 # the pages compared are the same rows
 same=$(psql_q -Atc "SELECT (SELECT array_agg(id) FROM resilience.page(NULL::kb, 'created_at DESC', after => '$mid', page_size => 50))
@@ -66,5 +77,9 @@ pair "keyset page() vs OFFSET at depth 900k" \
 	"$d/page.sql" "-D cur=$deep" "$d/offset.sql" ""
 pair "mixed-direction nullable page vs same-direction page" \
 	"$d/mixed.sql" "-D cur=$mixed" "$d/page.sql" "-D cur=$mid"
+# not a target: how much of the gap to the hand-written query is the price
+# of being a function at all
+pair "keyset page() vs the same query in a PL/pgSQL function" \
+	"$d/page.sql" "-D cur=$mid" "$d/wrapped.sql" "-D ts=$mid_ts -D id=500000"
 
-psql_q -c 'DROP TABLE kb'
+psql_q -c 'DROP FUNCTION kb_wrapped' -c 'DROP TABLE kb'

@@ -1640,7 +1640,8 @@ keyset_page(PG_FUNCTION_ARGS)
 		else if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "return type must be a row type");
 		tupdesc = CreateTupleDescCopy(tupdesc);
-		ts = tuplestore_begin_heap(true, false, work_mem);
+		ts = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+									false, work_mem);
 		MemoryContextSwitchTo(callcxt);
 
 		/*
