@@ -21,6 +21,15 @@ SELECT count(*) AS payments FROM payments;
 SELECT key, role = current_user AS mine, replays, expired,
        expires_at - created_at AS ttl
 FROM resilience.idempotency_keys ORDER BY key;
+-- the stored fingerprint is SHA-256 of the request's length-prefixed encoding
+SELECT fingerprint = sha256('resilience.idempotent v1'::bytea || '\x00'::bytea
+        || int4send(octet_length(q)) || convert_to(q, 'UTF8')
+        || 'A'::bytea || int4send(2)
+        || 'v'::bytea || int4send(1) || '7'::bytea
+        || 'v'::bytea || int4send(5) || '12.50'::bytea) AS fingerprint_is_sha256
+FROM resilience.idempotency_store,
+     (VALUES ('INSERT INTO payments (account, amount) VALUES ($1, $2) RETURNING id, account, amount')) v(q)
+WHERE key = 'req-1';
 
 -- same key, another request: refused (other SQL, other params, NULL vs value)
 \set VERBOSITY default

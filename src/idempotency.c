@@ -47,12 +47,8 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#if PG_VERSION_NUM >= 140000
-#include "common/cryptohash.h"
-#endif
-#include "common/sha2.h"
-
 #include "backoff.h"
+#include "sha256.h"
 #include "sqlexec.h"
 
 PG_FUNCTION_INFO_V1(idempotency_run);
@@ -154,7 +150,8 @@ static bytea *
 idempotency_fingerprint(text *sql, ArrayType *params)
 {
 	StringInfoData buf;
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	Sha256		ctx;
+	uint8		digest[SHA256_DIGEST_LEN];
 	bytea	   *result;
 
 	initStringInfo(&buf);
@@ -189,25 +186,9 @@ idempotency_fingerprint(text *sql, ArrayType *params)
 		}
 	}
 
-#if PG_VERSION_NUM >= 140000
-	{
-		pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-
-		if (pg_cryptohash_init(ctx) < 0 ||
-			pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
-			pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-			elog(ERROR, "could not compute SHA-256 fingerprint");
-		pg_cryptohash_free(ctx);
-	}
-#else
-	{
-		pg_sha256_ctx ctx;
-
-		pg_sha256_init(&ctx);
-		pg_sha256_update(&ctx, (uint8 *) buf.data, buf.len);
-		pg_sha256_final(&ctx, digest);
-	}
-#endif
+	sha256_init(&ctx);
+	sha256_update(&ctx, (uint8 *) buf.data, buf.len);
+	sha256_final(&ctx, digest);
 	pfree(buf.data);
 
 	result = (bytea *) palloc(VARHDRSZ + sizeof(digest));

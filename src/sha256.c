@@ -7,10 +7,11 @@
  * allocate an EVP context, look the algorithm up among OpenSSL's providers
  * and register the context with the resource owner on every call.  For the
  * short messages hashed here (a guard's name, a cursor of a few dozen
- * bytes) that setup costs several times the hashing: with it, verifying a
- * cursor's signature took about 5% of a page() call.  Here an HMAC key is
- * prepared once, as the hash states after its inner and outer pads, so a
- * signature costs two or three block compressions and no allocation.
+ * bytes, an idempotent request) that setup costs several times the
+ * hashing: with it, verifying a cursor's signature took about 5% of a
+ * page() call.  Here an HMAC key is prepared once, as the hash states
+ * after its inner and outer pads, so a signature costs two block
+ * compressions and no allocation.
  *
  * On x86-64 processors with the SHA extensions (Intel since 2016's Goldmont
  * and 2019's Ice Lake, AMD since Zen), blocks are compressed with those
