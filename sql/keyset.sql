@@ -340,6 +340,17 @@ SELECT count(*) FROM resilience.page(NULL::orders, 'id',
     after => (SELECT resilience.cursor_of(o, 'id') FROM orders o WHERE id = 5));
 SELECT count(*) AS keys_kept FROM resilience.cursor_keys;
 
+-- a renamed schema: cached entries follow it (no relation is invalidated)
+CREATE SCHEMA ks_old;
+CREATE TABLE ks_old.t (id int PRIMARY KEY);
+INSERT INTO ks_old.t SELECT generate_series(1, 3);
+SELECT id FROM resilience.page(NULL::ks_old.t, 'id', page_size => 2);
+ALTER SCHEMA ks_old RENAME TO ks_new;
+SELECT resilience.page_sql('ks_new.t', 'id', page_size => 2);
+SELECT id FROM resilience.page(NULL::ks_new.t, 'id',
+    before => (SELECT resilience.cursor_of(t, 'id') FROM ks_new.t t WHERE id = 3));
+DROP SCHEMA ks_new CASCADE;
+
 -- cached specs and plans follow DDL
 SELECT count(*) FROM resilience.page(NULL::tags, 'rank');
 DROP TABLE tags;

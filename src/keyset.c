@@ -52,8 +52,9 @@
  * truth, and SPI's row count stops the executor at the exact size: a LIMIT
  * parameter would make generic plans assume a tenth of the table is read.
  * A relcache callback marks every entry of a relation stale when it changes
- * (new index, altered or dropped column, dropped relation); plancache
- * revalidates the SPI plans on everything else.
+ * (new index, altered or dropped column, dropped relation), a syscache
+ * callback every entry when a schema changes (its name is in the SQL);
+ * plancache revalidates the SPI plans on everything else.
  *
  * A page call can run another one (from its filter, a view or a row-level
  * security policy), which may need to evict entries.  So every entry in use
@@ -279,6 +280,17 @@ keyset_relcache_callback(Datum arg, Oid relid)
 			pe->plan->valid = false;
 }
 
+/*
+ * Syscache callback for schemas: entries carry schema-qualified names in
+ * their SQL, and renaming a schema invalidates no relation, so mark every
+ * entry stale (schemas change rarely).
+ */
+static void
+keyset_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	keyset_relcache_callback(arg, InvalidOid);
+}
+
 /* Free a cached plan and what it owns. */
 static void
 keyset_plan_free(KeysetPlan *p)
@@ -341,6 +353,7 @@ keyset_init_caches(void)
 	keyset_plans = hash_create("resilience keyset plans", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	CacheRegisterRelcacheCallback(keyset_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, keyset_namespace_callback, (Datum) 0);
 }
 
 /* Remove a spec from its hash table; free it now unless it is pinned. */
