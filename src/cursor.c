@@ -160,6 +160,7 @@ cursor_load_keys(void)
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 
+	explicit_bzero(cursor_keys, sizeof(cursor_keys));
 	memcpy(cursor_keys, found, sizeof(CursorKey) * nfound);
 	cursor_nkeys = nfound;
 	cursor_keys_valid = true;
@@ -446,6 +447,9 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 		raw[pos + vlen] = '\0';
 		values[i] = ReceiveFunctionCall(&recvfns[i], &vbuf, typioparams[i], typmods[i]);
 		raw[pos + vlen] = saved;
+		if (vbuf.cursor != vbuf.len)
+			cursor_reject("cursor is malformed",
+						  "A key value is not in its type's binary format.");
 		pos += vlen;
 		nulls[i] = false;
 	}

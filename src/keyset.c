@@ -67,8 +67,9 @@
  *
  * Everything runs with the caller's rights through SPI, so grants and
  * row-level security apply; the caller's SELECT privilege on the relation is
- * checked before the relation is locked or its spec resolved.  The application's filter is checked to be one
- * expression and is the only text evaluated with the caller's search_path.
+ * checked before the relation is locked or its spec resolved.  The
+ * application's filter is checked to be one expression and is the only text
+ * evaluated with the caller's search_path.
  *
  *-------------------------------------------------------------------------
  */
@@ -227,6 +228,14 @@ static HTAB *keyset_plans = NULL;
 static KeysetSpec *keyset_dead_specs = NULL;
 static KeysetPlan *keyset_dead_plans = NULL;
 
+/*
+ * Invalidations seen so far.  Building an entry does catalog lookups, which
+ * may deliver an invalidation meant for it before it is in its hash table;
+ * an entry built while this moved is stored already stale, to be rebuilt on
+ * its next use.
+ */
+static uint64 keyset_inval_count = 0;
+
 /* One request, as every SQL entry point receives it. */
 typedef struct KeysetRequest
 {
@@ -268,6 +277,7 @@ keyset_relcache_callback(Datum arg, Oid relid)
 	KeysetSpecEntry *se;
 	KeysetPlanEntry *pe;
 
+	keyset_inval_count++;
 	if (keyset_specs == NULL)
 		return;
 	hash_seq_init(&status, keyset_specs);
@@ -953,6 +963,7 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 	int			nitems;
 	AclResult	aclresult;
 	Relation	rel;
+	uint64		inval_count;
 	uint64		h;
 	KeysetSpecEntry *e;
 	KeysetSpec *spec;
@@ -980,6 +991,7 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 	keyset_cache_trim(keyset_specs, false);
 
 	nitems = keyset_parse_spec(order_by, items);
+	inval_count = keyset_inval_count;
 	/* dropped between the privilege check and the lock? */
 	rel = try_relation_open(relid, NoLock);
 	if (rel == NULL)
@@ -988,6 +1000,7 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 				 errmsg("relation with OID %u does not exist", relid)));
 	spec = keyset_create_spec(rel, items, nitems, assume_unique, order_by);
 	relation_close(rel, NoLock);
+	spec->valid = keyset_inval_count == inval_count;
 	spec->pins = 1;
 	/* building runs no user code, but be safe if the slot was refilled */
 	e = hash_search(keyset_specs, &h, HASH_ENTER, &found);
@@ -1309,6 +1322,7 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 				const bool *cnulls, int64 limit, bool rowsonly)
 {
 	KeysetPlanKey k;
+	uint64		inval_count;
 	uint64		h;
 	KeysetPlanEntry *e;
 	KeysetPlan *p;
@@ -1339,9 +1353,9 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	k.filter = req->filter;
 	k.search_path = req->filter ? namespace_search_path : NULL;
 
-	h = hash_combine64(spec->normalized_hash,
-					   ((uint64) k.relid << 32) ^ ((uint64) k.cursor_nulls << 3) ^
-					   (k.reverse ? 1 : 0) ^ (k.rowsonly ? 2 : 0) ^ (k.has_cursor ? 4 : 0));
+	h = hash_combine64(spec->normalized_hash, k.relid);
+	h = hash_combine64(h, ((uint64) k.cursor_nulls << 3) | (k.reverse ? 1 : 0) |
+					   (k.rowsonly ? 2 : 0) | (k.has_cursor ? 4 : 0));
 	h = hash_combine64(h, (uint64) k.limit);
 	if (k.filter)
 		h = hash_combine64(h, keyset_hash(k.filter, keyset_hash(k.search_path, 0)));
@@ -1363,6 +1377,7 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		keyset_plan_unlink(e);
 	keyset_cache_trim(keyset_plans, true);
 
+	inval_count = keyset_inval_count;
 	if (req->filter)
 	{
 		ftypes = keyset_filter_types(spec, req->filter, req->nparams);
@@ -1399,7 +1414,7 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		p->key.filter = MemoryContextStrdup(keyset_cache_cxt, k.filter);
 		p->key.search_path = MemoryContextStrdup(keyset_cache_cxt, k.search_path);
 	}
-	p->valid = true;
+	p->valid = keyset_inval_count == inval_count;
 	p->pins = 1;
 	p->plan = plan;
 	p->nfparams = nf;

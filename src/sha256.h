@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * sha256.h
- *		SHA-256 and HMAC-SHA256 (used by guard.c and cursor.c).
+ *		SHA-256 and HMAC-SHA256 (used by cursor.c, guard.c and idempotency.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -27,12 +27,24 @@ typedef struct Sha256HmacKey
 	Sha256		outer;
 } Sha256HmacKey;
 
-extern void sha256_init(Sha256 *ctx);
-extern void sha256_update(Sha256 *ctx, const uint8 *data, size_t len);
-extern void sha256_final(Sha256 *ctx, uint8 *digest);
+/*
+ * The backend loads extensions with RTLD_GLOBAL, so names this common
+ * exported from here could bind to, or be bound by, another library's:
+ * keep them inside resilience.so.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define SHA256_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define SHA256_INTERNAL
+#endif
 
-extern void sha256_hmac_key(Sha256HmacKey *hk, const uint8 *key, size_t keylen);
-extern void sha256_hmac(const Sha256HmacKey *hk, const uint8 *data, size_t len,
-						uint8 *mac);
+extern SHA256_INTERNAL void sha256_init(Sha256 *ctx);
+extern SHA256_INTERNAL void sha256_update(Sha256 *ctx, const uint8 *data, size_t len);
+extern SHA256_INTERNAL void sha256_final(Sha256 *ctx, uint8 *digest);
+
+extern SHA256_INTERNAL void sha256_hmac_key(Sha256HmacKey *hk, const uint8 *key,
+											size_t keylen);
+extern SHA256_INTERNAL void sha256_hmac(const Sha256HmacKey *hk, const uint8 *data,
+										size_t len, uint8 *mac);
 
 #endif							/* RESILIENCE_SHA256_H */
