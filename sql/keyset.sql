@@ -220,6 +220,30 @@ SELECT * FROM resilience.page(NULL::tags, 'rank DESC');
 -- a unique index on a nullable column does not count
 CREATE TABLE loose (k int UNIQUE, v int);
 SELECT * FROM resilience.page(NULL::loose, 'k');
+-- a unique index counts only if it compares as the sort does
+CREATE COLLATION ks_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE names (n text COLLATE ks_ci NOT NULL, p text NOT NULL);
+CREATE UNIQUE INDEX names_n_c ON names (n COLLATE "C");
+INSERT INTO names VALUES ('a', 'x'), ('A', 'y'), ('b', 'z');
+-- 'a' and 'A' tie in the sort: an index that tells them apart proves nothing
+\set VERBOSITY sqlstate
+SELECT * FROM resilience.page(NULL::names, 'n');
+\set VERBOSITY default
+CREATE UNIQUE INDEX names_p_pattern ON names (p text_pattern_ops);
+SELECT resilience.page_sql('names', 'n');
+SELECT resilience.page_sql('names', 'p');
+DROP TABLE names;
+DROP COLLATION ks_ci;
+-- record_image_ops compares bytes, not values
+CREATE TYPE ks_pair AS (a numeric, b int);
+CREATE TABLE pairs (v ks_pair NOT NULL);
+CREATE UNIQUE INDEX pairs_v ON pairs (v record_image_ops);
+INSERT INTO pairs VALUES (ROW(1.0, 1)), (ROW(1.00, 1));
+\set VERBOSITY sqlstate
+SELECT * FROM resilience.page(NULL::pairs, 'v');
+\set VERBOSITY default
+DROP TABLE pairs;
+DROP TYPE ks_pair;
 
 -- bad input: full messages first
 SELECT resilience.page_sql('orders', 'nope');

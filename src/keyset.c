@@ -86,6 +86,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
@@ -703,10 +704,71 @@ keyset_find_column(TupleDesc desc, const char *name)
 }
 
 /*
+ * Whether key column k of a unique index proves that no two rows tie on
+ * attribute attr in the sort: the index must compare with the same equality
+ * as the sort (the default btree family's "=", which text_pattern_ops also
+ * uses but record_image_ops does not), and under a collation that tells
+ * apart at least what the column's collation does (the same one, or two
+ * deterministic ones, which both compare bytes).
+ */
+static bool
+keyset_index_column_proves(HeapTuple indtup, int k, Form_pg_attribute attr)
+{
+	bool		isnull;
+	oidvector  *indclass;
+	oidvector  *indcoll;
+	Oid			opclass = GetDefaultOpClass(attr->atttypid, BTREE_AM_OID);
+	Oid			family,
+				deffamily;
+	Oid			idxtype,
+				deftype,
+				eq;
+	Oid			coll;
+
+	if (!OidIsValid(opclass))
+		return false;
+	indclass = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, indtup,
+															 Anum_pg_index_indclass, &isnull));
+	Assert(!isnull);
+	family = get_opclass_family(indclass->values[k]);
+	deffamily = get_opclass_family(opclass);
+	if (family != deffamily)
+	{
+		HeapTuple	ftup = SearchSysCache1(OPFAMILYOID, ObjectIdGetDatum(family));
+		bool		btree;
+
+		if (!HeapTupleIsValid(ftup))
+			return false;
+		btree = ((Form_pg_opfamily) GETSTRUCT(ftup))->opfmethod == BTREE_AM_OID;
+		ReleaseSysCache(ftup);
+		if (!btree)
+			return false;
+		/* members are registered for the opclasses' input types */
+		idxtype = get_opclass_input_type(indclass->values[k]);
+		deftype = get_opclass_input_type(opclass);
+		eq = get_opfamily_member(deffamily, deftype, deftype, BTEqualStrategyNumber);
+		if (!OidIsValid(eq) ||
+			eq != get_opfamily_member(family, idxtype, idxtype, BTEqualStrategyNumber))
+			return false;
+	}
+
+	indcoll = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, indtup,
+															Anum_pg_index_indcollation, &isnull));
+	Assert(!isnull);
+	coll = indcoll->values[k];
+	if (coll == attr->attcollation || !OidIsValid(attr->attcollation))
+		return true;
+	return OidIsValid(coll) && get_collation_isdeterministic(coll) &&
+		get_collation_isdeterministic(attr->attcollation);
+}
+
+/*
  * The columns of the unique key that makes the order total: none needed
  * (returns 0) if the spec already contains one; else the primary key, or
  * lacking one the narrowest unique index on NOT NULL columns (ties broken by
- * index name).  Returns -1 if there is no such key.
+ * index name).  Only btree indexes whose equality and collation are the
+ * sort's count (keyset_index_column_proves).  Returns -1 if there is no
+ * such key.
  */
 static int
 keyset_unique_key(Relation rel, const KeysetSpec *spec, AttrNumber *keycols)
@@ -740,7 +802,8 @@ keyset_unique_key(Relation rel, const KeysetSpec *spec, AttrNumber *keycols)
 			AttrNumber	attnum = ix->indkey.values[k];
 			bool		found = false;
 
-			if (attnum <= 0 || !TupleDescAttr(desc, attnum - 1)->attnotnull)
+			if (attnum <= 0 || !TupleDescAttr(desc, attnum - 1)->attnotnull ||
+				!keyset_index_column_proves(tup, k, TupleDescAttr(desc, attnum - 1)))
 			{
 				usable = false;
 				break;
