@@ -10,12 +10,14 @@
  *		byte[8]	fingerprint of (relation, normalized sort, key types)
  *		byte	number of key values
  *		per key	byte 0 (NULL) or 1, then uint32 length and the value in its
- *				type's binary send format (lossless for every type)
+ *				type's binary send format (lossless for every type; text in
+ *				the server encoding, whatever the client's)
  *		byte[32] HMAC-SHA256 of everything before it
  *
  * Decoding checks, in this order and with distinct messages: size (at most
  * CURSOR_MAX_TEXT bytes, before any decoding), alphabet, structure
- * (truncated or trailing bytes), version, key id (a key rotated out twice is
+ * (truncated or trailing bytes, version, a last character with stray bits:
+ * a cursor has one spelling), key id (a key rotated out twice is
  * reported as such), signature (constant-time compare), fingerprint (made
  * for another relation or sort).  Values reach the types' receive functions
  * only after the signature matched, so they are our own bytes.
@@ -41,6 +43,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -240,9 +243,13 @@ cursor_b64_encode(const uint8 *src, size_t len)
 	return out;
 }
 
-/* Decode base64url without padding; false on a bad character or length. */
+/*
+ * Decode base64url without padding; false on a bad character or length.
+ * *canonical is false if the last character carries bits the bytes do not
+ * use, which would let one cursor be spelled several ways.
+ */
 static bool
-cursor_b64_decode(const char *src, size_t len, uint8 *dst, size_t *dstlen)
+cursor_b64_decode(const char *src, size_t len, uint8 *dst, size_t *dstlen, bool *canonical)
 {
 	uint32		acc = 0;
 	int			bits = 0;
@@ -275,8 +282,37 @@ cursor_b64_decode(const char *src, size_t len, uint8 *dst, size_t *dstlen)
 			dst[n++] = (acc >> bits) & 0xFF;
 		}
 	}
+	/* the bits left over are zero in the one spelling of these bytes */
+	*canonical = (acc & ((1u << bits) - 1)) == 0;
 	*dstlen = n;
 	return true;
+}
+
+/*
+ * The binary send and receive functions of text-like types (text, varchar,
+ * name, enums, json ...) convert between the server's and the client's
+ * encoding, so a cursor made under one client_encoding would decode to other
+ * values under another, or not at all.  Cursors carry server-encoding bytes:
+ * the client encoding is the server's while values are sent or received.
+ * Returns the client encoding to restore with cursor_encoding_leave().
+ */
+static int
+cursor_encoding_enter(void)
+{
+	int			client = pg_get_client_encoding();
+
+	if (client != GetDatabaseEncoding())
+		SetClientEncoding(GetDatabaseEncoding());
+	return client;
+}
+
+/* Restore the client encoding cursor_encoding_enter() returned; safe in error cleanup. */
+static void
+cursor_encoding_leave(int client)
+{
+	/* it was in use, so its conversions are prepared: this cannot fail */
+	if (client != pg_get_client_encoding() && SetClientEncoding(client) < 0)
+		elog(WARNING, "could not restore client encoding %s", pg_encoding_to_char(client));
 }
 
 /* Encode key values into a signed cursor. */
@@ -287,6 +323,7 @@ cursor_encode(const uint8 *fingerprint, int nkeys, FmgrInfo *sendfns,
 	StringInfoData buf;
 	uint8		mac[CURSOR_MAC_LEN];
 	char	   *out;
+	int			client;
 
 	cursor_ensure_keys();
 	Assert(nkeys > 0 && nkeys < 256);
@@ -296,19 +333,28 @@ cursor_encode(const uint8 *fingerprint, int nkeys, FmgrInfo *sendfns,
 	pq_sendint32(&buf, (uint32) cursor_keys[0].id);
 	pq_sendbytes(&buf, (const char *) fingerprint, CURSOR_FINGERPRINT_LEN);
 	pq_sendbyte(&buf, (uint8) nkeys);
-	for (int i = 0; i < nkeys; i++)
+	client = cursor_encoding_enter();
+	PG_TRY();
 	{
-		if (nulls[i])
-			pq_sendbyte(&buf, 0);
-		else
+		for (int i = 0; i < nkeys; i++)
 		{
-			bytea	   *b = SendFunctionCall(&sendfns[i], values[i]);
+			if (nulls[i])
+				pq_sendbyte(&buf, 0);
+			else
+			{
+				bytea	   *b = SendFunctionCall(&sendfns[i], values[i]);
 
-			pq_sendbyte(&buf, 1);
-			pq_sendint32(&buf, VARSIZE(b) - VARHDRSZ);
-			pq_sendbytes(&buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+				pq_sendbyte(&buf, 1);
+				pq_sendint32(&buf, VARSIZE(b) - VARHDRSZ);
+				pq_sendbytes(&buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+			}
 		}
 	}
+	PG_FINALLY();
+	{
+		cursor_encoding_leave(client);
+	}
+	PG_END_TRY();
 	sha256_hmac(&cursor_keys[0].hmac, (uint8 *) buf.data, buf.len, mac);
 	pq_sendbytes(&buf, (char *) mac, CURSOR_MAC_LEN);
 
@@ -348,13 +394,15 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 	const CursorKey *key = NULL;
 	uint8		mac[CURSOR_MAC_LEN];
 	size_t		maclen;
+	bool		canonical;
+	int			client;
 
 	if (len > CURSOR_MAX_TEXT)
 		cursor_reject("cursor is too long",
 					  psprintf("A cursor has at most %d bytes; this one has %zu.",
 							   CURSOR_MAX_TEXT, len));
 	raw = palloc(len + 1);
-	if (len == 0 || !cursor_b64_decode(text, len, raw, &rawlen))
+	if (len == 0 || !cursor_b64_decode(text, len, raw, &rawlen, &canonical))
 		cursor_reject("cursor is malformed",
 					  "It is not URL-safe base64 text.");
 	if (rawlen < CURSOR_HEADER_LEN)
@@ -392,6 +440,8 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 		cursor_reject("cursor is truncated", "Its signature is incomplete.");
 	if (maclen > CURSOR_MAC_LEN)
 		cursor_reject("cursor is malformed", "It has bytes after its signature.");
+	if (!canonical)
+		cursor_reject("cursor is malformed", "Its last character is not the one its bytes end with.");
 
 	/* the key it names: the cached ones, or after one reload */
 	memcpy(&keyid, raw + 1, 4);
@@ -419,40 +469,49 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 					  "A cursor only continues the walk over the relation and normalized sort order it was made for.");
 
 	pos = CURSOR_HEADER_LEN;
-	for (int i = 0; i < nkeys; i++)
+	client = cursor_encoding_enter();
+	PG_TRY();
 	{
-		uint32		vlen;
-		StringInfoData vbuf;
-		uint8		saved;
-
-		if (raw[pos++] == 0)
+		for (int i = 0; i < nkeys; i++)
 		{
-			values[i] = (Datum) 0;
-			nulls[i] = true;
-			continue;
+			uint32		vlen;
+			StringInfoData vbuf;
+			uint8		saved;
+
+			if (raw[pos++] == 0)
+			{
+				values[i] = (Datum) 0;
+				nulls[i] = true;
+				continue;
+			}
+			memcpy(&vlen, raw + pos, 4);
+			vlen = pg_ntoh32(vlen);
+			pos += 4;
+			/*
+			 * Receive functions want a NUL-terminated StringInfo: read the value
+			 * in place, with a NUL over the byte after it meanwhile, as
+			 * record_recv() does (the signature follows the last value).
+			 */
+			vbuf.data = (char *) raw + pos;
+			vbuf.len = vlen;
+			vbuf.maxlen = vlen + 1;
+			vbuf.cursor = 0;
+			saved = raw[pos + vlen];
+			raw[pos + vlen] = '\0';
+			values[i] = ReceiveFunctionCall(&recvfns[i], &vbuf, typioparams[i], typmods[i]);
+			raw[pos + vlen] = saved;
+			if (vbuf.cursor != vbuf.len)
+				cursor_reject("cursor is malformed",
+							  "A key value is not in its type's binary format.");
+			pos += vlen;
+			nulls[i] = false;
 		}
-		memcpy(&vlen, raw + pos, 4);
-		vlen = pg_ntoh32(vlen);
-		pos += 4;
-		/*
-		 * Receive functions want a NUL-terminated StringInfo: read the value
-		 * in place, with a NUL over the byte after it meanwhile, as
-		 * record_recv() does (the signature follows the last value).
-		 */
-		vbuf.data = (char *) raw + pos;
-		vbuf.len = vlen;
-		vbuf.maxlen = vlen + 1;
-		vbuf.cursor = 0;
-		saved = raw[pos + vlen];
-		raw[pos + vlen] = '\0';
-		values[i] = ReceiveFunctionCall(&recvfns[i], &vbuf, typioparams[i], typmods[i]);
-		raw[pos + vlen] = saved;
-		if (vbuf.cursor != vbuf.len)
-			cursor_reject("cursor is malformed",
-						  "A key value is not in its type's binary format.");
-		pos += vlen;
-		nulls[i] = false;
 	}
+	PG_FINALLY();
+	{
+		cursor_encoding_leave(client);
+	}
+	PG_END_TRY();
 	pfree(raw);
 }
 

@@ -85,6 +85,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
@@ -139,6 +140,7 @@ typedef struct KeysetColumn
 	bool		desc;
 	bool		nulls_first;
 	bool		notnull;
+	bool		rowtype;		/* a composite (or domain over one) */
 	char	   *typesql;		/* schema-qualified type name */
 	char	   *lt_sql;			/* OPERATOR(schema.<) of the btree family */
 	char	   *gt_sql;
@@ -168,6 +170,9 @@ typedef struct KeysetSpec
 	char	   *relsql;			/* "schema"."name" */
 	const char *alias;			/* quoted relation name, the query's alias */
 	char	   *rowtypesql;		/* schema-qualified row type */
+	char		relkind;
+	int			nindexes;		/* the relation's indexes when resolved: */
+	Oid		   *indexes;		/* renaming one can change the key chosen */
 	int			ncols;
 	KeysetColumn cols[KEYSET_MAX_COLUMNS];
 	FmgrInfo	send[KEYSET_MAX_COLUMNS];
@@ -192,7 +197,8 @@ typedef struct KeysetPlanKey
 	int64		limit;			/* the page size rounded up to a power of two */
 	const char *normalized;		/* the spec */
 	const char *filter;			/* NULL: none */
-	const char *search_path;	/* the filter's parameter types depend on it */
+	const char *search_path;	/* the filter's parameter types depend on it, */
+	Oid			userid;			/* and on the role, through "$user" */
 } KeysetPlanKey;
 
 /* A prepared page query, as cached (in keyset_cache_cxt). */
@@ -283,8 +289,15 @@ keyset_relcache_callback(Datum arg, Oid relid)
 		return;
 	hash_seq_init(&status, keyset_specs);
 	while ((se = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || se->spec->relid == relid)
-			se->spec->valid = false;
+	{
+		KeysetSpec *spec = se->spec;
+
+		if (relid == InvalidOid || spec->relid == relid)
+			spec->valid = false;
+		for (int i = 0; i < spec->nindexes; i++)
+			if (spec->indexes[i] == relid)
+				spec->valid = false;
+	}
 	hash_seq_init(&status, keyset_plans);
 	while ((pe = hash_seq_search(&status)) != NULL)
 		if (relid == InvalidOid || pe->plan->key.relid == relid)
@@ -857,7 +870,9 @@ keyset_set_column(KeysetSpec *spec, int i, Form_pg_attribute attr, int dir, int 
 	c->attnum = attr->attnum;
 	c->name = pstrdup(NameStr(attr->attname));
 	c->qname = quote_identifier(c->name);
-	c->notnull = attr->attnotnull;
+	/* a foreign table's NOT NULL is not enforced on the remote side */
+	c->notnull = attr->attnotnull && spec->relkind != RELKIND_FOREIGN_TABLE;
+	c->rowtype = type_is_rowtype(attr->atttypid);
 	c->desc = (dir == 2);
 	/* NULLS placement only matters for nullable columns */
 	if (nulls == 0 || c->notnull)
@@ -885,6 +900,7 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 						RelationGetRelationName(rel))));
 
 	spec->relid = RelationGetRelid(rel);
+	spec->relkind = kind;
 	spec->relname = pstrdup(RelationGetRelationName(rel));
 	spec->relsql = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 											  spec->relname);
@@ -913,9 +929,25 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 	if (!assume_unique)
 	{
 		AttrNumber	keycols[INDEX_MAX_KEYS];
-		int			nkey = keyset_unique_key(rel, spec, keycols);
+		int			nkey;
 		int			lastdir = spec->cols[spec->ncols - 1].desc ? 2 : 1;
+		List	   *indexes = RelationGetIndexList(rel);
+		ListCell   *lc;
 
+		spec->indexes = palloc(sizeof(Oid) * Max(list_length(indexes), 1));
+		foreach(lc, indexes)
+			spec->indexes[spec->nindexes++] = lfirst_oid(lc);
+		list_free(indexes);
+
+		/* a parent's unique indexes do not cover its inheritance children */
+		if (kind == RELKIND_RELATION && has_subclass(spec->relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("sort order on \"%s\" is not total", spec->relname),
+					 errdetail("\"%s\" has inheritance children, which its primary key and unique indexes do not cover, so rows with equal sort keys could be skipped or repeated.",
+							   spec->relname),
+					 errhint("Page over the children one by one, or pass assume_unique => true if the sort columns are unique across all of them.")));
+		nkey = keyset_unique_key(rel, spec, keycols);
 		if (nkey < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1032,9 +1064,13 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 	KeysetSpec *spec;
 	bool		found;
 
-	/* an unknown OID fails here with 42P01 */
+	/*
+	 * An unknown OID fails here with 42P01.  Rows are returned whole, so
+	 * without SELECT on the table, SELECT on every column will do.
+	 */
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
+	if (aclresult != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
 		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
 					   get_rel_name(relid));
 	LockRelationOid(relid, AccessShareLock);
@@ -1241,6 +1277,20 @@ keyset_append_select(StringInfo buf, const KeysetSpec *spec, const char *filter,
 }
 
 /*
+ * "Column c is NULL" (or is not), as ORDER BY sees it: for a row type, IS
+ * NULL tests its fields (true for ROW(NULL, NULL)), while the sort tests the
+ * value itself, as num_nulls() does.
+ */
+static char *
+keyset_null_sql(const KeysetSpec *spec, const KeysetColumn *c, bool isnull)
+{
+	if (c->rowtype)
+		return psprintf("pg_catalog.num_nulls(%s.%s) OPERATOR(pg_catalog.=) %d",
+						spec->alias, c->qname, isnull ? 1 : 0);
+	return psprintf("%s.%s IS %sNULL", spec->alias, c->qname, isnull ? "" : "NOT ");
+}
+
+/*
  * The query for one page: rows after the cursor values vals (SQL text of
  * each value: "$n" or a typed literal; NULL where cnulls says so) in the
  * order, reversed if reverse; no cursor if vals is NULL.  Result columns:
@@ -1293,7 +1343,7 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
 		for (int j = 0; j < i; j++)
 		{
 			if (cnulls[j])
-				appendStringInfo(&prefix, "%s.%s IS NULL AND ", spec->alias, spec->cols[j].qname);
+				appendStringInfo(&prefix, "%s AND ", keyset_null_sql(spec, &spec->cols[j], true));
 			else
 				appendStringInfo(&prefix, "%s.%s %s %s AND ", spec->alias, spec->cols[j].qname,
 								 spec->cols[j].eq_sql, vals[j]);
@@ -1303,10 +1353,10 @@ keyset_build_sql(const KeysetSpec *spec, const char *filter, bool reverse,
 			conds = lappend(conds, psprintf("%s%s.%s %s %s", prefix.data, spec->alias, c->qname,
 											desc ? c->lt_sql : c->gt_sql, vals[i]));
 			if (!c->notnull && !nf)
-				conds = lappend(conds, psprintf("%s%s.%s IS NULL", prefix.data, spec->alias, c->qname));
+				conds = lappend(conds, psprintf("%s%s", prefix.data, keyset_null_sql(spec, c, true)));
 		}
 		else if (nf)
-			conds = lappend(conds, psprintf("%s%s.%s IS NOT NULL", prefix.data, spec->alias, c->qname));
+			conds = lappend(conds, psprintf("%s%s", prefix.data, keyset_null_sql(spec, c, false)));
 	}
 
 	nbranch = list_length(conds);
@@ -1357,7 +1407,8 @@ keyset_plan_key_equal(const KeysetPlanKey *a, const KeysetPlanKey *b)
 		return false;
 	if (a->filter == NULL || b->filter == NULL)
 		return a->filter == b->filter;
-	return strcmp(a->filter, b->filter) == 0 && strcmp(a->search_path, b->search_path) == 0;
+	return a->userid == b->userid && strcmp(a->filter, b->filter) == 0 &&
+		strcmp(a->search_path, b->search_path) == 0;
 }
 
 /*
@@ -1415,13 +1466,14 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	k.normalized = spec->normalized;
 	k.filter = req->filter;
 	k.search_path = req->filter ? namespace_search_path : NULL;
+	k.userid = req->filter ? GetUserId() : InvalidOid;
 
 	h = hash_combine64(spec->normalized_hash, k.relid);
 	h = hash_combine64(h, ((uint64) k.cursor_nulls << 3) | (k.reverse ? 1 : 0) |
 					   (k.rowsonly ? 2 : 0) | (k.has_cursor ? 4 : 0));
 	h = hash_combine64(h, (uint64) k.limit);
 	if (k.filter)
-		h = hash_combine64(h, keyset_hash(k.filter, keyset_hash(k.search_path, 0)));
+		h = hash_combine64(h, keyset_hash(k.filter, keyset_hash(k.search_path, k.userid)));
 	e = hash_search(keyset_plans, &h, HASH_FIND, &found);
 	if (found && e->plan->valid && keyset_plan_key_equal(&e->plan->key, &k))
 	{
