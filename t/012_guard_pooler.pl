@@ -4,63 +4,22 @@
 # Session pooling with DISCARD ALL: session guards go when the client does.
 use strict;
 use warnings;
-use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgBouncer;
 
-my ($pgbouncer) =
-  grep { -x $_ } map { "$_/pgbouncer" } (split(/:/, $ENV{PATH}), '/usr/sbin');
-plan skip_all => 'pgbouncer is not installed' unless defined $pgbouncer;
+plan skip_all => 'pgbouncer is not installed' unless defined PgBouncer::binary();
 
 my $node = PostgreSQL::Test::Cluster->new('pooled');
 $node->init;
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION resilience');
 
-# start a pgbouncer in pool_mode $mode; returns (handle, a node-like object
-# whose psql helpers connect through it)
-sub start_bouncer
-{
-	my ($mode) = @_;
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	my $host = $node->host;
-	my $nport = $node->port;
-	PostgreSQL::Test::Utils::append_to_file("$dir/users.txt", qq{"postgres" ""\n});
-	PostgreSQL::Test::Utils::append_to_file(
-		"$dir/pgbouncer.ini", qq{
-[databases]
-postgres = host=$host port=$nport dbname=postgres
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/users.txt
-pool_mode = $mode
-default_pool_size = 1
-server_reset_query = DISCARD ALL
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-});
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start([ $pgbouncer, "$dir/pgbouncer.ini" ],
-		'>', \$out, '2>', \$err);
-	my $via = bless { %$node, _host => '127.0.0.1', _port => $port },
-	  'PostgreSQL::Test::Cluster';
-	# wait until it accepts connections
-	for (my $i = 0; $i < 100; $i++)
-	{
-		my ($ret) = $via->psql('postgres', 'SELECT 1');
-		last if $ret == 0;
-		select(undef, undef, undef, 0.1);
-	}
-	return ($h, $via);
-}
-
 # --- transaction pooling, one server connection for every client
-my ($h, $via) = start_bouncer('transaction');
+my ($h, $via) = PgBouncer::start($node, 'transaction');
 
 my $a = $via->background_psql('postgres');
 $a->query_safe('BEGIN');
@@ -87,7 +46,7 @@ is($via->safe_psql('postgres', "SELECT resilience.session_unlock('leader')"),
 $h->kill_kill;
 
 # --- session pooling: DISCARD ALL releases session guards with the client
-($h, $via) = start_bouncer('session');
+($h, $via) = PgBouncer::start($node, 'session');
 $a = $via->background_psql('postgres');
 $a->query_safe("SELECT resilience.session_lock('leader')");
 is($node->safe_psql('postgres', "SELECT resilience.try_session_lock('leader')"),

@@ -6,10 +6,12 @@
 # consecutive pages are served by different server backends.
 use strict;
 use warnings;
-use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PgBouncer;
 
 my $sort = 'created_at DESC';
 
@@ -141,46 +143,14 @@ $sb->{stderr} = '';
 $sb->quit;
 
 # --- 3. behind PgBouncer in transaction pooling mode
-my ($pgbouncer) =
-  grep { -x $_ } map { "$_/pgbouncer" } (split(/:/, $ENV{PATH}), '/usr/sbin');
 SKIP:
 {
-	skip 'pgbouncer is not installed', 7 unless defined $pgbouncer;
+	skip 'pgbouncer is not installed', 7 unless defined PgBouncer::binary();
 
-	# as in 012_guard_pooler.pl; round robin so that consecutive transactions
-	# go to different server connections
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	my ($host, $nport) = ($primary->host, $primary->port);
-	PostgreSQL::Test::Utils::append_to_file("$dir/users.txt", qq{"postgres" ""\n});
-	PostgreSQL::Test::Utils::append_to_file(
-		"$dir/pgbouncer.ini", qq{
-[databases]
-postgres = host=$host port=$nport dbname=postgres
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/users.txt
-pool_mode = transaction
-default_pool_size = 2
-server_round_robin = 1
-server_reset_query = DISCARD ALL
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-});
-	my ($bout, $berr) = ('', '');
-	my $h = IPC::Run::start([ $pgbouncer, "$dir/pgbouncer.ini" ],
-		'>', \$bout, '2>', \$berr);
-	my $via = bless { %$primary, _host => '127.0.0.1', _port => $port },
-	  'PostgreSQL::Test::Cluster';
-	for (my $i = 0; $i < 100; $i++)
-	{
-		my ($r) = $via->psql('postgres', 'SELECT 1');
-		last if $r == 0;
-		select(undef, undef, undef, 0.1);
-	}
+	# round robin, so that consecutive transactions go to different server
+	# connections
+	my ($h, $via) = PgBouncer::start($primary, 'transaction',
+		default_pool_size => 2, server_round_robin => 1);
 
 	my @clients = map { $via->background_psql('postgres') } 1 .. 4;
 	# two transactions at once: the pool opens both server connections
