@@ -488,9 +488,9 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 			vlen = pg_ntoh32(vlen);
 			pos += 4;
 			/*
-			 * Receive functions want a NUL-terminated StringInfo: read the value
-			 * in place, with a NUL over the byte after it meanwhile, as
-			 * record_recv() does (the signature follows the last value).
+			 * Receive functions want a NUL-terminated StringInfo: read the
+			 * value in place, with a NUL over the byte after it meanwhile,
+			 * as record_recv() does (the signature follows the last value).
 			 */
 			vbuf.data = (char *) raw + pos;
 			vbuf.len = vlen;
