@@ -40,6 +40,9 @@ INSERT INTO tc VALUES (1, ROW(1, 2)), (2, ROW(NULL, NULL)), (3, NULL), (4, ROW(1
 SELECT walk('tc', 'c', 'c, id', 1) AS asc_1, walk('tc', 'c NULLS FIRST', 'c NULLS FIRST, id', 2) AS nf_2,
        walk('tc', 'c DESC', 'c DESC, id DESC', 1) AS desc_1, walk('tc', 'c DESC NULLS LAST', 'c DESC NULLS LAST, id DESC', 3) AS dnl_3;
 SELECT p.id FROM tc, LATERAL resilience.page(NULL::tc, 'c', after => resilience.cursor_of(tc, 'c')) p WHERE tc.id = 1;
+-- the NULL tests are ROW(c) IS [NOT] NULL: the value's, and indexable
+SELECT resilience.page_sql('tc', 'c NULLS FIRST', page_size => 2,
+    after => (SELECT resilience.cursor_of(t, 'c NULLS FIRST') FROM tc t WHERE id = 3));
 
 -- a parent's primary key does not cover its inheritance children
 CREATE TABLE par (id int PRIMARY KEY, v int);
@@ -54,6 +57,21 @@ CREATE TABLE pt1 PARTITION OF pt FOR VALUES FROM (0) TO (10);
 CREATE TABLE pt2 PARTITION OF pt FOR VALUES FROM (10) TO (20);
 INSERT INTO pt SELECT g, g % 3 FROM generate_series(1, 19) g;
 SELECT walk('pt', 'v DESC', 'v DESC, id DESC', 4) AS partitioned;
+
+-- NOT NULL is not trusted when a foreign table is among the partitions:
+-- the remote side does not enforce it, so NULLs get their own branch
+CREATE EXTENSION file_fdw;
+CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+CREATE TABLE pp (id int NOT NULL, k int NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE pp1 PARTITION OF pp FOR VALUES FROM (0) TO (10);
+SELECT resilience.page_sql('pp', 'k, id', assume_unique => true,
+    after => resilience.cursor_of(ROW(1, 1)::pp, 'k, id', true));
+CREATE FOREIGN TABLE pp2 PARTITION OF pp FOR VALUES FROM (10) TO (20)
+    SERVER files OPTIONS (filename '/dev/null', format 'csv');
+SELECT resilience.page_sql('pp', 'k, id', assume_unique => true,
+    after => resilience.cursor_of(ROW(1, 1)::pp, 'k, id', true));
+DROP TABLE pp;
+DROP EXTENSION file_fdw CASCADE;
 
 -- cursors do not depend on client_encoding: text travels in the server's
 CREATE TABLE enc (id int PRIMARY KEY, name text COLLATE "C" NOT NULL);

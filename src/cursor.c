@@ -294,7 +294,9 @@ cursor_b64_decode(const char *src, size_t len, uint8 *dst, size_t *dstlen, bool 
  * encoding, so a cursor made under one client_encoding would decode to other
  * values under another, or not at all.  Cursors carry server-encoding bytes:
  * the client encoding is the server's while values are sent or received.
- * Returns the client encoding to restore with cursor_encoding_leave().
+ * (A NOTICE raised meanwhile, say by a domain's CHECK calling PL/pgSQL,
+ * reaches the client in the server's encoding.)  Returns the client
+ * encoding to restore with cursor_encoding_leave().
  */
 static int
 cursor_encoding_enter(void)

@@ -171,6 +171,7 @@ typedef struct KeysetSpec
 	const char *alias;			/* quoted relation name, the query's alias */
 	char	   *rowtypesql;		/* schema-qualified row type */
 	char		relkind;
+	bool		notnull_untrusted;	/* a foreign table is or is under it */
 	int			nindexes;		/* the relation's indexes when resolved: */
 	Oid		   *indexes;		/* renaming one can change the key chosen */
 	int			ncols;
@@ -870,8 +871,7 @@ keyset_set_column(KeysetSpec *spec, int i, Form_pg_attribute attr, int dir, int 
 	c->attnum = attr->attnum;
 	c->name = pstrdup(NameStr(attr->attname));
 	c->qname = quote_identifier(c->name);
-	/* a foreign table's NOT NULL is not enforced on the remote side */
-	c->notnull = attr->attnotnull && spec->relkind != RELKIND_FOREIGN_TABLE;
+	c->notnull = attr->attnotnull && !spec->notnull_untrusted;
 	c->rowtype = type_is_rowtype(attr->atttypid);
 	c->desc = (dir == 2);
 	/* NULLS placement only matters for nullable columns */
@@ -901,6 +901,25 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 
 	spec->relid = RelationGetRelid(rel);
 	spec->relkind = kind;
+
+	/*
+	 * A foreign table's NOT NULL is not enforced on the remote side, nor is
+	 * a parent's on a foreign partition or child.  (Attaching one
+	 * invalidates the parent, so a cached spec follows.)
+	 */
+	if (kind == RELKIND_FOREIGN_TABLE)
+		spec->notnull_untrusted = true;
+	else if (kind == RELKIND_PARTITIONED_TABLE ||
+			 (kind == RELKIND_RELATION && has_subclass(spec->relid)))
+	{
+		List	   *members = find_all_inheritors(spec->relid, NoLock, NULL);
+		ListCell   *lc;
+
+		foreach(lc, members)
+			if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+				spec->notnull_untrusted = true;
+		list_free(members);
+	}
 	spec->relname = pstrdup(RelationGetRelationName(rel));
 	spec->relsql = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 											  spec->relname);
@@ -1277,16 +1296,16 @@ keyset_append_select(StringInfo buf, const KeysetSpec *spec, const char *filter,
 }
 
 /*
- * "Column c is NULL" (or is not), as ORDER BY sees it: for a row type, IS
- * NULL tests its fields (true for ROW(NULL, NULL)), while the sort tests the
- * value itself, as num_nulls() does.
+ * "Column c is NULL" (or is not), as ORDER BY sees it.  For a row type,
+ * c IS NULL tests its fields (true for ROW(NULL, NULL)), while the sort tests
+ * the value itself; ROW(c) IS NULL tests the one field c, not its fields,
+ * and the planner still makes an index condition of it.
  */
 static char *
 keyset_null_sql(const KeysetSpec *spec, const KeysetColumn *c, bool isnull)
 {
 	if (c->rowtype)
-		return psprintf("pg_catalog.num_nulls(%s.%s) OPERATOR(pg_catalog.=) %d",
-						spec->alias, c->qname, isnull ? 1 : 0);
+		return psprintf("ROW(%s.%s) IS %sNULL", spec->alias, c->qname, isnull ? "" : "NOT ");
 	return psprintf("%s.%s IS %sNULL", spec->alias, c->qname, isnull ? "" : "NOT ");
 }
 
