@@ -170,8 +170,8 @@ typedef struct KeysetSpec
 	char	   *relsql;			/* "schema"."name" */
 	const char *alias;			/* quoted relation name, the query's alias */
 	char	   *rowtypesql;		/* schema-qualified row type */
-	char		relkind;
-	bool		notnull_untrusted;	/* a foreign table is or is under it */
+	bool		notnull_untrusted;	/* while resolving: a foreign table is
+									 * or is under it */
 	int			nindexes;		/* the relation's indexes when resolved: */
 	Oid		   *indexes;		/* renaming one can change the key chosen */
 	int			ncols;
@@ -889,6 +889,7 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 	KeysetSpec *spec = palloc0(sizeof(KeysetSpec));
 	TupleDesc	desc = RelationGetDescr(rel);
 	char		kind = rel->rd_rel->relkind;
+	bool		inherited;
 	StringInfoData buf;
 
 	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE &&
@@ -900,7 +901,7 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 						RelationGetRelationName(rel))));
 
 	spec->relid = RelationGetRelid(rel);
-	spec->relkind = kind;
+	inherited = kind == RELKIND_RELATION && has_subclass(spec->relid);
 
 	/*
 	 * A foreign table's NOT NULL is not enforced on the remote side, nor is
@@ -909,8 +910,7 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 	 */
 	if (kind == RELKIND_FOREIGN_TABLE)
 		spec->notnull_untrusted = true;
-	else if (kind == RELKIND_PARTITIONED_TABLE ||
-			 (kind == RELKIND_RELATION && has_subclass(spec->relid)))
+	else if (kind == RELKIND_PARTITIONED_TABLE || inherited)
 	{
 		List	   *members = find_all_inheritors(spec->relid, NoLock, NULL);
 		ListCell   *lc;
@@ -959,7 +959,7 @@ keyset_build_spec(Relation rel, const SpecItem *items, int nitems, bool assume_u
 		list_free(indexes);
 
 		/* a parent's unique indexes do not cover its inheritance children */
-		if (kind == RELKIND_RELATION && has_subclass(spec->relid))
+		if (inherited)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("sort order on \"%s\" is not total", spec->relname),
