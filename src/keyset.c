@@ -151,19 +151,28 @@ typedef struct KeysetColumn
 } KeysetColumn;
 
 /*
+ * What an entry of either cache (specs, plans) starts with: the bookkeeping
+ * that lets it be pinned while in use (see the file header).
+ */
+typedef struct KeysetEntry
+{
+	bool		is_plan;		/* a KeysetPlan, else a KeysetSpec */
+	bool		valid;			/* false once its relation changed */
+	int			pins;			/* callers using it now */
+	bool		unlinked;		/* out of its hash table: free at pins == 0 */
+	struct KeysetEntry *next_dead;	/* unlinked and unpinned, to be freed */
+} KeysetEntry;
+
+/*
  * A resolved, totalized sort specification over one relation, as cached:
  * cxt holds this struct and all it points to.
  */
 typedef struct KeysetSpec
 {
-	/* cache bookkeeping */
+	KeysetEntry entry;			/* must be first */
 	MemoryContext cxt;
 	char	   *order_by;		/* cache key, with relid and assume_unique: */
 	bool		assume_unique;	/* the spec as the caller wrote it */
-	bool		valid;			/* false once its relation changed */
-	int			pins;			/* callers using it now */
-	bool		unlinked;		/* out of the hash table: free at pins == 0 */
-	struct KeysetSpec *next_dead;	/* unlinked and unpinned, to be freed */
 
 	Oid			relid;
 	char	   *relname;		/* for messages */
@@ -205,36 +214,24 @@ typedef struct KeysetPlanKey
 /* A prepared page query, as cached (in keyset_cache_cxt). */
 typedef struct KeysetPlan
 {
+	KeysetEntry entry;			/* must be first */
 	KeysetPlanKey key;			/* its strings owned here */
-
-	/* cache bookkeeping, as KeysetSpec's */
-	bool		valid;
-	int			pins;
-	bool		unlinked;
-	struct KeysetPlan *next_dead;
-
 	SPIPlanPtr	plan;
 	int			nfparams;		/* $1..$n the filter uses */
 	Oid		   *fparamtypes;
 } KeysetPlan;
 
-typedef struct KeysetSpecEntry
+/* A slot of either cache's hash table. */
+typedef struct KeysetSlot
 {
 	uint64		hash;			/* hash key */
-	KeysetSpec *spec;
-} KeysetSpecEntry;
-
-typedef struct KeysetPlanEntry
-{
-	uint64		hash;			/* hash key */
-	KeysetPlan *plan;
-} KeysetPlanEntry;
+	KeysetEntry *entry;
+} KeysetSlot;
 
 static MemoryContext keyset_cache_cxt = NULL;
 static HTAB *keyset_specs = NULL;
 static HTAB *keyset_plans = NULL;
-static KeysetSpec *keyset_dead_specs = NULL;
-static KeysetPlan *keyset_dead_plans = NULL;
+static KeysetEntry *keyset_dead = NULL;	/* unlinked, unpinned, to be freed */
 
 /*
  * Invalidations seen so far.  Building an entry does catalog lookups, which
@@ -282,27 +279,26 @@ static void
 keyset_relcache_callback(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
-	KeysetSpecEntry *se;
-	KeysetPlanEntry *pe;
+	KeysetSlot *slot;
 
 	keyset_inval_count++;
 	if (keyset_specs == NULL)
 		return;
 	hash_seq_init(&status, keyset_specs);
-	while ((se = hash_seq_search(&status)) != NULL)
+	while ((slot = hash_seq_search(&status)) != NULL)
 	{
-		KeysetSpec *spec = se->spec;
+		KeysetSpec *spec = (KeysetSpec *) slot->entry;
 
 		if (relid == InvalidOid || spec->relid == relid)
-			spec->valid = false;
+			spec->entry.valid = false;
 		for (int i = 0; i < spec->nindexes; i++)
 			if (spec->indexes[i] == relid)
-				spec->valid = false;
+				spec->entry.valid = false;
 	}
 	hash_seq_init(&status, keyset_plans);
-	while ((pe = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || pe->plan->key.relid == relid)
-			pe->plan->valid = false;
+	while ((slot = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || ((KeysetPlan *) slot->entry)->key.relid == relid)
+			slot->entry->valid = false;
 }
 
 /*
@@ -316,41 +312,41 @@ keyset_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 	keyset_relcache_callback(arg, InvalidOid);
 }
 
-/* Free a cached plan and what it owns. */
+/* Free a cache entry and what it owns. */
 static void
-keyset_plan_free(KeysetPlan *p)
+keyset_entry_free(KeysetEntry *e)
 {
-	Assert(p->pins == 0);
-	if (p->plan)
-		SPI_freeplan(p->plan);
-	if (p->key.normalized)
-		pfree((char *) p->key.normalized);
-	if (p->key.filter)
-		pfree((char *) p->key.filter);
-	if (p->key.search_path)
-		pfree((char *) p->key.search_path);
-	if (p->fparamtypes)
-		pfree(p->fparamtypes);
-	pfree(p);
+	Assert(e->pins == 0);
+	if (e->is_plan)
+	{
+		KeysetPlan *p = (KeysetPlan *) e;
+
+		if (p->plan)
+			SPI_freeplan(p->plan);
+		if (p->key.normalized)
+			pfree((char *) p->key.normalized);
+		if (p->key.filter)
+			pfree((char *) p->key.filter);
+		if (p->key.search_path)
+			pfree((char *) p->key.search_path);
+		if (p->fparamtypes)
+			pfree(p->fparamtypes);
+		pfree(p);
+	}
+	else
+		MemoryContextDelete(((KeysetSpec *) e)->cxt);
 }
 
 /* Free the unlinked entries whose last user has gone. */
 static void
 keyset_sweep(void)
 {
-	while (keyset_dead_specs != NULL)
+	while (keyset_dead != NULL)
 	{
-		KeysetSpec *s = keyset_dead_specs;
+		KeysetEntry *e = keyset_dead;
 
-		keyset_dead_specs = s->next_dead;
-		MemoryContextDelete(s->cxt);
-	}
-	while (keyset_dead_plans != NULL)
-	{
-		KeysetPlan *p = keyset_dead_plans;
-
-		keyset_dead_plans = p->next_dead;
-		keyset_plan_free(p);
+		keyset_dead = e->next_dead;
+		keyset_entry_free(e);
 	}
 }
 
@@ -370,85 +366,76 @@ keyset_init_caches(void)
 											 ALLOCSET_SMALL_SIZES);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(uint64);
-	ctl.entrysize = sizeof(KeysetSpecEntry);
+	ctl.entrysize = sizeof(KeysetSlot);
 	ctl.hcxt = keyset_cache_cxt;
 	keyset_specs = hash_create("resilience keyset specs", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	ctl.entrysize = sizeof(KeysetPlanEntry);
 	keyset_plans = hash_create("resilience keyset plans", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	CacheRegisterRelcacheCallback(keyset_relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, keyset_namespace_callback, (Datum) 0);
 }
 
-/* Remove a spec from its hash table; free it now unless it is pinned. */
+/* Remove an entry from its hash table; free it now unless it is pinned. */
 static void
-keyset_spec_unlink(KeysetSpecEntry *e)
+keyset_unlink(HTAB *htab, KeysetSlot *slot)
 {
-	KeysetSpec *s = e->spec;
+	KeysetEntry *e = slot->entry;
 
-	hash_search(keyset_specs, &e->hash, HASH_REMOVE, NULL);
-	if (s->pins > 0)
-		s->unlinked = true;
+	hash_search(htab, &slot->hash, HASH_REMOVE, NULL);
+	if (e->pins > 0)
+		e->unlinked = true;
 	else
-		MemoryContextDelete(s->cxt);
+		keyset_entry_free(e);
 }
 
-/* Remove a plan from its hash table; free it now unless it is pinned. */
+/* Release an entry from keyset_get_spec/plan(); safe while an error unwinds. */
 static void
-keyset_plan_unlink(KeysetPlanEntry *e)
+keyset_unpin(KeysetEntry *e)
 {
-	KeysetPlan *p = e->plan;
-
-	hash_search(keyset_plans, &e->hash, HASH_REMOVE, NULL);
-	if (p->pins > 0)
-		p->unlinked = true;
-	else
-		keyset_plan_free(p);
-}
-
-/* Release a spec from keyset_get_spec(); safe while an error unwinds. */
-static void
-keyset_spec_unpin(KeysetSpec *s)
-{
-	Assert(s->pins > 0);
-	if (--s->pins == 0 && s->unlinked)
+	Assert(e->pins > 0);
+	if (--e->pins == 0 && e->unlinked)
 	{
-		s->next_dead = keyset_dead_specs;
-		keyset_dead_specs = s;
-	}
-}
-
-/* Release a plan from keyset_get_plan(); safe while an error unwinds. */
-static void
-keyset_plan_unpin(KeysetPlan *p)
-{
-	Assert(p->pins > 0);
-	if (--p->pins == 0 && p->unlinked)
-	{
-		p->next_dead = keyset_dead_plans;
-		keyset_dead_plans = p;
+		e->next_dead = keyset_dead;
+		keyset_dead = e;
 	}
 }
 
 /* Make room in a full cache by evicting every entry nobody is using. */
 static void
-keyset_cache_trim(HTAB *htab, bool plans)
+keyset_cache_trim(HTAB *htab)
 {
 	HASH_SEQ_STATUS status;
-	void	   *e;
+	KeysetSlot *slot;
 
 	if (hash_get_num_entries(htab) < KEYSET_CACHE_MAX)
 		return;
 	hash_seq_init(&status, htab);
-	while ((e = hash_seq_search(&status)) != NULL)
+	while ((slot = hash_seq_search(&status)) != NULL)
 	{
 		/* removing the current entry during a scan is allowed */
-		if (plans && ((KeysetPlanEntry *) e)->plan->pins == 0)
-			keyset_plan_unlink((KeysetPlanEntry *) e);
-		else if (!plans && ((KeysetSpecEntry *) e)->spec->pins == 0)
-			keyset_spec_unlink((KeysetSpecEntry *) e);
+		if (slot->entry->pins == 0)
+			keyset_unlink(htab, slot);
 	}
+}
+
+/*
+ * Link a new entry, pinned by its maker, under hash h.  Building it may have
+ * run user code that filled the slot meanwhile: that entry goes.
+ */
+static void
+keyset_cache_insert(HTAB *htab, uint64 h, KeysetEntry *e)
+{
+	bool		found;
+	KeysetSlot *slot = hash_search(htab, &h, HASH_ENTER, &found);
+
+	if (found)
+	{
+		keyset_unlink(htab, slot);
+		slot = hash_search(htab, &h, HASH_ENTER, NULL);
+	}
+	e->pins = 1;
+	slot->entry = e;
 }
 
 /* 64-bit hash of a string, seeded. */
@@ -1053,13 +1040,12 @@ keyset_create_spec(Relation rel, const SpecItem *items, int nitems, bool assume_
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	spec->cxt = cxt;
-	spec->valid = true;
 	return spec;
 }
 
 /*
  * The cached resolved spec for (relation, order_by, assume_unique), pinned:
- * the caller must keyset_spec_unpin() it, also on error.  The key is the
+ * the caller must keyset_unpin() it, also on error.  The key is the
  * spec as written, so a hit skips even the parse; spellings that differ
  * (case, spacing, explicit defaults) resolve to entries of their own, and
  * share plans and cursors through the normalized spec.
@@ -1079,9 +1065,8 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 	Relation	rel;
 	uint64		inval_count;
 	uint64		h;
-	KeysetSpecEntry *e;
+	KeysetSlot *slot;
 	KeysetSpec *spec;
-	bool		found;
 
 	/*
 	 * An unknown OID fails here with 42P01.  Rows are returned whole, so
@@ -1096,17 +1081,19 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 
 	keyset_init_caches();
 	h = keyset_hash(order_by, ((uint64) relid << 1) | (assume_unique ? 1 : 0));
-	e = hash_search(keyset_specs, &h, HASH_FIND, &found);
-	if (found && e->spec->valid && e->spec->relid == relid &&
-		e->spec->assume_unique == assume_unique &&
-		strcmp(e->spec->order_by, order_by) == 0)
+	slot = hash_search(keyset_specs, &h, HASH_FIND, NULL);
+	if (slot != NULL)
 	{
-		e->spec->pins++;
-		return e->spec;
+		spec = (KeysetSpec *) slot->entry;
+		if (spec->entry.valid && spec->relid == relid && spec->assume_unique == assume_unique &&
+			strcmp(spec->order_by, order_by) == 0)
+		{
+			spec->entry.pins++;
+			return spec;
+		}
+		keyset_unlink(keyset_specs, slot);
 	}
-	if (found)
-		keyset_spec_unlink(e);
-	keyset_cache_trim(keyset_specs, false);
+	keyset_cache_trim(keyset_specs);
 
 	nitems = keyset_parse_spec(order_by, items);
 	inval_count = keyset_inval_count;
@@ -1118,14 +1105,8 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 				 errmsg("relation with OID %u does not exist", relid)));
 	spec = keyset_create_spec(rel, items, nitems, assume_unique, order_by);
 	relation_close(rel, NoLock);
-	spec->valid = keyset_inval_count == inval_count;
-	spec->pins = 1;
-	/* building runs no user code, but be safe if the slot was refilled */
-	e = hash_search(keyset_specs, &h, HASH_ENTER, &found);
-	if (found)
-		keyset_spec_unlink(e);
-	e = hash_search(keyset_specs, &h, HASH_ENTER, NULL);
-	e->spec = spec;
+	spec->entry.valid = keyset_inval_count == inval_count;
+	keyset_cache_insert(keyset_specs, h, &spec->entry);
 	return spec;
 }
 
@@ -1446,7 +1427,7 @@ keyset_limit_bucket(int64 limit)
 
 /*
  * The prepared plan for a page query (SPI must be connected), pinned: the
- * caller must keyset_plan_unpin() it, also on error.  Parameters: the
+ * caller must keyset_unpin() it, also on error.  Parameters: the
  * filter's $1..$m, then the cursor values $m+1..$m+n.  Its LIMIT is
  * keyset_limit_bucket(limit); the caller stops at limit rows.
  */
@@ -1457,9 +1438,8 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	KeysetPlanKey k;
 	uint64		inval_count;
 	uint64		h;
-	KeysetPlanEntry *e;
+	KeysetSlot *slot;
 	KeysetPlan *p;
-	bool		found;
 	Oid		   *ftypes = NULL;
 	int			nf = 0;
 	Oid			argtypes[FUNC_MAX_ARGS + KEYSET_MAX_COLUMNS];
@@ -1493,10 +1473,10 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	h = hash_combine64(h, (uint64) k.limit);
 	if (k.filter)
 		h = hash_combine64(h, keyset_hash(k.filter, keyset_hash(k.search_path, k.userid)));
-	e = hash_search(keyset_plans, &h, HASH_FIND, &found);
-	if (found && e->plan->valid && keyset_plan_key_equal(&e->plan->key, &k))
+	slot = hash_search(keyset_plans, &h, HASH_FIND, NULL);
+	p = slot ? (KeysetPlan *) slot->entry : NULL;
+	if (p != NULL && p->entry.valid && keyset_plan_key_equal(&p->key, &k))
 	{
-		p = e->plan;
 		if (p->nfparams != req->nparams)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1504,12 +1484,12 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 								   "filter uses %d parameters but params has %d elements",
 								   p->nfparams, p->nfparams, req->nparams),
 					 errdetail("Parameters $1 to $n of the filter are bound, in order, from the params array.")));
-		p->pins++;
+		p->entry.pins++;
 		return p;
 	}
-	if (found)
-		keyset_plan_unlink(e);
-	keyset_cache_trim(keyset_plans, true);
+	if (p != NULL)
+		keyset_unlink(keyset_plans, slot);
+	keyset_cache_trim(keyset_plans);
 
 	inval_count = keyset_inval_count;
 	if (req->filter)
@@ -1541,6 +1521,8 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		elog(ERROR, "SPI_keepplan failed");
 
 	p = MemoryContextAllocZero(keyset_cache_cxt, sizeof(KeysetPlan));
+	p->entry.is_plan = true;
+	p->entry.valid = keyset_inval_count == inval_count;
 	p->key = k;
 	p->key.normalized = MemoryContextStrdup(keyset_cache_cxt, k.normalized);
 	if (k.filter)
@@ -1548,20 +1530,13 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		p->key.filter = MemoryContextStrdup(keyset_cache_cxt, k.filter);
 		p->key.search_path = MemoryContextStrdup(keyset_cache_cxt, k.search_path);
 	}
-	p->valid = keyset_inval_count == inval_count;
-	p->pins = 1;
 	p->plan = plan;
 	p->nfparams = nf;
 	p->fparamtypes = MemoryContextAlloc(keyset_cache_cxt, sizeof(Oid) * Max(nf, 1));
 	if (nf > 0)
 		memcpy(p->fparamtypes, ftypes, sizeof(Oid) * nf);
 
-	/* planning may have run user code that filled the slot meanwhile */
-	e = hash_search(keyset_plans, &h, HASH_ENTER, &found);
-	if (found)
-		keyset_plan_unlink(e);
-	e = hash_search(keyset_plans, &h, HASH_ENTER, NULL);
-	e->plan = p;
+	keyset_cache_insert(keyset_plans, h, &p->entry);
 	return p;
 }
 
@@ -1638,11 +1613,11 @@ keyset_run_pinned(KeysetPlan *pe, const KeysetSpec *spec, const KeysetRequest *r
 	}
 	PG_CATCH();
 	{
-		keyset_plan_unpin(pe);
+		keyset_unpin(&pe->entry);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	keyset_plan_unpin(pe);
+	keyset_unpin(&pe->entry);
 }
 
 /*
@@ -1850,11 +1825,11 @@ keyset_page(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		keyset_spec_unpin(spec);
+		keyset_unpin(&spec->entry);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	keyset_spec_unpin(spec);
+	keyset_unpin(&spec->entry);
 	return (Datum) 0;
 }
 
@@ -1986,11 +1961,11 @@ keyset_page_json(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		keyset_spec_unpin(spec);
+		keyset_unpin(&spec->entry);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	keyset_spec_unpin(spec);
+	keyset_unpin(&spec->entry);
 	PG_RETURN_DATUM(result);
 }
 
@@ -2107,11 +2082,11 @@ keyset_page_sql(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		keyset_spec_unpin(spec);
+		keyset_unpin(&spec->entry);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	keyset_spec_unpin(spec);
+	keyset_unpin(&spec->entry);
 	PG_RETURN_TEXT_P(result);
 }
 
@@ -2138,10 +2113,10 @@ keyset_cursor_of(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		keyset_spec_unpin(spec);
+		keyset_unpin(&spec->entry);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	keyset_spec_unpin(spec);
+	keyset_unpin(&spec->entry);
 	PG_RETURN_TEXT_P(result);
 }
