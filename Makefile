@@ -1,12 +1,21 @@
-# resilience: PGXS build plus the throwaway-server targets demo, test and bench.
+# resilience: PGXS build plus the throwaway-server targets demo, test, bench
+# and fuzz.
 #
 # Sources, regression suites, isolation specs and benchmarks are discovered from
-# their directories, so adding a concern means adding files, not editing lists.
+# their directories, so adding a concern means adding files, not editing lists;
+# the one list kept by hand is SQL_PARTS, because the install script must
+# create objects in dependency order.
 
 EXTENSION   = resilience
 MODULE_big  = resilience
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA        = resilience--1.0.sql
+# the current version's install script is built from one SQL file per concern;
+# released scripts (1.0) and upgrade scripts are kept verbatim
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" resilience.control)
+SQL_PARTS   = src/resilience.sql src/backoff.sql src/cursor.sql src/keyset.sql \
+              src/guard.sql src/lease.sql src/retry.sql src/idempotency.sql
+DATA_built  = resilience--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard resilience--*.sql))
 PGFILEDESC  = "resilience - resilient-backend helpers"
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
@@ -17,30 +26,32 @@ TAP_TESTS    = $(if $(wildcard t/*.pl),1,)
 
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results log regression.diffs regression.out
 
-# Debian keeps one pg_config per major version; prefer the newest server's.
-PG_CONFIG ?= $(firstword $(shell ls -d /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -rV) pg_config)
+# Extensions load with RTLD_GLOBAL: export only the SQL-callable entry points
+# and the module's magic block and _PG_init (all declared PGDLLEXPORT by fmgr.h),
+# hide everything else.  PostgreSQL 16 and later define PGDLLEXPORT this way
+# themselves; 15 leaves it empty on ELF platforms.
+override CPPFLAGS += -DPGDLLEXPORT='__attribute__((visibility("default")))'
+override CFLAGS += -fvisibility=hidden
+
+PG_CONFIG ?= pg_config
 PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
-ifeq ($(PGXS),)
-# No server headers yet: only the throwaway-server targets can run, and they
-# install what is missing first (tools/deps.sh).
-.DEFAULT_GOAL := all
-all installcheck install clean:
-	@tools/deps.sh
-	@$(MAKE) $@
-else
+ifneq ($(PGXS),)
 include $(PGXS)
+else
+# No server headers: a plain build cannot run, and installs nothing by itself.
+all install installcheck clean:
+	@echo "$(PG_CONFIG) has no PGXS: install postgresql-server-dev-<major>, set PG_CONFIG," >&2
+	@echo "or run 'make test' or 'make demo', which install what is missing" >&2
+	@exit 1
 endif
 
-.PHONY: demo test bench
+$(DATA_built): $(SQL_PARTS) resilience.control
+	cat $(SQL_PARTS) > $@
 
-demo:
-	@tools/deps.sh
-	@tools/harness.sh demo
+.PHONY: demo test bench fuzz
 
-test:
+# These targets run on a fresh machine: they install what is missing first
+# (tools/deps.sh), then pick the newest installed server (tools/pgenv.sh).
+demo test bench fuzz:
 	@tools/deps.sh
-	@tools/harness.sh test
-
-bench:
-	@tools/deps.sh
-	@tools/harness.sh bench
+	@tools/harness.sh $@

@@ -29,8 +29,9 @@
 #endif
 
 #include "backoff.h"
+#include "resilience.h"
 
-PG_FUNCTION_INFO_V1(backoff_delay);
+RESILIENCE_FUNCTION(backoff_delay);
 
 static const struct
 {

@@ -52,9 +52,10 @@
 #include "utils/snapmgr.h"
 
 #include "cursor.h"
+#include "resilience.h"
 #include "sha256.h"
 
-PG_FUNCTION_INFO_V1(cursor_rotate_key);
+RESILIENCE_FUNCTION(cursor_rotate_key);
 
 #define CURSOR_VERSION		1
 #define CURSOR_KEY_LEN		32

@@ -55,6 +55,7 @@
 
 #include "backoff.h"
 #include "guard.h"
+#include "resilience.h"
 #include "sha256.h"
 
 #if PG_VERSION_NUM >= 170000
@@ -72,14 +73,14 @@
 	LockAcquireExtended((tag), (mode), (session), (dontWait), true, NULL)
 #endif
 
-PG_FUNCTION_INFO_V1(guard_lock_key);
-PG_FUNCTION_INFO_V1(guard_xact_lock);
-PG_FUNCTION_INFO_V1(guard_try_xact_lock);
-PG_FUNCTION_INFO_V1(guard_lock_many);
-PG_FUNCTION_INFO_V1(guard_session_lock);
-PG_FUNCTION_INFO_V1(guard_try_session_lock);
-PG_FUNCTION_INFO_V1(guard_session_unlock);
-PG_FUNCTION_INFO_V1(guard_session_unlock_all);
+RESILIENCE_FUNCTION(guard_lock_key);
+RESILIENCE_FUNCTION(guard_xact_lock);
+RESILIENCE_FUNCTION(guard_try_xact_lock);
+RESILIENCE_FUNCTION(guard_lock_many);
+RESILIENCE_FUNCTION(guard_session_lock);
+RESILIENCE_FUNCTION(guard_try_session_lock);
+RESILIENCE_FUNCTION(guard_session_unlock);
+RESILIENCE_FUNCTION(guard_session_unlock_all);
 
 /* one session-level hold count per (key, mode) */
 typedef struct GuardSessionKey

@@ -48,10 +48,11 @@
 #include "utils/timestamp.h"
 
 #include "backoff.h"
+#include "resilience.h"
 #include "sha256.h"
 #include "sqlexec.h"
 
-PG_FUNCTION_INFO_V1(idempotency_run);
+RESILIENCE_FUNCTION(idempotency_run);
 
 /* Longest key accepted, in bytes (Stripe allows 255 characters). */
 #define IDEMPOTENCY_MAX_KEY_BYTES 1024

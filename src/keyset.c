@@ -119,11 +119,12 @@
 
 #include "cursor.h"
 #include "keyset.h"
+#include "resilience.h"
 
-PG_FUNCTION_INFO_V1(keyset_page);
-PG_FUNCTION_INFO_V1(keyset_page_json);
-PG_FUNCTION_INFO_V1(keyset_page_sql);
-PG_FUNCTION_INFO_V1(keyset_cursor_of);
+RESILIENCE_FUNCTION(keyset_page);
+RESILIENCE_FUNCTION(keyset_page_json);
+RESILIENCE_FUNCTION(keyset_page_sql);
+RESILIENCE_FUNCTION(keyset_cursor_of);
 
 #define KEYSET_MAX_COLUMNS	32
 #define KEYSET_CACHE_MAX	256

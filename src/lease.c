@@ -22,7 +22,9 @@
 #include "access/xlog.h"
 #include "fmgr.h"
 
-PG_FUNCTION_INFO_V1(lease_token_floor);
+#include "resilience.h"
+
+RESILIENCE_FUNCTION(lease_token_floor);
 
 /* bits of a token below the timeline */
 #define LEASE_TOKEN_TIMELINE_SHIFT	40

@@ -1,11 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * resilience.h
- *		Declarations shared by every part of the resilience extension.
+ *		What every file with SQL-callable functions includes.
  *
- * Each concern (backoff, keyset, guard, lease, retry, idempotency) lives in
- * its own src/<concern>.c with a header naming what other files may call.
- * This header only carries what the module entry point needs.
+ * The module is built with -fvisibility=hidden (see the Makefile): extensions
+ * load with RTLD_GLOBAL, so any symbol we export could capture a call meant
+ * for another library's function of the same name.  Only the SQL entry points,
+ * the magic block and _PG_init are exported, and every SQL entry point is
+ * declared with RESILIENCE_FUNCTION, never with a bare PG_FUNCTION_INFO_V1
+ * (PostgreSQL 15's fmgr.h does not mark the function itself as exported).
  *
  *-------------------------------------------------------------------------
  */
@@ -14,11 +17,13 @@
 
 #include "postgres.h"
 
-/* Version-portability shims (PostgreSQL 13 to 17). */
-#if PG_VERSION_NUM < 150000
-#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
-#endif
+#include "fmgr.h"
 
-extern void _PG_init(void);
+/* Declare a SQL-callable function and export it from the module. */
+#define RESILIENCE_FUNCTION(funcname) \
+	PG_FUNCTION_INFO_V1(funcname); \
+	extern PGDLLEXPORT Datum funcname(PG_FUNCTION_ARGS)
+
+extern PGDLLEXPORT void _PG_init(void);
 
 #endif							/* RESILIENCE_H */

@@ -79,8 +79,10 @@
 #include "backoff.h"
 #include "sqlexec.h"
 
-PG_FUNCTION_INFO_V1(retry_transaction);
-PG_FUNCTION_INFO_V1(retry_statement);
+#include "resilience.h"
+
+RESILIENCE_FUNCTION(retry_transaction);
+RESILIENCE_FUNCTION(retry_statement);
 
 /* What to retry and how long to wait; parsed from the SQL arguments. */
 typedef struct RetryPolicy

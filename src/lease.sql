@@ -1,0 +1,255 @@
+-------------------------------------------------------------------------------
+-- Leases with fencing tokens
+-------------------------------------------------------------------------------
+
+-- One row per lease name, kept after release so tokens never go back.
+-- holder is NULL once released.  Rows are written by the lease functions
+-- with the caller's rights, and leases are private by default: grant
+-- SELECT, INSERT, UPDATE on this table (and SELECT on resilience.leases) to
+-- the roles that take leases.
+CREATE TABLE resilience.lease_state (
+    name text PRIMARY KEY CHECK (name <> ''),
+    holder text CHECK (holder <> ''),
+    token bigint NOT NULL CHECK (token > 0),
+    acquired_at timestamptz NOT NULL,
+    renewed_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+
+COMMENT ON TABLE resilience.lease_state IS
+'leases with fencing tokens, one row per name (never delete rows: the row carries the last token)';
+
+-- In a trusted install (a database owner, not a superuser, ran CREATE
+-- EXTENSION) the bootstrap superuser owns the table; the installing role
+-- gets the rights to use leases and to grant them on to application roles.
+GRANT SELECT, INSERT, UPDATE ON resilience.lease_state TO @extowner@ WITH GRANT OPTION;
+
+-- dump the rows with the database, so a restore keeps tokens monotonic
+SELECT pg_catalog.pg_extension_config_dump('resilience.lease_state', '');
+
+CREATE VIEW resilience.leases AS
+SELECT s.name, s.holder, s.token, s.acquired_at, s.renewed_at, s.expires_at,
+       (s.holder IS NULL OR s.expires_at <= pg_catalog.clock_timestamp()) AS expired
+FROM resilience.lease_state s;
+
+GRANT SELECT ON resilience.leases TO @extowner@ WITH GRANT OPTION;
+
+COMMENT ON VIEW resilience.leases IS
+'every lease: holder (NULL once released), current token, times and whether it has expired';
+
+CREATE FUNCTION resilience.lease_token_floor()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'lease_token_floor'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION resilience.lease_token_floor() IS
+'the smallest fencing token this server may grant: its WAL timeline << 40 (25006 on a standby)';
+
+CREATE FUNCTION resilience.lease_acquire(name text, holder text, ttl interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+    v_token bigint;
+BEGIN
+    IF lease_acquire.name IS NULL OR lease_acquire.holder IS NULL OR lease_acquire.ttl IS NULL THEN
+        RAISE EXCEPTION 'lease_acquire arguments must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lease_acquire.name = '' OR lease_acquire.holder = '' THEN
+        RAISE EXCEPTION 'lease name and holder must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lease_acquire.ttl <= interval '0' THEN
+        RAISE EXCEPTION 'ttl must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use the longest time the holder may run without renewing, such as ''30s''.';
+    END IF;
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot acquire lease "%" on a hot standby', lease_acquire.name
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Leases are granted by the primary; connect to it.';
+    END IF;
+
+    -- Lock the row first and read the clock after: if we had to wait (for
+    -- a fenced write, or a racing grant), expiry is judged as of now.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_acquire.name
+    FOR UPDATE;
+    v_now := clock_timestamp();
+    -- A conflicting row is locked and re-checked at its latest version, so
+    -- of two racing callers exactly one wins (READ COMMITTED); under
+    -- REPEATABLE READ or SERIALIZABLE the loser may get 40001 instead.
+    INSERT INTO resilience.lease_state AS l
+        (name, holder, token, acquired_at, renewed_at, expires_at)
+    VALUES (lease_acquire.name, lease_acquire.holder, resilience.lease_token_floor(),
+            v_now, v_now, v_now + lease_acquire.ttl)
+    ON CONFLICT (name) DO UPDATE
+    SET token = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
+                     THEN l.token
+                     ELSE greatest(l.token + 1, excluded.token) END,
+        acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
+                           THEN l.acquired_at
+                           ELSE excluded.acquired_at END,
+        holder = excluded.holder,
+        renewed_at = excluded.renewed_at,
+        expires_at = excluded.expires_at
+    WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= v_now
+    RETURNING l.token INTO v_token;
+    RETURN v_token;
+END
+$$;
+
+COMMENT ON FUNCTION resilience.lease_acquire(text, text, interval) IS
+'take or extend a lease for ttl: its fencing token, or NULL if another live holder has it';
+
+CREATE FUNCTION resilience.lease_renew(name text, holder text, token bigint, ttl interval)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+BEGIN
+    IF lease_renew.name IS NULL OR lease_renew.holder IS NULL
+       OR lease_renew.token IS NULL OR lease_renew.ttl IS NULL THEN
+        RAISE EXCEPTION 'lease_renew arguments must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lease_renew.name = '' OR lease_renew.holder = '' THEN
+        RAISE EXCEPTION 'lease name and holder must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lease_renew.ttl <= interval '0' THEN
+        RAISE EXCEPTION 'ttl must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use the longest time the holder may run without renewing, such as ''30s''.';
+    END IF;
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot renew lease "%" on a hot standby', lease_renew.name
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Leases are granted by the primary; connect to it.';
+    END IF;
+
+    -- Lock the row first and read the clock after, as lease_acquire does: a
+    -- call that waited behind a fenced write judges expiry when it gets the row.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_renew.name
+    FOR NO KEY UPDATE;
+    v_now := clock_timestamp();
+    UPDATE resilience.lease_state AS l
+    SET renewed_at = v_now, expires_at = v_now + lease_renew.ttl
+    WHERE l.name = lease_renew.name AND l.holder = lease_renew.holder
+      AND l.token = lease_renew.token AND l.expires_at > v_now;
+    RETURN FOUND;
+END
+$$;
+
+COMMENT ON FUNCTION resilience.lease_renew(text, text, bigint, interval) IS
+'extend a live lease held by holder with token to now + ttl; false if it expired, was released or was taken over';
+
+CREATE FUNCTION resilience.lease_release(name text, holder text, token bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+BEGIN
+    IF lease_release.name IS NULL OR lease_release.holder IS NULL OR lease_release.token IS NULL THEN
+        RAISE EXCEPTION 'lease_release arguments must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lease_release.name = '' OR lease_release.holder = '' THEN
+        RAISE EXCEPTION 'lease name and holder must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot release lease "%" on a hot standby', lease_release.name
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Leases are granted by the primary; connect to it.';
+    END IF;
+
+    -- Lock the row first and read the clock after, as lease_acquire does: a
+    -- call that waited behind a fenced write judges expiry when it gets the row.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_release.name
+    FOR NO KEY UPDATE;
+    v_now := clock_timestamp();
+    -- the row (and its token) stays, so the next grant gets a larger token
+    UPDATE resilience.lease_state AS l
+    SET holder = NULL, expires_at = v_now
+    WHERE l.name = lease_release.name AND l.holder = lease_release.holder
+      AND l.token = lease_release.token AND l.expires_at > v_now;
+    RETURN FOUND;
+END
+$$;
+
+COMMENT ON FUNCTION resilience.lease_release(text, text, bigint) IS
+'give up a live lease held by holder with token; false if it had already expired, been released or been taken over';
+
+CREATE FUNCTION resilience.lease_fence(name text, token bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_row resilience.lease_state%ROWTYPE;
+    v_now timestamptz;
+BEGIN
+    IF lease_fence.name IS NULL OR lease_fence.token IS NULL THEN
+        RAISE EXCEPTION 'lease_fence arguments must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lease_fence.name = '' THEN
+        RAISE EXCEPTION 'lease name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot fence with lease "%" on a hot standby', lease_fence.name
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Fenced writes go to the primary; connect to it.';
+    END IF;
+
+    -- FOR SHARE until the end of the caller's transaction: a takeover
+    -- (which updates the row) waits for the fenced write to commit.
+    SELECT * INTO v_row FROM resilience.lease_state AS l
+    WHERE l.name = lease_fence.name
+    FOR SHARE;
+    v_now := clock_timestamp();
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = 'No such lease has ever been granted.',
+                  HINT = 'Acquire the lease with resilience.lease_acquire() first.';
+    ELSIF v_row.token <> lease_fence.token THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = format('The token is stale: the current token is %s.', v_row.token),
+                  HINT = 'Another holder has taken over; stop writing.';
+    ELSIF v_row.holder IS NULL THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = 'The lease was released.',
+                  HINT = 'Acquire the lease again for a new token.';
+    ELSIF v_row.expires_at <= v_now THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = format('The lease expired at %s.', v_row.expires_at),
+                  HINT = 'Renew the lease before it expires, or acquire it again for a new token.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION resilience.lease_fence(text, bigint) IS
+'raise RL001 unless token is the current, unexpired token of the lease; keeps the lease row share-locked to the end of the transaction';
+
+
+
