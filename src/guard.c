@@ -53,7 +53,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "backoff.h"
+#include "args.h"
 #include "guard.h"
 #include "resilience.h"
 #include "sha256.h"
@@ -109,13 +109,10 @@ static HTAB *guard_session_holds = NULL;
 static uint64
 guard_sha256_prefix(const uint8 *data, size_t len)
 {
-	Sha256		c;
 	uint8		digest[SHA256_DIGEST_LEN];
 	uint64		key = 0;
 
-	sha256_init(&c);
-	sha256_update(&c, data, len);
-	sha256_final(&c, digest);
+	sha256(data, len, digest);
 	for (int i = 0; i < 8; i++)
 		key = (key << 8) | digest[i];
 	return key;
@@ -395,10 +392,7 @@ guard_name_arg(FunctionCallInfo fcinfo, int argno)
 {
 	text	   *name;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("guard name must not be null")));
+	args_not_null(fcinfo, argno, "name");
 	name = PG_GETARG_TEXT_PP(argno);
 	if (VARSIZE_ANY_EXHDR(name) == 0)
 		ereport(ERROR,
@@ -411,11 +405,8 @@ guard_name_arg(FunctionCallInfo fcinfo, int argno)
 static bool
 guard_shared_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("shared must not be null"),
-				 errhint("Pass true for a shared guard, false for an exclusive one.")));
+	args_not_null_hint(fcinfo, argno, "shared",
+					   "Pass true for a shared guard, false for an exclusive one.");
 	return PG_GETARG_BOOL(argno);
 }
 
@@ -428,7 +419,7 @@ guard_timeout_arg(FunctionCallInfo fcinfo, int argno)
 
 	if (PG_ARGISNULL(argno))
 		return GUARD_WAIT_DEFAULT;
-	us = backoff_interval_usec(PG_GETARG_INTERVAL_P(argno), "timeout");
+	us = args_interval_usec(PG_GETARG_INTERVAL_P(argno), "timeout");
 	if (us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -586,11 +577,9 @@ guard_lock_many(PG_FUNCTION_ARGS)
 	GuardManyItem *items;
 	TimestampTz start = 0;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("guard names must not be null")));
+	args_not_null(fcinfo, 0, "names");
 	names = PG_GETARG_ARRAYTYPE_P(0);
+	/* any shape is accepted (elements in storage order), as in 1.0 */
 	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &nelems);
 

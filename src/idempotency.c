@@ -47,7 +47,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "backoff.h"
+#include "args.h"
 #include "resilience.h"
 #include "sha256.h"
 #include "sqlexec.h"
@@ -151,7 +151,6 @@ static bytea *
 idempotency_fingerprint(text *sql, ArrayType *params)
 {
 	StringInfoData buf;
-	Sha256		ctx;
 	uint8		digest[SHA256_DIGEST_LEN];
 	bytea	   *result;
 
@@ -187,9 +186,7 @@ idempotency_fingerprint(text *sql, ArrayType *params)
 		}
 	}
 
-	sha256_init(&ctx);
-	sha256_update(&ctx, (uint8 *) buf.data, buf.len);
-	sha256_final(&ctx, digest);
+	sha256(buf.data, buf.len, digest);
 	pfree(buf.data);
 
 	result = (bytea *) palloc(VARHDRSZ + sizeof(digest));
@@ -270,16 +267,6 @@ idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
 	return reply;
 }
 
-/* Reject a NULL argument with the argument's name. */
-static void
-idempotency_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 /*
  * idempotent(key text, sql text, params text[], ttl interval) RETURNS jsonb
  */
@@ -296,9 +283,9 @@ idempotency_run(PG_FUNCTION_ARGS)
 	Jsonb	   *reply = NULL;
 	MemoryContext callcxt = CurrentMemoryContext;
 
-	idempotency_not_null(fcinfo, 0, "key");
-	idempotency_not_null(fcinfo, 1, "sql");
-	idempotency_not_null(fcinfo, 3, "ttl");
+	args_not_null(fcinfo, 0, "key");
+	args_not_null(fcinfo, 1, "sql");
+	args_not_null(fcinfo, 3, "ttl");
 	key = PG_GETARG_TEXT_PP(0);
 	sql = PG_GETARG_TEXT_PP(1);
 	params = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
@@ -315,17 +302,13 @@ idempotency_run(PG_FUNCTION_ARGS)
 				 errmsg("idempotency key is too long"),
 				 errdetail("The key has %d bytes; the limit is %d.",
 						   (int) VARSIZE_ANY_EXHDR(key), IDEMPOTENCY_MAX_KEY_BYTES)));
-	if (backoff_interval_usec(ttl, "ttl") <= 0)
+	if (args_interval_usec(ttl, "ttl") <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be a positive interval"),
 				 errhint("Keep records at least as long as clients may retry, such as '24 hours'.")));
-	if (params != NULL && ARR_NDIM(params) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("params must be a one-dimensional array")));
 	/* no parameters is one request whether it is spelt NULL or '{}' */
-	if (params != NULL && ARR_NDIM(params) == 0)
+	if (args_text_array_length(params, "params") == 0)
 		params = NULL;
 
 	fingerprint = idempotency_fingerprint(sql, params);

@@ -51,6 +51,7 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
+#include "args.h"
 #include "sqlexec.h"
 
 #if PG_VERSION_NUM >= 140000
@@ -283,19 +284,8 @@ sqlexec_build(const SqlexecKey *key)
 int
 sqlexec_param_count(ArrayType *params)
 {
-	int			n;
+	int			n = args_text_array_length(params, "params");
 
-	if (params == NULL)
-		return 0;
-	if (ARR_NDIM(params) == 0)
-		return 0;
-	if (ARR_NDIM(params) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("params must be a one-dimensional array")));
-	if (ARR_ELEMTYPE(params) != TEXTOID)
-		elog(ERROR, "params must be text[]");
-	n = ArrayGetNItems(ARR_NDIM(params), ARR_DIMS(params));
 	if (n > SQLEXEC_MAX_PARAMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_TOO_MANY_ARGUMENTS),
