@@ -50,6 +50,7 @@
 #include "args.h"
 #include "resilience.h"
 #include "sha256.h"
+#include "spiplan.h"
 #include "sqlexec.h"
 
 RESILIENCE_FUNCTION(idempotency_run);
@@ -67,20 +68,6 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr replay_plan = NULL;
 static SPIPlanPtr forget_plan = NULL;
 
-/* Prepare and keep one of the fixed statements this file runs. */
-static SPIPlanPtr
-idempotency_prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
 /* Prepare the fixed statements once per backend. */
 static void
 idempotency_prepare_plans(void)
@@ -89,49 +76,43 @@ idempotency_prepare_plans(void)
 	Oid			key_types[2] = {OIDOID, TEXTOID};
 	Oid			record_types[3] = {OIDOID, TEXTOID, JSONBOID};
 
-	if (read_plan == NULL)
-		read_plan = idempotency_prepare(
-										"SELECT fingerprint, result FROM resilience.idempotency_store"
-										" WHERE role_id OPERATOR(pg_catalog.=) $1"
-										" AND key OPERATOR(pg_catalog.=) $2"
-										" AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
-										" FOR KEY SHARE",
-										2, key_types);
-	if (insert_plan == NULL)
-		insert_plan = idempotency_prepare(
-										  "INSERT INTO resilience.idempotency_store"
-										  " (role_id, key, fingerprint, result, created_at, expires_at)"
-										  " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
-										  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
-										  " ON CONFLICT (role_id, key) DO NOTHING",
-										  4, claim_types);
-	if (takeover_plan == NULL)
-		takeover_plan = idempotency_prepare(
-											"UPDATE resilience.idempotency_store"
-											" SET fingerprint = $3, result = NULL,"
-											" created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
-											" FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
-											" WHERE role_id OPERATOR(pg_catalog.=) $1"
-											" AND key OPERATOR(pg_catalog.=) $2"
-											" AND expires_at OPERATOR(pg_catalog.<=) c.t",
-											4, claim_types);
-	if (record_plan == NULL)
-		record_plan = idempotency_prepare(
-										  "UPDATE resilience.idempotency_store SET result = $3"
-										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-										  " AND key OPERATOR(pg_catalog.=) $2",
-										  3, record_types);
-	if (replay_plan == NULL)
-		replay_plan = idempotency_prepare(
-										  "INSERT INTO resilience.idempotency_replays (role_id, key)"
-										  " VALUES ($1, $2)",
-										  2, key_types);
-	if (forget_plan == NULL)
-		forget_plan = idempotency_prepare(
-										  "DELETE FROM resilience.idempotency_replays"
-										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-										  " AND key OPERATOR(pg_catalog.=) $2",
-										  2, key_types);
+	spiplan_saved(&read_plan,
+				  "SELECT fingerprint, result FROM resilience.idempotency_store"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2"
+				  " AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
+				  " FOR KEY SHARE",
+				  2, key_types);
+	spiplan_saved(&insert_plan,
+				  "INSERT INTO resilience.idempotency_store"
+				  " (role_id, key, fingerprint, result, created_at, expires_at)"
+				  " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
+				  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+				  " ON CONFLICT (role_id, key) DO NOTHING",
+				  4, claim_types);
+	spiplan_saved(&takeover_plan,
+				  "UPDATE resilience.idempotency_store"
+				  " SET fingerprint = $3, result = NULL,"
+				  " created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
+				  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2"
+				  " AND expires_at OPERATOR(pg_catalog.<=) c.t",
+				  4, claim_types);
+	spiplan_saved(&record_plan,
+				  "UPDATE resilience.idempotency_store SET result = $3"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2",
+				  3, record_types);
+	spiplan_saved(&replay_plan,
+				  "INSERT INTO resilience.idempotency_replays (role_id, key)"
+				  " VALUES ($1, $2)",
+				  2, key_types);
+	spiplan_saved(&forget_plan,
+				  "DELETE FROM resilience.idempotency_replays"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2",
+				  2, key_types);
 }
 
 /* Append a 32-bit length in network byte order. */
@@ -313,8 +294,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 
 	fingerprint = idempotency_fingerprint(sql, params);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spiplan_connect();
 	idempotency_prepare_plans();
 
 	values[0] = ObjectIdGetDatum(role);
