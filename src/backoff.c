@@ -19,13 +19,10 @@
  */
 #include "postgres.h"
 
+#include "common/pg_prng.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
-
-#if PG_VERSION_NUM >= 150000
-#include "common/pg_prng.h"
-#endif
 
 #include "args.h"
 #include "backoff.h"
@@ -55,7 +52,7 @@ backoff_parse_jitter(const char *name)
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown jitter mode \"%s\"", name),
+			 errmsg("unrecognized jitter mode \"%s\"", name),
 			 errhint("Valid jitter modes are \"none\", \"full\" and \"equal\".")));
 	pg_unreachable();
 }
@@ -105,17 +102,8 @@ static int64
 backoff_uniform(int64 lo, int64 hi)
 {
 	Assert(lo >= 0 && lo <= hi);
-#if PG_VERSION_NUM >= 150000
 	return (int64) pg_prng_uint64_range(&pg_global_prng_state,
 										(uint64) lo, (uint64) hi);
-#else
-	{
-		uint64		span = (uint64) (hi - lo) + 1;
-		uint64		r = ((uint64) random() << 62) ^ ((uint64) random() << 31) ^ (uint64) random();
-
-		return lo + (int64) (span == 0 ? r : r % span);
-	}
-#endif
 }
 
 /* The delay for an attempt, given validated arguments. */

@@ -21,7 +21,7 @@ typedef enum BackoffJitter
 	BACKOFF_JITTER_EQUAL		/* uniform in [ceiling/2, ceiling] */
 } BackoffJitter;
 
-/* Parse a jitter name; ERROR (22023, with the valid names) if unknown. */
+/* Parse a jitter name; ERROR (22023, with the valid names) if unrecognized. */
 extern BackoffJitter backoff_parse_jitter(const char *name);
 
 /*

@@ -31,6 +31,19 @@
  * held (after pg_advisory_unlock_all or DISCARD ALL), so every release
  * first checks LockHeldByMe.
  *
+ * Vocabulary.  What a caller takes is a lock, as the SQL names say (lock,
+ * try_lock, lock_many, session_lock, lock_key, lock_holders, the view
+ * resilience.locks): every message says "lock".  "Guard" names the
+ * capability only: this file, its C prefix guard_, and docs/guards.md.
+ *
+ * C entry points are named <file prefix>_<SQL name>, the prefix not
+ * repeated when the SQL name starts with it (guard_lock_key for lock_key,
+ * backoff_delay for backoff_delay).  The 1.0 install script binds four
+ * older names that keep working that way: guard_xact_lock (lock),
+ * guard_try_xact_lock (try_lock), idempotency_run (idempotent) and
+ * cursor_rotate_key (rotate_cursor_key); renaming them would mean exporting
+ * both names, since 1.0 must stay installable with the current library.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -72,6 +85,9 @@
 #define guard_lock_acquire(tag, mode, session, dontWait) \
 	LockAcquireExtended((tag), (mode), (session), (dontWait), true, NULL)
 #endif
+
+/* timeout_ms value meaning "no timeout of our own" (lock_timeout applies) */
+#define GUARD_WAIT_DEFAULT		(-1)
 
 RESILIENCE_FUNCTION(guard_lock_key);
 RESILIENCE_FUNCTION(guard_xact_lock);
@@ -118,8 +134,8 @@ guard_sha256_prefix(const uint8 *data, size_t len)
 	return key;
 }
 
-/* SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */
-int64
+/* lock_key(): SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */
+static int64
 guard_key_from_name(const char *name, int len)
 {
 	const char *utf8 = name;
@@ -139,7 +155,7 @@ guard_key_from_name(const char *name, int len)
 }
 
 /* The lock tag of a guard in the current database. */
-void
+static void
 guard_set_locktag(LOCKTAG *tag, int64 key)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
@@ -155,7 +171,7 @@ guard_check_parallel(void)
 	if (IsInParallelMode())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-				 errmsg("cannot take a guard during a parallel operation")));
+				 errmsg("cannot take a lock during a parallel operation")));
 }
 
 /* The session hold count of (key, mode); created on demand. */
@@ -239,8 +255,16 @@ guard_wait(const LOCKTAG *tag, LOCKMODE mode, bool session, int timeout_ms)
 	return granted;
 }
 
-/* Take a guard; false if not granted within timeout_ms. */
-bool
+/*
+ * Take a guard; false if it was not granted in time (nothing is left held
+ * or queued).  timeout_ms: 0 = do not wait, > 0 = wait at most that long
+ * (instead of lock_timeout), GUARD_WAIT_DEFAULT = wait like any lock;
+ * cancel, statement_timeout and deadlocks raise their own errors.  session
+ * takes a session-level lock, else it goes at the end of the transaction.
+ * A wait runs in an internal subtransaction, so call it only where a
+ * PL/pgSQL EXCEPTION block could run; never in parallel mode.
+ */
+static bool
 guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
 {
 	LOCKTAG		tag;
@@ -343,7 +367,7 @@ guard_report_unavailable(int64 key, const char *name, bool shared,
 
 	ereport(ERROR,
 			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-			 errmsg("could not acquire guard \"%s\"", name),
+			 errmsg("could not acquire lock \"%s\"", name),
 			 blockers == NULL ?
 			 errdetail("%sIts holders released it as the wait ended.", waited) :
 			 waiters ?
@@ -353,17 +377,8 @@ guard_report_unavailable(int64 key, const char *name, bool shared,
 					 key)));
 }
 
-/* Take a guard or raise 55P03 naming it and its holders. */
-void
-guard_lock(int64 key, const char *name, bool shared, bool session,
-		   int timeout_ms)
-{
-	if (!guard_acquire(key, shared, session, timeout_ms))
-		guard_report_unavailable(key, name, shared, timeout_ms);
-}
-
-/* Release one session-level hold of a guard. */
-bool
+/* Release one session-level hold of a guard; false if none is held. */
+static bool
 guard_session_release(int64 key, bool shared)
 {
 	LOCKTAG		tag;
@@ -397,7 +412,7 @@ guard_name_arg(FunctionCallInfo fcinfo, int argno)
 	if (VARSIZE_ANY_EXHDR(name) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("guard name must not be empty")));
+				 errmsg("lock name must not be empty")));
 	return name;
 }
 
@@ -406,7 +421,7 @@ static bool
 guard_shared_arg(FunctionCallInfo fcinfo, int argno)
 {
 	args_not_null_hint(fcinfo, argno, "shared",
-					   "Pass true for a shared guard, false for an exclusive one.");
+					   "Pass true for a shared lock, false for an exclusive one.");
 	return PG_GETARG_BOOL(argno);
 }
 
@@ -591,13 +606,13 @@ guard_lock_many(PG_FUNCTION_ARGS)
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("guard name must not be null"),
+					 errmsg("lock name must not be null"),
 					 errdetail("Element %d of the array is null.", i + 1)));
 		name = DatumGetTextPP(elems[i]);
 		if (VARSIZE_ANY_EXHDR(name) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("guard name must not be empty"),
+					 errmsg("lock name must not be empty"),
 					 errdetail("Element %d of the array is empty.", i + 1)));
 		items[i].key = guard_text_key(name);
 		items[i].name = name;

@@ -10,6 +10,11 @@
  * declared with RESILIENCE_FUNCTION, never with a bare PG_FUNCTION_INFO_V1
  * (PostgreSQL 15's fmgr.h does not mark the function itself as exported).
  *
+ * Supported servers: PostgreSQL 15 and later, the majors CI builds.  Code
+ * for older majors is not kept; branches on PG_VERSION_NUM are for later
+ * majors that changed an API (keyset.c still has dead branches for 13 and
+ * 14, which go when it is split).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef RESILIENCE_H
@@ -18,6 +23,10 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+
+#if PG_VERSION_NUM < 150000
+#error "resilience needs PostgreSQL 15 or later"
+#endif
 
 /* Declare a SQL-callable function and export it from the module. */
 #define RESILIENCE_FUNCTION(funcname) \

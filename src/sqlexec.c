@@ -53,13 +53,6 @@
 #include "spiplan.h"
 #include "sqlexec.h"
 
-#if PG_VERSION_NUM >= 140000
-
-#if PG_VERSION_NUM < 150000
-#define setup_parse_variable_parameters(pstate, types, n) \
-	parse_variable_parameters(pstate, types, n)
-#endif
-
 /* the most parameters a statement can have (the protocol's limit) */
 #define SQLEXEC_MAX_PARAMS 65535
 
@@ -473,69 +466,3 @@ sqlexec_execute(const char *sql, ArrayType *params)
 	sqlexec_result_free(&res);
 	return result;
 }
-
-#else							/* PG_VERSION_NUM < 140000 */
-
-/*
- * PostgreSQL 13 has no SPI_execute_plan_extended (no custom DestReceiver for
- * a saved plan), so the module builds there but these entry points refuse.
- */
-static void
-sqlexec_unsupported(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("running caller SQL requires PostgreSQL 14 or later")));
-}
-
-int
-sqlexec_param_count(ArrayType *params)
-{
-	sqlexec_unsupported();
-	return 0;
-}
-
-SqlexecPlan *
-sqlexec_prepare(const char *sql, int nparams)
-{
-	sqlexec_unsupported();
-	return NULL;
-}
-
-void
-sqlexec_result_init(SqlexecResult *res, MemoryContext parent)
-{
-	sqlexec_unsupported();
-}
-
-void
-sqlexec_result_reset(SqlexecResult *res)
-{
-}
-
-void
-sqlexec_result_free(SqlexecResult *res)
-{
-}
-
-void
-sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
-{
-	sqlexec_unsupported();
-}
-
-Jsonb *
-sqlexec_result_jsonb(SqlexecResult *res)
-{
-	sqlexec_unsupported();
-	return NULL;
-}
-
-Jsonb *
-sqlexec_execute(const char *sql, ArrayType *params)
-{
-	sqlexec_unsupported();
-	return NULL;
-}
-
-#endif							/* PG_VERSION_NUM >= 140000 */
