@@ -33,6 +33,18 @@
  * took over the record, and while that transaction is open every other
  * claimer of the key waits; so it runs at most once per committed record.
  *
+ * A request runs as the calling role and must end as it (current user,
+ * session user and security context compared before and after): the record
+ * is written under the row-level security of that role, and a SET ROLE,
+ * RESET ROLE or SET SESSION AUTHORIZATION that outlived the request would
+ * leave the caller's session, and the record, in another role.  The check
+ * is on the outcome rather than on the statements, so a function that
+ * switches roles is caught too and one that switches back is allowed; the
+ * error rolls back the request and whatever role change it made.  Running
+ * the request as a security-restricted operation (as VACUUM runs index
+ * functions) would refuse those changes up front, but also deferred
+ * constraint triggers, temporary tables and LISTEN, which requests may use.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -248,6 +260,47 @@ idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
 	return reply;
 }
 
+/* Who a request runs as. */
+typedef struct IdempotencyIdentity
+{
+	Oid			userid;
+	int			sec_context;
+	Oid			session_userid;
+} IdempotencyIdentity;
+
+/* The current user, security context and session user. */
+static void
+idempotency_identity(IdempotencyIdentity *id)
+{
+	GetUserIdAndSecContext(&id->userid, &id->sec_context);
+	id->session_userid = GetSessionUserId();
+}
+
+/* 0A000 if the request ended as someone other than it started. */
+static void
+idempotency_check_identity(const IdempotencyIdentity *before)
+{
+	IdempotencyIdentity after;
+
+	idempotency_identity(&after);
+	if (after.session_userid != before->session_userid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("idempotent request changed the session user"),
+				 errdetail("The request started with session user \"%s\" and ended with \"%s\".",
+						   GetUserNameFromId(before->session_userid, false),
+						   GetUserNameFromId(after.session_userid, false)),
+				 errhint("Change roles before calling resilience.idempotent(): a key and its result belong to the calling role.")));
+	if (after.userid != before->userid || after.sec_context != before->sec_context)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("idempotent request changed the current role"),
+				 errdetail("The request started as role \"%s\" and ended as \"%s\".",
+						   GetUserNameFromId(before->userid, false),
+						   GetUserNameFromId(after.userid, false)),
+				 errhint("Change roles before calling resilience.idempotent(): a key and its result belong to the calling role.")));
+}
+
 /*
  * idempotent(key text, sql text, params text[], ttl interval) RETURNS jsonb
  */
@@ -349,10 +402,18 @@ idempotency_run(PG_FUNCTION_ARGS)
 		if (claimed)
 		{
 			/* The key is ours: run the request and record its result. */
-			Jsonb	   *result = sqlexec_execute(text_to_cstring(sql), params);
+			IdempotencyIdentity caller;
+			Jsonb	   *result;
 			Datum		rvalues[3];
-			char		rnulls[3] = {' ', ' ', result ? ' ' : 'n'};
+			char		rnulls[3];
 			MemoryContext old;
+
+			idempotency_identity(&caller);
+			result = sqlexec_execute(text_to_cstring(sql), params);
+			idempotency_check_identity(&caller);
+			rnulls[0] = ' ';
+			rnulls[1] = ' ';
+			rnulls[2] = result ? ' ' : 'n';
 
 			rvalues[0] = values[0];
 			rvalues[1] = values[1];
