@@ -10,10 +10,11 @@
  * declared with RESILIENCE_FUNCTION, never with a bare PG_FUNCTION_INFO_V1
  * (PostgreSQL 15's fmgr.h does not mark the function itself as exported).
  *
- * Supported servers: PostgreSQL 15 and later, the majors CI builds.  Code
- * for older majors is not kept; branches on PG_VERSION_NUM are for later
- * majors that changed an API (keyset.c still has dead branches for 13 and
- * 14, which go when it is split).
+ * Supported servers: PostgreSQL 15 and 18, the majors CI builds; an older
+ * server is refused at compile time.  Code for older majors is not kept:
+ * branches on PG_VERSION_NUM are for later majors that changed an API
+ * (keyset.c still has dead branches for 13 and 14, which go when it is
+ * split).
  *
  *-------------------------------------------------------------------------
  */
