@@ -31,10 +31,12 @@
  * held (after pg_advisory_unlock_all or DISCARD ALL), so every release
  * first checks LockHeldByMe.
  *
- * Vocabulary.  What a caller takes is a lock, as the SQL names say (lock,
- * try_lock, lock_many, session_lock, lock_key, lock_holders, the view
- * resilience.locks): every message says "lock".  "Guard" names the
- * capability only: this file, its C prefix guard_, and docs/guards.md.
+ * Vocabulary.  In SQL names and in messages, what a caller takes is a lock
+ * (lock, try_lock, lock_many, session_lock, lock_key, lock_holders, the view
+ * resilience.locks; "could not acquire lock", "lock name must not be
+ * empty").  "Guard" names the capability: this file, the C prefix guard_,
+ * docs/guards.md, and in prose a lock in resilience's own lock space as
+ * opposed to the application's advisory locks.  Never "guard" in a message.
  *
  * C entry points are named <file prefix>_<SQL name>, the prefix not
  * repeated when the SQL name starts with it (guard_lock_key for lock_key,
