@@ -1116,24 +1116,20 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
  * ------------------------------------------------------------------------
  */
 
-/* ERROR 22023 unless filter is exactly one expression. */
-static void
-keyset_check_filter(const char *filter)
+/*
+ * Raw-parse sql, which places filter; ERROR 22023 with msg and the parser's
+ * message if it does not parse.  Raw parsing touches no shared state, so its
+ * error can be replaced.
+ */
+static List *
+keyset_parse_filter_sql(const char *sql, const char *filter, const char *msg)
 {
-	char	   *sql = psprintf("SELECT %s\n", filter);
 	List	   *raw = NIL;
-	SelectStmt *sel;
-	ResTarget  *rt;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	/* raw parsing touches no shared state, so its error can be replaced */
 	PG_TRY();
 	{
-#if PG_VERSION_NUM >= 140000
 		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-#else
-		raw = raw_parser(sql);
-#endif
 	}
 	PG_CATCH();
 	{
@@ -1144,10 +1140,29 @@ keyset_check_filter(const char *filter)
 		FlushErrorState();
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("filter is not a valid SQL expression"),
+				 errmsg_internal("%s", msg),
 				 errdetail("Parsing \"%s\" failed: %s.", filter, edata->message)));
 	}
 	PG_END_TRY();
+	return raw;
+}
+
+/*
+ * ERROR 22023 unless filter is exactly one expression, as the page query's
+ * WHERE clause reads it.  "SELECT filter" must be one unnamed target, so the
+ * filter cannot close the parenthesis it is placed in and add clauses of its
+ * own; and "WHERE (filter)" must parse too, since SELECT also takes what no
+ * expression is, such as a leading ALL or a trailing semicolon.
+ */
+static void
+keyset_check_filter(const char *filter)
+{
+	List	   *raw;
+	SelectStmt *sel;
+	ResTarget  *rt;
+
+	raw = keyset_parse_filter_sql(psprintf("SELECT %s\n", filter), filter,
+								  _("filter is not a valid SQL expression"));
 	if (list_length(raw) == 1 &&
 		IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
 	{
@@ -1165,7 +1180,11 @@ keyset_check_filter(const char *filter)
 			if (rt->name == NULL &&
 				!(IsA(rt->val, ColumnRef) &&
 				  IsA(llast(((ColumnRef *) rt->val)->fields), A_Star)))
+			{
+				(void) keyset_parse_filter_sql(psprintf("SELECT WHERE (%s\n)", filter), filter,
+											   _("filter must be a single boolean expression"));
 				return;
+			}
 		}
 	}
 	ereport(ERROR,
