@@ -142,11 +142,9 @@ typedef struct KeysetColumn
 	bool		nulls_first;
 	bool		notnull;
 	bool		rowtype;		/* a composite (or domain over one) */
-	char	   *typesql;		/* schema-qualified type name */
 	char	   *lt_sql;			/* OPERATOR(schema.<) of the btree family */
 	char	   *gt_sql;
 	char	   *eq_sql;
-	Oid			outfunc;
 	Oid			typioparam;
 	int32		typmod;			/* always -1: values travel without typmod */
 } KeysetColumn;
@@ -649,7 +647,6 @@ keyset_resolve_type(KeysetSpec *spec, int i, Form_pg_attribute attr)
 				eq;
 	HeapTuple	tup;
 	Form_pg_type typ;
-	bool		isvarlena;
 
 	if (!OidIsValid(opclass))
 		ereport(ERROR,
@@ -683,11 +680,9 @@ keyset_resolve_type(KeysetSpec *spec, int i, Form_pg_attribute attr)
 
 	c->typid = attr->atttypid;
 	c->typmod = -1;
-	c->typesql = format_type_be_qualified(attr->atttypid);
 	c->lt_sql = keyset_operator_sql(lt);
 	c->gt_sql = keyset_operator_sql(gt);
 	c->eq_sql = keyset_operator_sql(eq);
-	getTypeOutputInfo(attr->atttypid, &c->outfunc, &isvarlena);
 	c->typioparam = spec->typioparams[i];
 }
 
@@ -2023,13 +2018,72 @@ keyset_inline_params(const char *filter, char **literals, int nliterals)
 	return out.data;
 }
 
-/* A value as a typed SQL literal: 'text'::schema.type, or NULL::schema.type. */
+/*
+ * The schema-qualified name of a type for a value with no typmod, as page()
+ * binds its values.  format_type_be_qualified() names bpchar and bit
+ * "character" and "bit", which as a cast mean char(1) and bit(1): the
+ * names of the types themselves are bpchar and "bit", which format_type
+ * gives with TYPEMOD_GIVEN but unqualified.
+ */
 static char *
-keyset_literal(Datum v, bool isnull, Oid outfunc, const char *typesql)
+keyset_type_sql(Oid typid)
 {
+	char	   *s = format_type_extended(typid, -1,
+										 FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+
+	if (strcmp(s, "bpchar") == 0 || strcmp(s, "bpchar[]") == 0 ||
+		strcmp(s, "\"bit\"") == 0 || strcmp(s, "\"bit\"[]") == 0)
+		return psprintf("pg_catalog.%s", s);
+	return s;
+}
+
+/*
+ * A value as a typed SQL literal: 'text'::schema.type, or NULL::schema.type.
+ * Call between keyset_literals_begin() and _end(), so the text reads back as
+ * the same value under any session's settings.
+ */
+static char *
+keyset_literal(Datum v, bool isnull, Oid typid)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
 	if (isnull)
-		return psprintf("NULL::%s", typesql);
-	return psprintf("%s::%s", quote_literal_cstr(OidOutputFunctionCall(outfunc, v)), typesql);
+		return psprintf("NULL::%s", keyset_type_sql(typid));
+	getTypeOutputInfo(typid, &outfunc, &isvarlena);
+	return psprintf("%s::%s", quote_literal_cstr(OidOutputFunctionCall(outfunc, v)),
+					keyset_type_sql(typid));
+}
+
+/*
+ * Set what makes output functions print values that read back the same
+ * anywhere: floats in their shortest exact form (extra_float_digits = 1,
+ * whatever the session says, as pg_dump does), dates in ISO (readable under
+ * every DateStyle; timestamptz with its UTC offset, so TimeZone does not
+ * matter), intervals in the postgres style (sql_standard's sign rule reads
+ * differently elsewhere).  Returns the GUC nest level for
+ * keyset_literals_end(); an error rolls the settings back with the
+ * (sub)transaction, as for a function's SET clause.
+ */
+static int
+keyset_literals_begin(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("DateStyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+/* Restore the settings keyset_literals_begin() changed. */
+static void
+keyset_literals_end(int nest)
+{
+	AtEOXact_GUC(true, nest);
 }
 
 /*
@@ -2065,35 +2119,40 @@ keyset_page_sql(PG_FUNCTION_ARGS)
 	{
 		has_cursor = keyset_request_cursor(spec, &req, cvals, cnulls);
 
+		Oid		   *types = NULL;
+		Datum	   *pvals = NULL;
+		int			nest;
+
 		if (req.filter)
 		{
-			Oid		   *types = keyset_filter_types(spec, req.filter, req.nparams);
+			types = keyset_filter_types(spec, req.filter, req.nparams);
+			pvals = palloc0(sizeof(Datum) * Max(req.nparams, 1));
+			/* read under the session's settings, as page() reads them */
+			for (int i = 0; i < req.nparams; i++)
+			{
+				Oid			infunc,
+							ioparam;
+
+				if (req.paramnulls[i])
+					continue;
+				getTypeInputInfo(types[i], &infunc, &ioparam);
+				pvals[i] = OidInputFunctionCall(infunc, TextDatumGetCString(req.params[i]),
+												ioparam, -1);
+			}
+		}
+		nest = keyset_literals_begin();
+		if (req.filter)
+		{
 			char	  **lits = palloc(sizeof(char *) * Max(req.nparams, 1));
 
 			for (int i = 0; i < req.nparams; i++)
-			{
-				Oid			outfunc;
-				bool		isvarlena;
-				Oid			infunc,
-							ioparam;
-				Datum		v = (Datum) 0;
-
-				getTypeOutputInfo(types[i], &outfunc, &isvarlena);
-				if (!req.paramnulls[i])
-				{
-					/* through the type, so the literal is what page() binds */
-					getTypeInputInfo(types[i], &infunc, &ioparam);
-					v = OidInputFunctionCall(infunc, TextDatumGetCString(req.params[i]), ioparam, -1);
-				}
-				lits[i] = keyset_literal(v, req.paramnulls[i], outfunc,
-										 format_type_be_qualified(types[i]));
-			}
+				lits[i] = keyset_literal(pvals[i], req.paramnulls[i], types[i]);
 			filter = keyset_inline_params(req.filter, lits, req.nparams);
 		}
 		if (has_cursor)
 			for (int i = 0; i < spec->ncols; i++)
-				vals[i] = keyset_literal(cvals[i], cnulls[i], spec->cols[i].outfunc,
-										 spec->cols[i].typesql);
+				vals[i] = keyset_literal(cvals[i], cnulls[i], spec->cols[i].typid);
+		keyset_literals_end(nest);
 		sql = keyset_build_sql(spec, filter, req.before != NULL, has_cursor ? vals : NULL,
 							   cnulls, req.page_size, true);
 		MemoryContextSwitchTo(old);
