@@ -81,6 +81,7 @@
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "access/tupconvert.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
@@ -208,6 +209,7 @@ typedef struct KeysetPlanKey
 	const char *filter;			/* NULL: none */
 	const char *search_path;	/* the filter's parameter types depend on it, */
 	Oid			userid;			/* and on the role, through "$user" */
+	const char *settings;		/* how the filter's literals read */
 } KeysetPlanKey;
 
 /* A prepared page query, as cached (in keyset_cache_cxt). */
@@ -218,6 +220,8 @@ typedef struct KeysetPlan
 	SPIPlanPtr	plan;
 	int			nfparams;		/* $1..$n the filter uses */
 	Oid		   *fparamtypes;
+	bool		reads_clock;	/* the filter has a literal such as 'now', */
+	TimestampTz xact_start;		/* read at the start of this transaction */
 } KeysetPlan;
 
 /* A slot of either cache's hash table. */
@@ -328,6 +332,8 @@ keyset_entry_free(KeysetEntry *e)
 			pfree((char *) p->key.filter);
 		if (p->key.search_path)
 			pfree((char *) p->key.search_path);
+		if (p->key.settings)
+			pfree((char *) p->key.settings);
 		if (p->fparamtypes)
 			pfree(p->fparamtypes);
 		pfree(p);
@@ -1423,7 +1429,79 @@ keyset_plan_key_equal(const KeysetPlanKey *a, const KeysetPlanKey *b)
 	if (a->filter == NULL || b->filter == NULL)
 		return a->filter == b->filter;
 	return a->userid == b->userid && strcmp(a->filter, b->filter) == 0 &&
-		strcmp(a->search_path, b->search_path) == 0;
+		strcmp(a->search_path, b->search_path) == 0 &&
+		strcmp(a->settings, b->settings) == 0;
+}
+
+/*
+ * The settings that change what a filter's literals mean, as one string.
+ * Parse analysis turns a literal into a constant of its column's type when
+ * the plan is prepared, under these settings (and keeps it across
+ * executions, as a prepared statement does), so a filter's cached plan is
+ * only reused under the same ones.  search_path and the role are keyed
+ * apart; settings that only change how values are printed need not be.
+ */
+static char *
+keyset_literal_settings(void)
+{
+	static const char *const gucs[] = {
+		"TimeZone", "timezone_abbreviations", "DateStyle", "IntervalStyle",
+		"standard_conforming_strings", "array_nulls", "transform_null_equals",
+		"xmloption", "lc_monetary"
+	};
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < (int) lengthof(gucs); i++)
+	{
+		appendStringInfoString(&buf, GetConfigOption(gucs[i], false, false));
+		appendStringInfoChar(&buf, '\n');
+	}
+	return buf.data;
+}
+
+/*
+ * Whether a string literal of the filter reads the clock: 'now', 'today',
+ * 'tomorrow' and 'yesterday' mean the start of the current transaction to
+ * date/time input functions, so a plan with such a literal holds for one
+ * transaction.  Any literal containing one of those words counts (a text
+ * literal too: that only costs a plan per transaction).
+ */
+static bool
+keyset_filter_reads_clock(const char *filter)
+{
+	static const char *const words[] = {"now", "today", "tomorrow", "yesterday"};
+	core_yy_extra_type yyextra;
+	core_yyscan_t scanner;
+	core_YYSTYPE yylval;
+	YYLTYPE		yylloc;
+	bool		found = false;
+
+	scanner = scanner_init(filter, &yyextra, &ScanKeywords, ScanKeywordTokens);
+	while (!found)
+	{
+		int			tok = core_yylex(&yylval, &yylloc, scanner);
+		const char *p;
+
+		if (tok == 0)
+			break;
+		if (tok != SCONST && tok != USCONST)
+			continue;
+		for (p = yylval.str; *p && !found;)
+		{
+			const char *w = p;
+
+			while (isalpha((unsigned char) *p))
+				p++;
+			for (int i = 0; i < (int) lengthof(words) && p > w; i++)
+				if ((size_t) (p - w) == strlen(words[i]) && pg_strncasecmp(w, words[i], p - w) == 0)
+					found = true;
+			if (*p && p == w)
+				p++;
+		}
+	}
+	scanner_finish(scanner);
+	return found;
 }
 
 /*
@@ -1481,16 +1559,20 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	k.filter = req->filter;
 	k.search_path = req->filter ? namespace_search_path : NULL;
 	k.userid = req->filter ? GetUserId() : InvalidOid;
+	k.settings = req->filter ? keyset_literal_settings() : NULL;
 
 	h = hash_combine64(spec->normalized_hash, k.relid);
 	h = hash_combine64(h, ((uint64) k.cursor_nulls << 3) | (k.reverse ? 1 : 0) |
 					   (k.rowsonly ? 2 : 0) | (k.has_cursor ? 4 : 0));
 	h = hash_combine64(h, (uint64) k.limit);
 	if (k.filter)
-		h = hash_combine64(h, keyset_hash(k.filter, keyset_hash(k.search_path, k.userid)));
+		h = hash_combine64(h, keyset_hash(k.filter,
+										  keyset_hash(k.settings,
+													  keyset_hash(k.search_path, k.userid))));
 	slot = hash_search(keyset_plans, &h, HASH_FIND, NULL);
 	p = slot ? (KeysetPlan *) slot->entry : NULL;
-	if (p != NULL && p->entry.valid && keyset_plan_key_equal(&p->key, &k))
+	if (p != NULL && p->entry.valid && keyset_plan_key_equal(&p->key, &k) &&
+		(!p->reads_clock || p->xact_start == GetCurrentTransactionStartTimestamp()))
 	{
 		if (p->nfparams != req->nparams)
 			ereport(ERROR,
@@ -1512,10 +1594,7 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 		ftypes = keyset_filter_types(spec, req->filter, req->nparams);
 		nf = req->nparams;
 	}
-	if (nf > FUNC_MAX_ARGS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("params has more than %d elements", FUNC_MAX_ARGS)));
+	Assert(nf <= FUNC_MAX_ARGS);	/* keyset_read_args() */
 	for (int i = 0; i < nf; i++)
 		argtypes[i] = ftypes[i];
 	nargs = nf;
@@ -1544,6 +1623,9 @@ keyset_get_plan(const KeysetSpec *spec, const KeysetRequest *req, bool reverse,
 	{
 		p->key.filter = MemoryContextStrdup(keyset_cache_cxt, k.filter);
 		p->key.search_path = MemoryContextStrdup(keyset_cache_cxt, k.search_path);
+		p->key.settings = MemoryContextStrdup(keyset_cache_cxt, k.settings);
+		p->reads_clock = keyset_filter_reads_clock(k.filter);
+		p->xact_start = GetCurrentTransactionStartTimestamp();
 	}
 	p->plan = plan;
 	p->nfparams = nf;
@@ -1709,6 +1791,11 @@ keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 					 errmsg("params must be a one-dimensional array")));
 		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
 						  &req->params, &req->paramnulls, &req->nparams);
+		if (req->nparams > FUNC_MAX_ARGS)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOO_MANY_ARGUMENTS),
+					 errmsg("params has more than %d elements", FUNC_MAX_ARGS),
+					 errdetail("A filter takes at most %d parameters.", FUNC_MAX_ARGS)));
 	}
 	if (req->filter == NULL && req->nparams > 0)
 		ereport(ERROR,
