@@ -23,7 +23,7 @@
  *
  * "before" is "after" in the reversed order (every direction and NULLS
  * placement flipped); the caller turns the rows around.  A NULL cursor value
- * is tested with IS NULL, never bound; a composite column's with
+ * is tested with IS NULL, never compared; a composite column's with
  * ROW(c) IS NULL, which tests the value, not its fields.
  *
  * page_sql() shows a query with its values inlined as typed literals that
