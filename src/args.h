@@ -14,8 +14,9 @@
  *   days and days 24 hours as interval comparison does; 22008 if it does
  *   not fit, 22023 if it is infinite (PostgreSQL 17 and later).
  *
- * How to call it from a file that has its own copies today (keyset.c and
- * retry.c, converted by their owners):
+ * How to call it from a file that has its own copies today (keyset.c's
+ * keyset_read_args and entry points, and retry.c; converted by their
+ * owners):
  *
  *		#include "args.h"
  *

@@ -13,8 +13,8 @@
  * Supported servers: PostgreSQL 15 and 18, the majors CI builds; an older
  * server is refused at compile time.  Code for older majors is not kept:
  * branches on PG_VERSION_NUM are for later majors that changed an API
- * (keyset.c still has dead branches for 13 and 14, which go when it is
- * split).
+ * (keyset.c, keyset_filter.c and keyset_plan.c still carry branches for
+ * 13 and 14, which their owner removes).
  *
  *-------------------------------------------------------------------------
  */

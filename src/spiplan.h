@@ -68,15 +68,18 @@
  *      An entry built while an invalidation arrived may be inserted with
  *      entry.valid = false: it serves nobody and is rebuilt next time.
  *
- * How keyset.c should adopt it (its owner converts it): KeysetPlan starts
- * with an SpiPlanEntry instead of KeysetEntry, keyed by the bytes of
- * KeysetPlanKey's fixed fields followed by normalized, filter and
- * search_path (each NUL-terminated); keyset_get_plan's hash/trim/insert
- * become lookup/entry_new/insert, keyset_unpin becomes spiplan_cache_unpin,
- * keyset_relcache_callback marks entries stale through
- * spiplan_cache_mark_stale, and its SPI_prepare/SPI_keepplan pair becomes
- * spiplan_prepare (insert keeps the plan).  Eviction changes from "flush
- * every unpinned entry when full" to least recently used.
+ * How keyset should adopt it (its owner converts it): KeysetPlan
+ * (keyset_int.h) starts with an SpiPlanEntry instead of KeysetEntry, keyed
+ * by the bytes of KeysetPlanKey's fixed fields followed by normalized,
+ * filter and search_path (each NUL-terminated).  In keyset_plan.c,
+ * keyset_get_plan's hash/trim/insert become lookup/entry_new/insert and its
+ * SPI_prepare/SPI_keepplan pair becomes spiplan_prepare (insert keeps the
+ * plan).  keyset_cache.c's pin bookkeeping (keyset_unpin, keyset_sweep,
+ * keyset_unlink, keyset_cache_trim, keyset_cache_insert) goes: unpin is
+ * spiplan_cache_unpin, and keyset_relcache_callback marks entries stale
+ * through spiplan_cache_mark_stale.  KeysetSpec can use the same cache
+ * type with entry.plan = NULL.  Eviction changes from "flush every
+ * unpinned entry when full" to least recently used.
  *
  *-------------------------------------------------------------------------
  */
