@@ -2,9 +2,7 @@
 -- PL/pgSQL or SQL) that is not STRICT must raise 22004 (null_value_not_allowed)
 -- when its arguments are NULL, whatever it checks first.  Found from the
 -- catalog, so a new function is covered without editing this file.  The query
--- lists the functions that break the rule: keyset's page(), page_json() and
--- page_sql() still raise 22023 until keyset.c uses src/args.h; whoever
--- converts it removes them from the expected output.
+-- lists the functions that break the rule: none.
 CREATE TEMP TABLE null_args_t (id int PRIMARY KEY);
 CREATE FUNCTION pg_temp.null_call_sqlstate(f regprocedure) RETURNS text
 LANGUAGE plpgsql AS $$

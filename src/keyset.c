@@ -43,9 +43,11 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "args.h"
 #include "keyset.h"
 #include "keyset_int.h"
 #include "resilience.h"
+#include "spiplan.h"
 
 RESILIENCE_FUNCTION(keyset_page);
 RESILIENCE_FUNCTION(keyset_page_json);
@@ -98,10 +100,7 @@ static void
 keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 {
 	req->relid = relid;
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("order_by must not be null")));
+	args_not_null(fcinfo, 1, "order_by");
 	req->order_by = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	req->after = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	req->before = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
@@ -110,10 +109,7 @@ keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("after and before cannot both be given"),
 				 errhint("Pass after to fetch the next page, before to fetch the previous one.")));
-	if (PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("page_size must not be null")));
+	args_not_null(fcinfo, 4, "page_size");
 	req->page_size = PG_GETARG_INT32(4);
 	if (req->page_size < 1 || req->page_size > keyset_max_page_size)
 		ereport(ERROR,
@@ -123,14 +119,8 @@ keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 	req->filter = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
 	if (!PG_ARGISNULL(6))
 	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(6);
-
-		if (ARR_NDIM(arr) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("params must be a one-dimensional array")));
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-						  &req->params, &req->paramnulls, &req->nparams);
+		req->nparams = args_text_array(PG_GETARG_ARRAYTYPE_P(6), "params",
+									   &req->params, &req->paramnulls);
 		if (req->nparams > FUNC_MAX_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_TOO_MANY_ARGUMENTS),
@@ -177,10 +167,7 @@ keyset_call(FunctionCallInfo fcinfo, KeysetCallKind kind, const char *name, Keys
 	call.fcinfo = fcinfo;
 	if (kind == KEYSET_CALL_REL)
 	{
-		if (PG_ARGISNULL(0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("rel must not be null")));
+		args_not_null(fcinfo, 0, "rel");
 		relid = PG_GETARG_OID(0);
 	}
 	else
@@ -276,8 +263,7 @@ keyset_page_body(KeysetCall *call)
 	 * The query returns the relation's columns; they are mapped by position
 	 * onto the row type, which also has the dropped columns.
 	 */
-	SPI_connect();
-#if PG_VERSION_NUM >= 140000
+	spiplan_connect();
 	if (q.way == KEYSET_AFTER)
 	{
 		/* straight into the result, as PL/pgSQL's RETURN QUERY does */
@@ -290,7 +276,6 @@ keyset_page_body(KeysetCall *call)
 		dest->rDestroy(dest);
 	}
 	else
-#endif
 	{
 		TupleConversionMap *map;
 		bool		reverse = q.way == KEYSET_BEFORE;
@@ -374,7 +359,7 @@ keyset_page_json_body(KeysetCall *call)
 
 	initStringInfo(&buf);
 	/* buf stays in the call's context as it grows; everything else dies with SPI */
-	SPI_connect();
+	spiplan_connect();
 
 	tt = keyset_fetch(&q, NULL);
 	n = Min(tt->numvals, (uint64) call->req.page_size);

@@ -54,11 +54,7 @@ keyset_parse_filter_sql(const char *sql, const char *filter, const char *msg)
 
 	PG_TRY();
 	{
-#if PG_VERSION_NUM >= 140000
 		raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-#else
-		raw = raw_parser(sql);
-#endif
 	}
 	PG_CATCH();
 	{
@@ -137,16 +133,8 @@ keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams)
 
 	keyset_check_filter(filter);
 	sql = psprintf("SELECT 1 FROM %s AS %s WHERE (%s\n)", spec->relsql, spec->alias, filter);
-#if PG_VERSION_NUM >= 140000
 	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-#else
-	raw = raw_parser(sql);
-#endif
-#if PG_VERSION_NUM >= 150000
 	(void) parse_analyze_varparams(linitial(raw), sql, &types, &ntypes, NULL);
-#else
-	(void) parse_analyze_varparams(linitial(raw), sql, &types, &ntypes);
-#endif
 	if (ntypes != nparams)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

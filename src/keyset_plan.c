@@ -222,7 +222,6 @@ keyset_run_plan(KeysetPlan *pe, const KeysetQuery *q, DestReceiver *dest)
 			values[n] = q->cvals[i];
 			nulls[n] = q->cnulls[i] ? 'n' : ' ';
 		}
-#if PG_VERSION_NUM >= 140000
 	if (dest)
 	{
 		ParamListInfo pl = makeParamList(n);
@@ -246,7 +245,6 @@ keyset_run_plan(KeysetPlan *pe, const KeysetQuery *q, DestReceiver *dest)
 			elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
 		return;
 	}
-#endif
 	rc = SPI_execute_plan(pe->plan, values, nulls, true, q->limit);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -255,7 +253,7 @@ keyset_run_plan(KeysetPlan *pe, const KeysetQuery *q, DestReceiver *dest)
 /*
  * Run page query q (SPI connected): rows on q's side of its cursor values,
  * or from the start; at most q->limit rows, with the columns q->output
- * names.  With dest (PostgreSQL 14 and later) the rows go there and NULL is
+ * names.  With dest the rows go there and NULL is
  * returned, else SPI_tuptable.  The plan stays pinned while it runs, since
  * the query may run another page call, which may evict plans.
  */
