@@ -6,7 +6,10 @@
  *
  * A record lives in resilience.idempotency_store, keyed by (role, key), and
  * is written in the caller's transaction together with whatever the request
- * did, so the two commit or roll back as one.
+ * did, so the two commit or roll back as one.  The statements name the
+ * extension's member tables as found by membership, not by name, so a
+ * renamed schema or a look-alike table planted under the old name changes
+ * nothing.
  *
  * The guard on a key is its row.  A call first claims the key with INSERT
  * ... ON CONFLICT DO NOTHING: a concurrent claimer's uncommitted row makes it
@@ -57,9 +60,11 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
+#include "extension.h"
 #include "resilience.h"
 #include "sha256.h"
 #include "spiplan.h"
@@ -80,50 +85,98 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr replay_plan = NULL;
 static SPIPlanPtr forget_plan = NULL;
 
-/* Prepare the fixed statements once per backend. */
+/* The member tables the plans were built for, and their names then. */
+static Oid	plans_store_relid = InvalidOid;
+static Oid	plans_replays_relid = InvalidOid;
+static char *plans_store_name = NULL;	/* in TopMemoryContext */
+static char *plans_replays_name = NULL;
+
+/* Free a saved plan, if any. */
+static void
+idempotency_free_plan(SPIPlanPtr *slot)
+{
+	if (*slot != NULL)
+		SPI_freeplan(*slot);
+	*slot = NULL;
+}
+
+/*
+ * Prepare the fixed statements (SPI connected), naming the extension's own
+ * tables, found by membership (extension.c).  A saved plan is re-analysed
+ * from its text after DDL, so the text must name what is the member table
+ * now: the plans are rebuilt whenever a member table's OID or quoted
+ * qualified name is not what they were built with (the schema renamed, the
+ * extension recreated).  A table planted under the old name is never used.
+ */
 static void
 idempotency_prepare_plans(void)
 {
 	Oid			claim_types[4] = {OIDOID, TEXTOID, BYTEAOID, INTERVALOID};
 	Oid			key_types[2] = {OIDOID, TEXTOID};
 	Oid			record_types[3] = {OIDOID, TEXTOID, JSONBOID};
+	Oid			store = resilience_member_table("idempotency_store", NULL);
+	Oid			replays = resilience_member_table("idempotency_replays", NULL);
+	char	   *store_name = resilience_member_table_name(store);
+	char	   *replays_name = resilience_member_table_name(replays);
 
+	if (forget_plan != NULL &&
+		store == plans_store_relid && replays == plans_replays_relid &&
+		strcmp(store_name, plans_store_name) == 0 &&
+		strcmp(replays_name, plans_replays_name) == 0)
+		return;
+
+	idempotency_free_plan(&read_plan);
+	idempotency_free_plan(&insert_plan);
+	idempotency_free_plan(&takeover_plan);
+	idempotency_free_plan(&record_plan);
+	idempotency_free_plan(&replay_plan);
+	idempotency_free_plan(&forget_plan);
+	if (plans_store_name)
+		pfree(plans_store_name);
+	if (plans_replays_name)
+		pfree(plans_replays_name);
+	plans_store_name = MemoryContextStrdup(TopMemoryContext, store_name);
+	plans_replays_name = MemoryContextStrdup(TopMemoryContext, replays_name);
+	plans_store_relid = store;
+	plans_replays_relid = replays;
+
+	/* forget_plan last: set only once every plan is built */
 	spiplan_saved(&read_plan,
-				  "SELECT fingerprint, result FROM resilience.idempotency_store"
-				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-				  " AND key OPERATOR(pg_catalog.=) $2"
-				  " AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
-				  " FOR KEY SHARE",
+				  psprintf("SELECT fingerprint, result FROM %s"
+						   " WHERE role_id OPERATOR(pg_catalog.=) $1"
+						   " AND key OPERATOR(pg_catalog.=) $2"
+						   " AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
+						   " FOR KEY SHARE", store_name),
 				  2, key_types);
 	spiplan_saved(&insert_plan,
-				  "INSERT INTO resilience.idempotency_store"
-				  " (role_id, key, fingerprint, result, created_at, expires_at)"
-				  " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
-				  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
-				  " ON CONFLICT (role_id, key) DO NOTHING",
+				  psprintf("INSERT INTO %s"
+						   " (role_id, key, fingerprint, result, created_at, expires_at)"
+						   " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
+						   " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+						   " ON CONFLICT (role_id, key) DO NOTHING", store_name),
 				  4, claim_types);
 	spiplan_saved(&takeover_plan,
-				  "UPDATE resilience.idempotency_store"
-				  " SET fingerprint = $3, result = NULL,"
-				  " created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
-				  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
-				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-				  " AND key OPERATOR(pg_catalog.=) $2"
-				  " AND expires_at OPERATOR(pg_catalog.<=) c.t",
+				  psprintf("UPDATE %s"
+						   " SET fingerprint = $3, result = NULL,"
+						   " created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
+						   " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+						   " WHERE role_id OPERATOR(pg_catalog.=) $1"
+						   " AND key OPERATOR(pg_catalog.=) $2"
+						   " AND expires_at OPERATOR(pg_catalog.<=) c.t", store_name),
 				  4, claim_types);
 	spiplan_saved(&record_plan,
-				  "UPDATE resilience.idempotency_store SET result = $3"
-				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-				  " AND key OPERATOR(pg_catalog.=) $2",
+				  psprintf("UPDATE %s SET result = $3"
+						   " WHERE role_id OPERATOR(pg_catalog.=) $1"
+						   " AND key OPERATOR(pg_catalog.=) $2", store_name),
 				  3, record_types);
 	spiplan_saved(&replay_plan,
-				  "INSERT INTO resilience.idempotency_replays (role_id, key)"
-				  " VALUES ($1, $2)",
+				  psprintf("INSERT INTO %s (role_id, key)"
+						   " VALUES ($1, $2)", replays_name),
 				  2, key_types);
 	spiplan_saved(&forget_plan,
-				  "DELETE FROM resilience.idempotency_replays"
-				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-				  " AND key OPERATOR(pg_catalog.=) $2",
+				  psprintf("DELETE FROM %s"
+						   " WHERE role_id OPERATOR(pg_catalog.=) $1"
+						   " AND key OPERATOR(pg_catalog.=) $2", replays_name),
 				  2, key_types);
 }
 
