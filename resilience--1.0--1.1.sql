@@ -59,6 +59,218 @@ ALTER VIEW resilience.idempotency_keys SET (security_invoker);
 
 
 -------------------------------------------------------------------------------
+-- Leases: one function checks the arguments of all four
+-------------------------------------------------------------------------------
+
+-- The checks every lease function starts with, in one place.  func says which
+-- function calls and so which of name, holder, token and ttl it takes (the
+-- others it passes as NULL).  A NULL argument is 22004 naming it, as the C
+-- functions name theirs (src/args.c); an empty name or holder, or a ttl that
+-- is not positive, 22023; on a hot standby, 25006, since every lease function
+-- writes.
+CREATE FUNCTION resilience.lease_check_args(func text, name text, holder text,
+                                            token bigint, ttl interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_takes text[];
+    v_null text;
+BEGIN
+    IF lease_check_args.func IS NULL THEN
+        RAISE EXCEPTION 'func must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    v_takes := CASE lease_check_args.func
+                   WHEN 'lease_acquire' THEN '{name,holder,ttl}'
+                   WHEN 'lease_renew' THEN '{name,holder,token,ttl}'
+                   WHEN 'lease_release' THEN '{name,holder,token}'
+                   WHEN 'lease_fence' THEN '{name,token}'
+               END;
+    IF v_takes IS NULL THEN
+        RAISE EXCEPTION 'unrecognized lease function "%"', lease_check_args.func
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_null := CASE WHEN lease_check_args.name IS NULL THEN 'name'
+                   WHEN 'holder' = ANY (v_takes) AND lease_check_args.holder IS NULL THEN 'holder'
+                   WHEN 'token' = ANY (v_takes) AND lease_check_args.token IS NULL THEN 'token'
+                   WHEN 'ttl' = ANY (v_takes) AND lease_check_args.ttl IS NULL THEN 'ttl'
+              END;
+    IF v_null IS NOT NULL THEN
+        RAISE EXCEPTION '% must not be null', v_null
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF 'holder' = ANY (v_takes) THEN
+        IF lease_check_args.name = '' OR lease_check_args.holder = '' THEN
+            RAISE EXCEPTION 'lease name and holder must not be empty'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    ELSIF lease_check_args.name = '' THEN
+        RAISE EXCEPTION 'lease name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF 'ttl' = ANY (v_takes) AND lease_check_args.ttl <= interval '0' THEN
+        RAISE EXCEPTION 'ttl must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use the longest time the holder may run without renewing, such as ''30s''.';
+    END IF;
+    IF pg_is_in_recovery() THEN
+        IF lease_check_args.func = 'lease_fence' THEN
+            RAISE EXCEPTION 'cannot fence with lease "%" on a hot standby', lease_check_args.name
+                USING ERRCODE = 'read_only_sql_transaction',
+                      HINT = 'Fenced writes go to the primary; connect to it.';
+        END IF;
+        RAISE EXCEPTION 'cannot % lease "%" on a hot standby',
+                        substr(lease_check_args.func, 7), lease_check_args.name
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Leases are granted by the primary; connect to it.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION resilience.lease_check_args(text, text, text, bigint, interval) IS
+'internal: the argument checks of lease function func (NULL, empty, ttl, hot standby); raises or returns nothing';
+
+-- The four lease functions call it instead of repeating the checks; a NULL
+-- argument's message now names it (was "lease_acquire arguments must not be
+-- null" and the like; still 22004).
+CREATE OR REPLACE FUNCTION resilience.lease_acquire(name text, holder text, ttl interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+    v_token bigint;
+BEGIN
+    PERFORM resilience.lease_check_args('lease_acquire', lease_acquire.name, lease_acquire.holder, NULL, lease_acquire.ttl);
+
+    -- Lock the row first and read the clock after: if we had to wait (for
+    -- a fenced write, or a racing grant), expiry is judged as of now.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_acquire.name
+    FOR UPDATE;
+    v_now := clock_timestamp();
+    -- A conflicting row is locked and re-checked at its latest version, so
+    -- of two racing callers exactly one wins (READ COMMITTED); under
+    -- REPEATABLE READ or SERIALIZABLE the loser may get 40001 instead.
+    INSERT INTO resilience.lease_state AS l
+        (name, holder, token, acquired_at, renewed_at, expires_at)
+    VALUES (lease_acquire.name, lease_acquire.holder, resilience.lease_token_floor(),
+            v_now, v_now, v_now + lease_acquire.ttl)
+    ON CONFLICT (name) DO UPDATE
+    SET token = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
+                     THEN l.token
+                     ELSE greatest(l.token + 1, excluded.token) END,
+        acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
+                           THEN l.acquired_at
+                           ELSE excluded.acquired_at END,
+        holder = excluded.holder,
+        renewed_at = excluded.renewed_at,
+        expires_at = excluded.expires_at
+    WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= v_now
+    RETURNING l.token INTO v_token;
+    RETURN v_token;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION resilience.lease_renew(name text, holder text, token bigint, ttl interval)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+BEGIN
+    PERFORM resilience.lease_check_args('lease_renew', lease_renew.name, lease_renew.holder, lease_renew.token, lease_renew.ttl);
+
+    -- Lock the row first and read the clock after, as lease_acquire does: a
+    -- call that waited behind a fenced write judges expiry when it gets the row.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_renew.name
+    FOR NO KEY UPDATE;
+    v_now := clock_timestamp();
+    UPDATE resilience.lease_state AS l
+    SET renewed_at = v_now, expires_at = v_now + lease_renew.ttl
+    WHERE l.name = lease_renew.name AND l.holder = lease_renew.holder
+      AND l.token = lease_renew.token AND l.expires_at > v_now;
+    RETURN FOUND;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION resilience.lease_release(name text, holder text, token bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+BEGIN
+    PERFORM resilience.lease_check_args('lease_release', lease_release.name, lease_release.holder, lease_release.token, NULL);
+
+    -- Lock the row first and read the clock after, as lease_acquire does: a
+    -- call that waited behind a fenced write judges expiry when it gets the row.
+    PERFORM FROM resilience.lease_state AS l
+    WHERE l.name = lease_release.name
+    FOR NO KEY UPDATE;
+    v_now := clock_timestamp();
+    -- the row (and its token) stays, so the next grant gets a larger token
+    UPDATE resilience.lease_state AS l
+    SET holder = NULL, expires_at = v_now
+    WHERE l.name = lease_release.name AND l.holder = lease_release.holder
+      AND l.token = lease_release.token AND l.expires_at > v_now;
+    RETURN FOUND;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION resilience.lease_fence(name text, token bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_row resilience.lease_state%ROWTYPE;
+    v_now timestamptz;
+BEGIN
+    PERFORM resilience.lease_check_args('lease_fence', lease_fence.name, NULL, lease_fence.token, NULL);
+
+    -- FOR SHARE until the end of the caller's transaction: a takeover
+    -- (which updates the row) waits for the fenced write to commit.
+    SELECT * INTO v_row FROM resilience.lease_state AS l
+    WHERE l.name = lease_fence.name
+    FOR SHARE;
+    v_now := clock_timestamp();
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = 'No such lease has ever been granted.',
+                  HINT = 'Acquire the lease with resilience.lease_acquire() first.';
+    ELSIF v_row.token <> lease_fence.token THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = format('The token is stale: the current token is %s.', v_row.token),
+                  HINT = 'Another holder has taken over; stop writing.';
+    ELSIF v_row.holder IS NULL THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = 'The lease was released.',
+                  HINT = 'Acquire the lease again for a new token.';
+    ELSIF v_row.expires_at <= v_now THEN
+        RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
+            USING ERRCODE = 'RL001',
+                  DETAIL = format('The lease expired at %s.', v_row.expires_at),
+                  HINT = 'Renew the lease before it expires, or acquire it again for a new token.';
+    END IF;
+END
+$$;
+
+-------------------------------------------------------------------------------
 -- Fresh signing keys: 1.0 let the installing role read and write them
 -------------------------------------------------------------------------------
 

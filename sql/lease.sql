@@ -104,6 +104,12 @@ SELECT resilience.lease_renew('x', 'node-a', NULL, '1 min');
 SELECT resilience.lease_release(NULL, 'node-a', 1);
 SELECT resilience.lease_fence('', 1);
 SELECT resilience.lease_fence('x', NULL);
+-- one function checks the arguments of all four, naming the NULL one
+SELECT resilience.lease_acquire('x', 'node-a', NULL);
+SELECT resilience.lease_renew('x', NULL, 1, '1 min');
+SELECT resilience.lease_fence(NULL, NULL);
+SELECT resilience.lease_check_args('lease_acquire', 'x', 'node-a', NULL, '1 min');
+SELECT resilience.lease_check_args('lease_nope', 'x', 'node-a', 1, '1 min');
 -- nothing was written by the failed calls
 SELECT name FROM resilience.leases ORDER BY name;
 

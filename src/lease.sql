@@ -47,6 +47,76 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION resilience.lease_token_floor() IS
 'the smallest fencing token this server may grant: its WAL timeline << 40 (25006 on a standby)';
 
+-- The checks every lease function starts with, in one place.  func says which
+-- function calls and so which of name, holder, token and ttl it takes (the
+-- others it passes as NULL).  A NULL argument is 22004 naming it, as the C
+-- functions name theirs (src/args.c); an empty name or holder, or a ttl that
+-- is not positive, 22023; on a hot standby, 25006, since every lease function
+-- writes.
+CREATE FUNCTION resilience.lease_check_args(func text, name text, holder text,
+                                            token bigint, ttl interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_takes text[];
+    v_null text;
+BEGIN
+    IF lease_check_args.func IS NULL THEN
+        RAISE EXCEPTION 'func must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    v_takes := CASE lease_check_args.func
+                   WHEN 'lease_acquire' THEN '{name,holder,ttl}'
+                   WHEN 'lease_renew' THEN '{name,holder,token,ttl}'
+                   WHEN 'lease_release' THEN '{name,holder,token}'
+                   WHEN 'lease_fence' THEN '{name,token}'
+               END;
+    IF v_takes IS NULL THEN
+        RAISE EXCEPTION 'unrecognized lease function "%"', lease_check_args.func
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_null := CASE WHEN lease_check_args.name IS NULL THEN 'name'
+                   WHEN 'holder' = ANY (v_takes) AND lease_check_args.holder IS NULL THEN 'holder'
+                   WHEN 'token' = ANY (v_takes) AND lease_check_args.token IS NULL THEN 'token'
+                   WHEN 'ttl' = ANY (v_takes) AND lease_check_args.ttl IS NULL THEN 'ttl'
+              END;
+    IF v_null IS NOT NULL THEN
+        RAISE EXCEPTION '% must not be null', v_null
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF 'holder' = ANY (v_takes) THEN
+        IF lease_check_args.name = '' OR lease_check_args.holder = '' THEN
+            RAISE EXCEPTION 'lease name and holder must not be empty'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    ELSIF lease_check_args.name = '' THEN
+        RAISE EXCEPTION 'lease name must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF 'ttl' = ANY (v_takes) AND lease_check_args.ttl <= interval '0' THEN
+        RAISE EXCEPTION 'ttl must be a positive interval'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use the longest time the holder may run without renewing, such as ''30s''.';
+    END IF;
+    IF pg_is_in_recovery() THEN
+        IF lease_check_args.func = 'lease_fence' THEN
+            RAISE EXCEPTION 'cannot fence with lease "%" on a hot standby', lease_check_args.name
+                USING ERRCODE = 'read_only_sql_transaction',
+                      HINT = 'Fenced writes go to the primary; connect to it.';
+        END IF;
+        RAISE EXCEPTION 'cannot % lease "%" on a hot standby',
+                        substr(lease_check_args.func, 7), lease_check_args.name
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Leases are granted by the primary; connect to it.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION resilience.lease_check_args(text, text, text, bigint, interval) IS
+'internal: the argument checks of lease function func (NULL, empty, ttl, hot standby); raises or returns nothing';
+
 CREATE FUNCTION resilience.lease_acquire(name text, holder text, ttl interval)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -57,24 +127,7 @@ DECLARE
     v_now timestamptz;
     v_token bigint;
 BEGIN
-    IF lease_acquire.name IS NULL OR lease_acquire.holder IS NULL OR lease_acquire.ttl IS NULL THEN
-        RAISE EXCEPTION 'lease_acquire arguments must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF lease_acquire.name = '' OR lease_acquire.holder = '' THEN
-        RAISE EXCEPTION 'lease name and holder must not be empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF lease_acquire.ttl <= interval '0' THEN
-        RAISE EXCEPTION 'ttl must be a positive interval'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use the longest time the holder may run without renewing, such as ''30s''.';
-    END IF;
-    IF pg_is_in_recovery() THEN
-        RAISE EXCEPTION 'cannot acquire lease "%" on a hot standby', lease_acquire.name
-            USING ERRCODE = 'read_only_sql_transaction',
-                  HINT = 'Leases are granted by the primary; connect to it.';
-    END IF;
+    PERFORM resilience.lease_check_args('lease_acquire', lease_acquire.name, lease_acquire.holder, NULL, lease_acquire.ttl);
 
     -- Lock the row first and read the clock after: if we had to wait (for
     -- a fenced write, or a racing grant), expiry is judged as of now.
@@ -117,25 +170,7 @@ AS $$
 DECLARE
     v_now timestamptz;
 BEGIN
-    IF lease_renew.name IS NULL OR lease_renew.holder IS NULL
-       OR lease_renew.token IS NULL OR lease_renew.ttl IS NULL THEN
-        RAISE EXCEPTION 'lease_renew arguments must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF lease_renew.name = '' OR lease_renew.holder = '' THEN
-        RAISE EXCEPTION 'lease name and holder must not be empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF lease_renew.ttl <= interval '0' THEN
-        RAISE EXCEPTION 'ttl must be a positive interval'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use the longest time the holder may run without renewing, such as ''30s''.';
-    END IF;
-    IF pg_is_in_recovery() THEN
-        RAISE EXCEPTION 'cannot renew lease "%" on a hot standby', lease_renew.name
-            USING ERRCODE = 'read_only_sql_transaction',
-                  HINT = 'Leases are granted by the primary; connect to it.';
-    END IF;
+    PERFORM resilience.lease_check_args('lease_renew', lease_renew.name, lease_renew.holder, lease_renew.token, lease_renew.ttl);
 
     -- Lock the row first and read the clock after, as lease_acquire does: a
     -- call that waited behind a fenced write judges expiry when it gets the row.
@@ -163,19 +198,7 @@ AS $$
 DECLARE
     v_now timestamptz;
 BEGIN
-    IF lease_release.name IS NULL OR lease_release.holder IS NULL OR lease_release.token IS NULL THEN
-        RAISE EXCEPTION 'lease_release arguments must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF lease_release.name = '' OR lease_release.holder = '' THEN
-        RAISE EXCEPTION 'lease name and holder must not be empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF pg_is_in_recovery() THEN
-        RAISE EXCEPTION 'cannot release lease "%" on a hot standby', lease_release.name
-            USING ERRCODE = 'read_only_sql_transaction',
-                  HINT = 'Leases are granted by the primary; connect to it.';
-    END IF;
+    PERFORM resilience.lease_check_args('lease_release', lease_release.name, lease_release.holder, lease_release.token, NULL);
 
     -- Lock the row first and read the clock after, as lease_acquire does: a
     -- call that waited behind a fenced write judges expiry when it gets the row.
@@ -205,19 +228,7 @@ DECLARE
     v_row resilience.lease_state%ROWTYPE;
     v_now timestamptz;
 BEGIN
-    IF lease_fence.name IS NULL OR lease_fence.token IS NULL THEN
-        RAISE EXCEPTION 'lease_fence arguments must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF lease_fence.name = '' THEN
-        RAISE EXCEPTION 'lease name must not be empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF pg_is_in_recovery() THEN
-        RAISE EXCEPTION 'cannot fence with lease "%" on a hot standby', lease_fence.name
-            USING ERRCODE = 'read_only_sql_transaction',
-                  HINT = 'Fenced writes go to the primary; connect to it.';
-    END IF;
+    PERFORM resilience.lease_check_args('lease_fence', lease_fence.name, NULL, lease_fence.token, NULL);
 
     -- FOR SHARE until the end of the caller's transaction: a takeover
     -- (which updates the row) waits for the fenced write to commit.
