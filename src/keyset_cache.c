@@ -2,32 +2,35 @@
  *
  * keyset_cache.c
  *		Per-backend caches of resolved sort specifications and prepared
- *		page queries, and the pins that keep an entry alive while in use.
+ *		page queries, their invalidation, and the pins that keep a spec
+ *		alive while in use.
  *
- * Two hash tables, keyed by a 64-bit hash (the owners compare the full key
- * on a hit): specs (keyset_spec.c) and plans (keyset_plan.c).  Both kinds of
- * entry start with a KeysetEntry and live in keyset_cache_cxt, under
- * CacheMemoryContext.
+ * Prepared page queries live in keyset_plan_cache, a bounded cache of
+ * spiplan.h (least recently used unpinned entries are evicted beyond
+ * KEYSET_CACHE_MAX; keyset_plan.c builds the entries).  Resolved specs live
+ * in a hash table here, keyed by a 64-bit hash (keyset_spec.c compares the
+ * full key on a hit), each in its own context under keyset_cache_cxt, which
+ * is under CacheMemoryContext.
  *
- * A relcache callback marks every entry of a relation stale when it changes
- * (new index, altered or dropped column, dropped relation), and a syscache
- * callback every entry when a schema changes, since entries carry
+ * A relcache callback marks every spec and plan of a relation stale when it
+ * changes (new index, altered or dropped column, dropped relation), and a
+ * syscache callback every entry when a schema changes, since entries carry
  * schema-qualified names in their SQL; plancache revalidates the SPI plans
  * on everything else.  A stale entry is rebuilt on its next use.
  *
  * A page call can run another one (from its filter, a view or a row-level
  * security policy), which may need to evict entries.  So every entry in use
  * is pinned: lookups return pinned entries, and their callers unpin them,
- * also when an error unwinds.  A pinned entry is never freed: a full cache
- * (KEYSET_CACHE_MAX entries) evicts only unpinned ones, and a pinned entry
+ * also when an error unwinds.  A pinned spec is never freed: a full cache
+ * (KEYSET_CACHE_MAX entries) evicts only unpinned ones, and a pinned spec
  * that has to leave its hash table is unlinked and freed once its last user
  * unpins it, on the next cache access (never while an error is unwound:
- * keyset_unpin() only queues it).
+ * keyset_unpin() only queues it).  spiplan.c keeps the same rules for plans.
  *
  * keyset_inval_count counts the invalidations seen.  Building an entry does
  * catalog lookups, which may deliver an invalidation meant for it before it
- * is in its hash table; an entry built while the count moved is stored
- * already stale.
+ * is in its cache; an entry built while the count moved is stored already
+ * stale.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,9 +46,16 @@
 
 MemoryContext keyset_cache_cxt = NULL;
 HTAB	   *keyset_specs = NULL;
-HTAB	   *keyset_plans = NULL;
+SpiPlanCache *keyset_plan_cache = NULL;
 uint64		keyset_inval_count = 0;
 static KeysetEntry *keyset_dead = NULL;	/* unlinked, unpinned, to be freed */
+
+/* spiplan_cache_mark_stale: whether plan e is over relation *arg. */
+static bool
+keyset_plan_of_rel(SpiPlanEntry *e, void *arg)
+{
+	return ((KeysetPlan *) e)->relid == *(Oid *) arg;
+}
 
 /* Relcache callback: mark the entries of relid (or all) stale. */
 static void
@@ -68,10 +78,8 @@ keyset_relcache_callback(Datum arg, Oid relid)
 			if (spec->indexes[i] == relid)
 				spec->entry.valid = false;
 	}
-	hash_seq_init(&status, keyset_plans);
-	while ((slot = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || ((KeysetPlan *) slot->entry)->key.relid == relid)
-			slot->entry->valid = false;
+	spiplan_cache_mark_stale(keyset_plan_cache,
+							 relid == InvalidOid ? NULL : keyset_plan_of_rel, &relid);
 }
 
 /*
@@ -85,31 +93,12 @@ keyset_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 	keyset_relcache_callback(arg, InvalidOid);
 }
 
-/* Free a cache entry and what it owns. */
+/* Free a spec and what it owns. */
 static void
 keyset_entry_free(KeysetEntry *e)
 {
 	Assert(e->pins == 0);
-	if (e->is_plan)
-	{
-		KeysetPlan *p = (KeysetPlan *) e;
-
-		if (p->plan)
-			SPI_freeplan(p->plan);
-		if (p->key.normalized)
-			pfree((char *) p->key.normalized);
-		if (p->key.filter)
-			pfree((char *) p->key.filter);
-		if (p->key.search_path)
-			pfree((char *) p->key.search_path);
-		if (p->key.settings)
-			pfree((char *) p->key.settings);
-		if (p->fparamtypes)
-			pfree(p->fparamtypes);
-		pfree(p);
-	}
-	else
-		MemoryContextDelete(((KeysetSpec *) e)->cxt);
+	MemoryContextDelete(((KeysetSpec *) e)->cxt);
 }
 
 /* Free the unlinked entries whose last user has gone. */
@@ -136,6 +125,7 @@ keyset_init_caches(void)
 		keyset_sweep();
 		return;
 	}
+	keyset_plan_cache = spiplan_cache_create("resilience keyset plans", KEYSET_CACHE_MAX);
 	keyset_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
 											 "resilience keyset cache",
 											 ALLOCSET_SMALL_SIZES);
@@ -144,8 +134,6 @@ keyset_init_caches(void)
 	ctl.entrysize = sizeof(KeysetSlot);
 	ctl.hcxt = keyset_cache_cxt;
 	keyset_specs = hash_create("resilience keyset specs", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	keyset_plans = hash_create("resilience keyset plans", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	CacheRegisterRelcacheCallback(keyset_relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, keyset_namespace_callback, (Datum) 0);
@@ -164,7 +152,7 @@ keyset_unlink(HTAB *htab, KeysetSlot *slot)
 		keyset_entry_free(e);
 }
 
-/* Release an entry from keyset_get_spec/plan(); safe while an error unwinds. */
+/* Release a spec from keyset_get_spec(); safe while an error unwinds. */
 void
 keyset_unpin(KeysetEntry *e)
 {

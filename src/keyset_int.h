@@ -5,7 +5,7 @@
  *		specification, the cached plans, one request and one page query.
  *
  *		keyset.c			the SQL entry points and their common prologue
- *		keyset_cache.c		per-backend caches of specs and plans, pinning
+ *		keyset_cache.c		per-backend caches of specs and plans, pinning specs
  *		keyset_grammar.c	the sort-specification grammar
  *		keyset_spec.c		resolving a spec against a relation, totality
  *		keyset_filter.c		checking a filter, how its literals read
@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "cursor.h"
+#include "spiplan.h"
 
 /* Most columns of a (totalized) sort specification. */
 #define KEYSET_MAX_COLUMNS	32
@@ -81,12 +82,11 @@ typedef struct KeysetColumn
 } KeysetColumn;
 
 /*
- * What an entry of either cache (specs, plans) starts with: the bookkeeping
- * that lets it be pinned while in use (keyset_cache.c).
+ * What an entry of the spec cache starts with: the bookkeeping that lets it
+ * be pinned while in use (keyset_cache.c).
  */
 typedef struct KeysetEntry
 {
-	bool		is_plan;		/* a KeysetPlan, else a KeysetSpec */
 	bool		valid;			/* false once its relation changed */
 	int			pins;			/* callers using it now */
 	bool		unlinked;		/* out of its hash table: free at pins == 0 */
@@ -167,35 +167,38 @@ typedef struct KeysetQuery
 	const bool *cnulls;			/* which of them are NULL */
 } KeysetQuery;
 
-/* What a page query is prepared for: the key of the plan cache. */
+/*
+ * What a page query is prepared for: the fixed part of the plan cache key,
+ * followed in the key's bytes by the normalized spec and, with a filter,
+ * its text, the search_path and the literal settings (each NUL-terminated).
+ */
 typedef struct KeysetPlanKey
 {
 	Oid			relid;
 	KeysetWay	way;
 	KeysetOutput output;
 	bool		has_cursor;
+	bool		has_filter;
 	uint32		cursor_nulls;	/* bit i: cursor value i is NULL */
 	int64		limit;			/* the page size rounded up to a power of two */
-	const char *normalized;		/* the spec */
-	const char *filter;			/* NULL: none */
-	const char *search_path;	/* the filter's parameter types depend on it, */
-	Oid			userid;			/* and on the role, through "$user" */
-	const char *settings;		/* how the filter's literals read */
+	Oid			userid;			/* with a filter: "$user" in its search_path */
 } KeysetPlanKey;
 
-/* A prepared page query, as cached (in keyset_cache_cxt). */
+/*
+ * A prepared page query, as cached in keyset_plan_cache (spiplan.h): the
+ * entry's context holds this struct and all it points to.
+ */
 typedef struct KeysetPlan
 {
-	KeysetEntry entry;			/* must be first */
-	KeysetPlanKey key;			/* its strings owned here */
-	SPIPlanPtr	plan;
+	SpiPlanEntry entry;			/* must be first; entry.plan is the plan */
+	Oid			relid;			/* its relation, for invalidation */
 	int			nfparams;		/* $1..$n the filter uses */
 	Oid		   *fparamtypes;
 	bool		reads_clock;	/* the filter has a literal such as 'now', */
 	TimestampTz xact_start;		/* read at the start of this transaction */
 } KeysetPlan;
 
-/* A slot of either cache's hash table. */
+/* A slot of the spec cache's hash table. */
 typedef struct KeysetSlot
 {
 	uint64		hash;			/* hash key */
@@ -208,7 +211,7 @@ extern int	keyset_max_page_size;
 /* keyset_cache.c */
 extern MemoryContext keyset_cache_cxt;
 extern HTAB *keyset_specs;
-extern HTAB *keyset_plans;
+extern SpiPlanCache *keyset_plan_cache;
 extern uint64 keyset_inval_count;
 extern void keyset_init_caches(void);
 extern void keyset_unlink(HTAB *htab, KeysetSlot *slot);

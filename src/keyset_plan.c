@@ -3,8 +3,9 @@
  * keyset_plan.c
  *		Plan keys, and preparing and running page queries.
  *
- * A page query is prepared once per backend through SPI and kept
- * (SPI_keepplan); plancache revalidates it after DDL.  The plan cache key is
+ * A page query is prepared once per backend and kept in keyset_plan_cache,
+ * spiplan.h's bounded cache of saved plans (least recently used unpinned
+ * plans are evicted); plancache revalidates it after DDL.  The cache key is
  * everything that changes the query's text or meaning: relation, normalized
  * spec, side of the cursor, output columns, which cursor values are NULL
  * (they are tested with IS NULL, not bound), the LIMIT, and for a filter its
@@ -29,8 +30,8 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "utils/builtins.h"
@@ -38,21 +39,6 @@
 #include "utils/memutils.h"
 
 #include "keyset_int.h"
-
-/* Whether two plan cache keys are the same. */
-static bool
-keyset_plan_key_equal(const KeysetPlanKey *a, const KeysetPlanKey *b)
-{
-	if (a->relid != b->relid || a->way != b->way || a->output != b->output ||
-		a->has_cursor != b->has_cursor || a->cursor_nulls != b->cursor_nulls ||
-		a->limit != b->limit || strcmp(a->normalized, b->normalized) != 0)
-		return false;
-	if (a->filter == NULL || b->filter == NULL)
-		return a->filter == b->filter;
-	return a->userid == b->userid && strcmp(a->filter, b->filter) == 0 &&
-		strcmp(a->search_path, b->search_path) == 0 &&
-		strcmp(a->settings, b->settings) == 0;
-}
 
 /*
  * The LIMIT a cached plan carries for a page of limit rows: the next power of
@@ -70,7 +56,7 @@ keyset_limit_bucket(int64 limit)
 
 /*
  * The prepared plan for page query q (SPI must be connected), pinned: the
- * caller must keyset_unpin() it, also on error.  Parameters: the filter's
+ * caller must spiplan_cache_unpin() it, also on error.  Parameters: the filter's
  * $1..$m, then the cursor values $m+1..$m+n.  Its LIMIT is
  * keyset_limit_bucket(q->limit); the caller stops at q->limit rows.
  */
@@ -82,9 +68,8 @@ keyset_get_plan(const KeysetQuery *q)
 	const bool *cnulls = q->cvals ? q->cnulls : NULL;
 	KeysetQuery planned = *q;
 	KeysetPlanKey k;
+	StringInfoData key;
 	uint64		inval_count;
-	uint64		h;
-	KeysetSlot *slot;
 	KeysetPlan *p;
 	Oid		   *ftypes = NULL;
 	int			nf = 0;
@@ -92,12 +77,12 @@ keyset_get_plan(const KeysetQuery *q)
 	char	   *vals[KEYSET_MAX_COLUMNS];
 	int			nargs;
 	char	   *sql;
-	SPIPlanPtr	plan;
 
 	StaticAssertStmt(KEYSET_MAX_COLUMNS <= 32, "cursor_nulls has a bit per column");
 
 	keyset_init_caches();
 	planned.limit = keyset_limit_bucket(q->limit);
+	/* zeroed, padding included: the key is compared as bytes */
 	memset(&k, 0, sizeof(k));
 	k.relid = spec->relid;
 	k.way = q->way;
@@ -108,23 +93,22 @@ keyset_get_plan(const KeysetQuery *q)
 			if (cnulls[i])
 				k.cursor_nulls |= (uint32) 1 << i;
 	k.limit = planned.limit;
-	k.normalized = spec->normalized;
-	k.filter = req->filter;
-	k.search_path = req->filter ? namespace_search_path : NULL;
+	k.has_filter = req->filter != NULL;
 	k.userid = req->filter ? GetUserId() : InvalidOid;
-	k.settings = req->filter ? keyset_literal_settings() : NULL;
+	initStringInfo(&key);
+	appendBinaryStringInfo(&key, (const char *) &k, sizeof(k));
+	appendBinaryStringInfo(&key, spec->normalized, strlen(spec->normalized) + 1);
+	if (req->filter)
+	{
+		const char *settings = keyset_literal_settings();
 
-	h = hash_combine64(spec->normalized_hash, k.relid);
-	h = hash_combine64(h, ((uint64) k.cursor_nulls << 3) | (k.way == KEYSET_BEFORE ? 1 : 0) |
-					   (k.output == KEYSET_OUT_COLUMNS ? 2 : 0) | (k.has_cursor ? 4 : 0));
-	h = hash_combine64(h, (uint64) k.limit);
-	if (k.filter)
-		h = hash_combine64(h, keyset_hash(k.filter,
-										  keyset_hash(k.settings,
-													  keyset_hash(k.search_path, k.userid))));
-	slot = hash_search(keyset_plans, &h, HASH_FIND, NULL);
-	p = slot ? (KeysetPlan *) slot->entry : NULL;
-	if (p != NULL && p->entry.valid && keyset_plan_key_equal(&p->key, &k) &&
+		appendBinaryStringInfo(&key, req->filter, strlen(req->filter) + 1);
+		appendBinaryStringInfo(&key, namespace_search_path, strlen(namespace_search_path) + 1);
+		appendBinaryStringInfo(&key, settings, strlen(settings) + 1);
+	}
+
+	p = (KeysetPlan *) spiplan_cache_lookup(keyset_plan_cache, key.data, key.len);
+	if (p != NULL &&
 		(!p->reads_clock || p->xact_start == GetCurrentTransactionStartTimestamp()))
 	{
 		if (p->nfparams != req->nparams)
@@ -134,13 +118,11 @@ keyset_get_plan(const KeysetQuery *q)
 								   "filter uses %d parameters but params has %d elements",
 								   p->nfparams, p->nfparams, req->nparams),
 					 errdetail("Parameters $1 to $n of the filter are bound, in order, from the params array.")));
-		p->entry.pins++;
+		spiplan_cache_pin(&p->entry);
 		return p;
 	}
-	if (p != NULL)
-		keyset_unlink(keyset_plans, slot);
-	keyset_cache_trim(keyset_plans);
 
+	/* a plan of another transaction's clock is replaced by the insert */
 	inval_count = keyset_inval_count;
 	if (req->filter)
 	{
@@ -160,32 +142,24 @@ keyset_get_plan(const KeysetQuery *q)
 		}
 	}
 	sql = keyset_build_sql(&planned, req->filter, cnulls ? vals : NULL);
-	plan = SPI_prepare(sql, nargs, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
 
-	p = MemoryContextAllocZero(keyset_cache_cxt, sizeof(KeysetPlan));
-	p->entry.is_plan = true;
-	p->entry.valid = keyset_inval_count == inval_count;
-	p->key = k;
-	p->key.normalized = MemoryContextStrdup(keyset_cache_cxt, k.normalized);
-	if (k.filter)
+	p = (KeysetPlan *) spiplan_cache_entry_new(keyset_plan_cache, key.data, key.len,
+											   sizeof(KeysetPlan));
+	p->entry.plan = spiplan_prepare(sql, nargs, argtypes);
+	p->relid = spec->relid;
+	if (req->filter)
 	{
-		p->key.filter = MemoryContextStrdup(keyset_cache_cxt, k.filter);
-		p->key.search_path = MemoryContextStrdup(keyset_cache_cxt, k.search_path);
-		p->key.settings = MemoryContextStrdup(keyset_cache_cxt, k.settings);
-		p->reads_clock = keyset_filter_reads_clock(k.filter);
+		p->reads_clock = keyset_filter_reads_clock(req->filter);
 		p->xact_start = GetCurrentTransactionStartTimestamp();
 	}
-	p->plan = plan;
 	p->nfparams = nf;
-	p->fparamtypes = MemoryContextAlloc(keyset_cache_cxt, sizeof(Oid) * Max(nf, 1));
+	p->fparamtypes = MemoryContextAlloc(p->entry.cxt, sizeof(Oid) * Max(nf, 1));
 	if (nf > 0)
 		memcpy(p->fparamtypes, ftypes, sizeof(Oid) * nf);
+	p->entry.valid = keyset_inval_count == inval_count;
 
-	keyset_cache_insert(keyset_plans, h, &p->entry);
+	spiplan_cache_insert(keyset_plan_cache, &p->entry);
+	spiplan_cache_pin(&p->entry);
 	return p;
 }
 
@@ -240,12 +214,12 @@ keyset_run_plan(KeysetPlan *pe, const KeysetQuery *q, DestReceiver *dest)
 		opts.read_only = true;
 		opts.tcount = q->limit;
 		opts.dest = dest;
-		rc = SPI_execute_plan_extended(pe->plan, &opts);
+		rc = SPI_execute_plan_extended(pe->entry.plan, &opts);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
 		return;
 	}
-	rc = SPI_execute_plan(pe->plan, values, nulls, true, q->limit);
+	rc = SPI_execute_plan(pe->entry.plan, values, nulls, true, q->limit);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 }
@@ -268,7 +242,7 @@ keyset_fetch(const KeysetQuery *q, DestReceiver *dest)
 	}
 	PG_FINALLY();
 	{
-		keyset_unpin(&pe->entry);
+		spiplan_cache_unpin(&pe->entry);
 	}
 	PG_END_TRY();
 	return dest ? NULL : SPI_tuptable;
