@@ -565,6 +565,8 @@ sqlexec_result_jsonb(SqlexecResult *res)
 		Jsonb	   *obj = DatumGetJsonbP(FunctionCall1(&flinfo, rec));
 		JsonbValue	v;
 
+		/* millions of rows take a while: let a cancel or timeout in */
+		CHECK_FOR_INTERRUPTS();
 		v.type = jbvBinary;
 		v.val.binary.data = &obj->root;
 		v.val.binary.len = VARSIZE(obj) - VARHDRSZ;

@@ -1,0 +1,58 @@
+# resilience.retry_transaction makes progress under contention: random
+# transfers among 10 accounts, SERIALIZABLE, every argument at its default,
+# at 8, 32 and 64 connections.  Every call must commit (0 failed), the total
+# must be conserved, and no call may need more than escalate_after + 1
+# attempts (the default is 3): the attempt after the third failure has the
+# lane alone, and with every transaction on the table wrapped, nothing is
+# left for it to conflict with.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $seconds = $ENV{RETRY_PROGRESS_SECONDS} // 4;
+
+my $node = PostgreSQL::Test::Cluster->new('retry_progress');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"max_connections = 80\nfsync = off\nsynchronous_commit = off\n");
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION resilience;
+	CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);
+	INSERT INTO accounts SELECT g, 1000 FROM generate_series(1, 10) g;
+	CREATE UNLOGGED TABLE calls (attempts int NOT NULL);
+});
+
+# move amt from a to b if a has it; b is never a
+my $transfer = q{WITH d AS (UPDATE accounts SET balance = balance - $3 WHERE id = $1 AND balance >= $3 RETURNING id)
+  UPDATE accounts SET balance = balance + $3 WHERE id = $2 AND EXISTS (SELECT FROM d)};
+my $dir = PostgreSQL::Test::Utils::tempdir;
+open(my $fh, '>', "$dir/transfer.sql") or die;
+print $fh "\\set a random(1, 10)\n\\set b (:a + random(0, 8)) % 10 + 1\n\\set amt random(1, 100)\n"
+  . "CALL resilience.retry_transaction('$transfer', ARRAY[:a, :b, :amt]::text[]) \\gset\n"
+  . "INSERT INTO calls VALUES (:attempts);\n";
+close $fh;
+
+for my $clients (8, 32, 64)
+{
+	$node->safe_psql('postgres', 'TRUNCATE calls');
+	my ($stdout, $stderr) = run_command(
+		[ 'pgbench', '-n', '-M', 'prepared', '-c', $clients, '-j', ($clients < 8 ? $clients : 8),
+		  '-T', $seconds, '-f', "$dir/transfer.sql", $node->connstr('postgres') ]);
+	my ($processed) = $stdout =~ /number of transactions actually processed: (\d+)/;
+	my ($failed) = $stdout =~ /number of failed transactions: (\d+)/;
+	ok(defined $processed && $processed > 0, "$clients clients: calls committed: " . ($processed // 'none'));
+	is($failed // 0, 0, "$clients clients: 0 failed calls") or diag($stderr);
+	unlike($stderr, qr/ERROR/, "$clients clients: no errors");
+	is($node->safe_psql('postgres', 'SELECT sum(balance) FROM accounts'), '10000',
+		"$clients clients: the total is conserved");
+	my ($n, $max, $retried) = split /\|/, $node->safe_psql('postgres',
+		'SELECT count(*), max(attempts), count(*) FILTER (WHERE attempts > 1) FROM calls');
+	note("$clients clients: $n calls, $retried retried, at most $max attempts");
+	cmp_ok($max, '<=', 4, "$clients clients: no call needed more than 4 attempts (max $max)");
+}
+
+$node->stop;
+done_testing();
