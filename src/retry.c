@@ -11,15 +11,37 @@
  *
  *		SPI_commit()						end the CALL's own transaction
  *		for each attempt:
- *			SET TRANSACTION ISOLATION LEVEL	before any snapshot is taken
+ *			isolation level (XactIsoLevel)	before any snapshot is taken
+ *			LockAcquire(lane)				shared, exclusive once escalated
  *			BeginInternalSubTransaction
  *			run the statements (sqlexec)	rows copied, detoasted
+ *			build and check the result		jsonb, rendering, encoding
  *			ReleaseCurrentSubTransaction
  *			SPI_commit()					may fail (SSI, deferred checks)
+ *			HOLD_CANCEL_INTERRUPTS			until the return
  *		on a statement error: RollbackAndReleaseCurrentSubTransaction, then
  *		SPI_rollback(); on a commit error: SPI_commit has already aborted and
  *		started a fresh transaction.  Then retry after a backoff sleep, or
  *		re-raise the error.
+ *
+ * Retry lanes (guaranteed progress): every attempt holds its lane's lock in
+ * ShareLock for the attempt's transaction; an attempt after escalate_after
+ * failed ones asks for ExclusiveLock instead, before its snapshot.  The lock
+ * manager queues later ShareLock requests behind a waiting ExclusiveLock, so
+ * the escalated call is served in turn; once granted, every other wrapped
+ * transaction of the lane has committed or rolled back (locks are released
+ * after ProcArrayEndTransaction), so none is concurrent with it, and a
+ * serialization failure or deadlock needs a concurrent transaction: it can
+ * lose only to work outside the lane.  The lane is an advisory lock tag with
+ * a fourth field of our own (RETRY_LANE_TAG), so it cannot collide with
+ * pg_advisory_lock() keys, and it is visible in pg_locks.
+ *
+ * Nothing fails after the final commit: the result jsonb is built inside the
+ * attempt (so size limits, output functions and cancels roll it back), and
+ * so are the two steps the output still needs, rendering as text (checked
+ * when it could exceed 1 GB) and conversion to the client's encoding.
+ * From the commit to the return only memory work remains, with cancel
+ * interrupts held off; a cancel that arrived meanwhile is left pending.
  *
  * Why the internal subtransaction: an error thrown from inside a statement
  * leaves the snapshot stack, nested SPI connections (a PL function the SQL
@@ -35,17 +57,19 @@
  * only harmless if the transaction holds nothing but the CALL, which is the
  * case except in an extended-protocol pipeline without Sync (PostgreSQL 15
  * runs such a CALL nonatomically in the same transaction as the statements
- * before it): if those wrote anything (an XID is assigned) we refuse with
- * 2D000 rather than commit them behind the client's back.
+ * before it): if any statement completed before it in that transaction
+ * (XACT_FLAGS_PIPELINING), or wrote anything (an XID is assigned), we refuse
+ * with 2D000 rather than commit its work (a NOTIFY, a lock, a write) behind
+ * the client's back.
  *
  * Invariants: the procedure never returns with a subtransaction open; a
  * failed attempt leaves nothing behind (its transaction is rolled back
  * before the sleep); memory is in a per-call context (a child of the context
  * the CALL runs in, which outlives our commits and is freed with the portal
- * on error) and a per-attempt context reset at each attempt; the caller's
- * rows are built into jsonb only after the final commit, from detoasted
- * copies.  A cancel (57014) is never retried, whatever retry_on says, and the
- * backoff sleep is a latch wait that services interrupts at once.
+ * on error), with a per-attempt context and one for the last attempt's
+ * error, both reset at each attempt, so memory stays flat however many
+ * attempts run.  A cancel (57014) is never retried, whatever retry_on says,
+ * and the backoff sleep is a latch wait that services interrupts at once.
  *
  * retry_statement runs its SQL inside the caller's transaction, each attempt
  * in an internal subtransaction (a savepoint), and retries deadlocks and
@@ -245,17 +269,23 @@ retry_add_context(ErrorData *edata, const char *line)
 		edata->context = psprintf("%s\n%s", edata->context, line);
 }
 
-/* Parse the isolation argument into the transaction_isolation value. */
-static const char *
+/* Parse the isolation argument into an XactIsoLevel value. */
+static int
 retry_parse_isolation(const char *name)
 {
-	static const char *const levels[] = {
-		"serializable", "repeatable read", "read committed"
+	static const struct
+	{
+		const char *name;
+		int			level;
+	}			levels[] = {
+		{"serializable", XACT_SERIALIZABLE},
+		{"repeatable read", XACT_REPEATABLE_READ},
+		{"read committed", XACT_READ_COMMITTED}
 	};
 
 	for (size_t i = 0; i < lengthof(levels); i++)
-		if (pg_strcasecmp(name, levels[i]) == 0)
-			return levels[i];
+		if (pg_strcasecmp(name, levels[i].name) == 0)
+			return levels[i].level;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown isolation level \"%s\"", name),
@@ -581,7 +611,7 @@ retry_transaction(PG_FUNCTION_ARGS)
 	MemoryContext entrycxt = CurrentMemoryContext;
 	RetryCall	call;
 	RetryPolicy policy;
-	const char *isolation;
+	int			isolation;
 	ErrorData  *lasterr = NULL;
 	TimestampTz started;
 	int32		attempt;
@@ -643,9 +673,17 @@ retry_transaction(PG_FUNCTION_ARGS)
 		MemoryContextReset(call.errcxt);
 		MemoryContextReset(call.attemptcxt);
 		MemoryContextSwitchTo(call.attemptcxt);
-		(void) set_config_option("transaction_isolation", isolation,
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_LOCAL, true, 0, false);
+
+		/*
+		 * SET TRANSACTION ISOLATION LEVEL, as RestoreTransactionCharacteristics
+		 * does it for COMMIT AND CHAIN: the transaction has just started and
+		 * taken no snapshot, and the level lasts until its end.  Through the
+		 * GUC machinery this cost a stack entry and its undo per attempt.
+		 * (SERIALIZABLE on a hot standby is still refused, when the snapshot
+		 * is taken.)
+		 */
+		Assert(!FirstSnapshotSet);
+		XactIsoLevel = isolation;
 
 		lasterr = retry_transaction_attempt(&call,
 											retry_lane_mode(&call.lane, attempt));
