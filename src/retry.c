@@ -104,6 +104,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
 #include "backoff.h"
 #include "sqlexec.h"
 
@@ -123,16 +124,6 @@ typedef struct RetryPolicy
 	int			ncodes;
 } RetryPolicy;
 
-/* 22004 if a required argument is NULL. */
-static void
-retry_require(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 /* Parse retry_on: every element a 5-character SQLSTATE of [0-9A-Z]. */
 static void
 retry_parse_codes(ArrayType *arr, RetryPolicy *policy)
@@ -141,12 +132,7 @@ retry_parse_codes(ArrayType *arr, RetryPolicy *policy)
 	bool	   *nulls;
 	int			n;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("retry_on must be a one-dimensional array")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
+	n = args_text_array(arr, "retry_on", &elems, &nulls);
 	policy->codes = palloc(sizeof(int) * (n + 1));
 	policy->ncodes = n;
 	for (int i = 0; i < n; i++)
@@ -180,10 +166,10 @@ retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
 				   int cap_arg, int codes_arg, int timeout_arg,
 				   RetryPolicy *policy)
 {
-	retry_require(fcinfo, max_arg, "max_attempts");
-	retry_require(fcinfo, base_arg, "base_delay");
-	retry_require(fcinfo, cap_arg, "max_delay");
-	retry_require(fcinfo, codes_arg, "retry_on");
+	args_not_null(fcinfo, max_arg, "max_attempts");
+	args_not_null(fcinfo, base_arg, "base_delay");
+	args_not_null(fcinfo, cap_arg, "max_delay");
+	args_not_null(fcinfo, codes_arg, "retry_on");
 
 	policy->max_attempts = PG_GETARG_INT32(max_arg);
 	if (policy->max_attempts < 1)
@@ -192,9 +178,9 @@ retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
 				 errmsg("max_attempts must be at least 1"),
 				 errdetail("max_attempts was %d.", policy->max_attempts)));
 
-	policy->base_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(base_arg),
+	policy->base_us = args_interval_usec(PG_GETARG_INTERVAL_P(base_arg),
 											"base_delay");
-	policy->cap_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(cap_arg),
+	policy->cap_us = args_interval_usec(PG_GETARG_INTERVAL_P(cap_arg),
 										   "max_delay");
 	backoff_check_args(1, policy->base_us, policy->cap_us,
 					   "base_delay", "max_delay");
@@ -205,7 +191,7 @@ retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
 	if (timeout_arg >= 0 && !PG_ARGISNULL(timeout_arg))
 	{
 		policy->timeout_us =
-			backoff_interval_usec(PG_GETARG_INTERVAL_P(timeout_arg), "timeout");
+			args_interval_usec(PG_GETARG_INTERVAL_P(timeout_arg), "timeout");
 		if (policy->timeout_us < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -641,8 +627,8 @@ retry_transaction(PG_FUNCTION_ARGS)
 	call.errcxt = AllocSetContextCreate(call.callcxt, "resilience retry error",
 										ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(call.callcxt);
-	retry_require(fcinfo, RT_SQL, "sql");
-	retry_require(fcinfo, RT_ISOLATION, "isolation");
+	args_not_null(fcinfo, RT_SQL, "sql");
+	args_not_null(fcinfo, RT_ISOLATION, "isolation");
 	call.sql = text_to_cstring(PG_GETARG_TEXT_PP(RT_SQL));
 	if (!PG_ARGISNULL(RT_PARAMS))
 		call.params = DatumGetArrayTypePCopy(PG_GETARG_DATUM(RT_PARAMS));
@@ -766,7 +752,7 @@ retry_statement(PG_FUNCTION_ARGS)
 	SqlexecResult res;
 	Jsonb	   *result;
 
-	retry_require(fcinfo, 0, "sql");
+	args_not_null(fcinfo, 0, "sql");
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(1))
 		params = PG_GETARG_ARRAYTYPE_P(1);
