@@ -62,6 +62,25 @@ BEGIN
     RAISE NOTICE 'rows %, last %, attempts %', jsonb_array_length(r), r -> -1 -> 'g', a;
 END $$;
 SELECT id FROM ac_audit ORDER BY id;
+-- the array is laid out row by row: it equals what jsonb_agg builds, and
+-- every element reads back (JEntry offsets every 32 elements), with nested
+-- containers, numerics, strings, nulls and 4-byte alignment in between
+DO $$
+DECLARE r jsonb; a int;
+    q text := $q$ SELECT g, g::numeric / 7 AS n, repeat('s', g % 5) AS s, NULLIF(g % 3, 0) AS maybe,
+                         ARRAY[g, -g] AS arr, ROW(g, 'x' || g) AS rec, '{"k": [1, {"z": null}]}'::jsonb AS j,
+                         g % 2 = 0 AS even
+                  FROM generate_series(1, 1000) g $q$;
+    agg jsonb;
+BEGIN
+    CALL resilience.retry_transaction(q, result => r, attempts => a);
+    EXECUTE format('SELECT jsonb_agg(to_jsonb(t)) FROM (%s) t', q) INTO agg;
+    RAISE NOTICE 'equal %, same text %, length %', r = agg, r::text = agg::text, jsonb_array_length(r);
+    RAISE NOTICE 'elements 1, 32, 33, 64, 1000: % % % % %', r -> 0 -> 'g', r -> 31 -> 'n', r -> 32 -> 's',
+        r -> 63 -> 'rec', r -> 999 -> 'arr';
+    RAISE NOTICE 'all elements read back: %',
+        (SELECT bool_and(e = agg -> (i - 1)::int) FROM jsonb_array_elements(r) WITH ORDINALITY x(e, i));
+END $$;
 
 --
 -- the retry lane
