@@ -9,12 +9,14 @@
 # outside the lane (one would hold back snapshots' xmin, and SSI's
 # bookkeeping then counts a transaction that committed just before the
 # escalated attempt as concurrent with it); autovacuum is off for the same
-# reason (an ANALYZE takes an XID).
+# reason (an ANALYZE takes an XID).  Then the wait for the lane under
+# lock_timeout: 55P03, retried only if listed.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $seconds = $ENV{RETRY_PROGRESS_SECONDS} // 4;
 
@@ -59,6 +61,29 @@ for my $clients (8, 32, 64)
 	note("$clients clients: $n calls, $retried retried, at most $max attempts");
 	cmp_ok($max, '<=', 4, "$clients clients: no call needed more than 4 attempts (max $max)");
 }
+
+# The wait for the lane is a lock wait like any other: lock_timeout ends it
+# with 55P03, which rolls the attempt back and is retried only if listed.
+# A long attempt holds the lane shared while an escalated call waits.
+my ($hout, $herr) = ('', '');
+my $holder = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
+	  '-c', q{CALL resilience.retry_transaction('SELECT pg_sleep(3)')} ],
+	'>', \$hout, '2>', \$herr);
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 21061 AND mode = 'ShareLock' AND granted})
+  or die "the holder never took the lane";
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{SET lock_timeout = '100ms'; CALL resilience.retry_transaction('INSERT INTO calls VALUES (-1)', escalate_after => 0)});
+like($err, qr/lock timeout.*\n.*attempt 1 of 10 failed with SQLSTATE 55P03/s,
+	'lock_timeout ends the wait for the lane (55P03, not in retry_on)');
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET lock_timeout = '100ms'; CALL resilience.retry_transaction('INSERT INTO calls VALUES (-2)', escalate_after => 0,
+	  retry_on => '{55P03}', max_attempts => 1000, base_delay => '50ms', max_delay => '50ms')});
+like($out, qr/\|([2-9]|\d\d+)$/, "listed, it is retried until the holder is done (result|attempts: $out)");
+$holder->finish;
+is($node->safe_psql('postgres', 'SELECT string_agg(attempts::text, \',\' ORDER BY attempts) FROM calls WHERE attempts < 0'),
+	'-2', 'the timed-out attempt left nothing behind, the retried one committed');
 
 $node->stop;
 done_testing();
