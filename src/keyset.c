@@ -190,6 +190,7 @@ typedef struct KeysetSpec
 	FmgrInfo	recv[KEYSET_MAX_COLUMNS];
 	Oid			typioparams[KEYSET_MAX_COLUMNS];
 	int32		typmods[KEYSET_MAX_COLUMNS];
+	const char *typnames[KEYSET_MAX_COLUMNS];	/* for cursor messages */
 	char	   *normalized;		/* the totalized spec, every default explicit */
 	uint64		normalized_hash;
 	uint8		fingerprint[CURSOR_FINGERPRINT_LEN];
@@ -679,6 +680,7 @@ keyset_resolve_type(KeysetSpec *spec, int i, Form_pg_attribute attr)
 	fmgr_info_cxt(typ->typreceive, &spec->recv[i], CurrentMemoryContext);
 	spec->typioparams[i] = getTypeIOParam(tup);
 	spec->typmods[i] = -1;
+	spec->typnames[i] = format_type_be(attr->atttypid);
 	ReleaseSysCache(tup);
 
 	c->typid = attr->atttypid;
@@ -1729,7 +1731,8 @@ keyset_request_cursor(const KeysetSpec *spec, const KeysetRequest *req, Datum *v
 	if (c == NULL)
 		return false;
 	cursor_decode(VARDATA_ANY(c), VARSIZE_ANY_EXHDR(c), spec->fingerprint, spec->ncols,
-				  (FmgrInfo *) spec->recv, spec->typioparams, spec->typmods, vals, nulls);
+				  (FmgrInfo *) spec->recv, spec->typioparams, spec->typmods, spec->typnames,
+				  vals, nulls);
 	return true;
 }
 
