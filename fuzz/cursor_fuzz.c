@@ -92,6 +92,7 @@ fuzz_fail(const char *what)
 	abort();
 }
 
+/* A big-endian uint32 at p, read byte by byte (not as the decoder does). */
 static uint32
 fuzz_get32(const uint8 *p)
 {

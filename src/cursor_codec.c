@@ -10,7 +10,8 @@
  *		byte[8]	fingerprint of (relation, normalized sort, key types)
  *		byte	number of key values
  *		per key	byte 0 (NULL) or 1, then uint32 length and the value in its
- *				type's binary send format
+ *				type's binary send format (lossless for every type; text in
+ *				the server encoding, whatever the client's: see cursor.c)
  *		byte[32] HMAC-SHA256 of everything before it, under the database's
  *				derived key (cursor_derive_key)
  *
