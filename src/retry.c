@@ -106,6 +106,7 @@
 
 #include "args.h"
 #include "backoff.h"
+#include "guard.h"
 #include "sqlexec.h"
 
 #include "resilience.h"
@@ -349,11 +350,14 @@ typedef enum RetryTxArg
 
 /*
  * The lane is an advisory lock (so pg_locks shows it) whose fourth field is
- * ours: pg_advisory_lock() uses 1 and 2 there, so no caller's advisory lock
- * can collide with a lane.  The first two fields hold a 64-bit hash of the
- * lane name; the database's default lane (lane => NULL) is 0, 0.
+ * ours: pg_advisory_lock() uses 1 and 2 there and guards GUARD_LOCKTAG_FIELD4,
+ * so no caller's advisory lock or guard can collide with a lane.  The first
+ * two fields hold a 64-bit hash of the lane name; the database's default
+ * lane (lane => NULL) is 0, 0.
  */
 #define RETRY_LANE_TAG 0x5245
+StaticAssertDecl(RETRY_LANE_TAG != GUARD_LOCKTAG_FIELD4 && RETRY_LANE_TAG > 2,
+				 "retry lanes need a lock space of their own");
 
 /* The retry lane of a call: see docs/retry.md, "Guaranteed progress". */
 typedef struct RetryLane
