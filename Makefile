@@ -57,3 +57,9 @@ $(DATA_built): $(SQL_PARTS) resilience.control
 demo test bench fuzz:
 	@tools/deps.sh
 	@tools/harness.sh $@
+
+# make test on every supported major: the installed server, then each one
+# built from a source archive in ../shared/pg (tools/test-majors.sh); CI runs it
+.PHONY: test-majors
+test-majors:
+	@tools/test-majors.sh
