@@ -1,6 +1,7 @@
 -- resilience installed by a database owner who is not a superuser (the
--- extension is trusted): that owner may read and rotate the cursor keys,
--- nobody else may.
+-- extension is trusted): that owner may rotate the cursor keys, nobody else
+-- may, and no role but a superuser may read them (since 1.1: 1.0 let the
+-- installing role read them).
 SELECT current_database() AS origdb, current_user AS origuser \gset
 CREATE ROLE regress_ks_owner LOGIN;
 CREATE ROLE regress_ks_other LOGIN;
@@ -10,7 +11,9 @@ CREATE EXTENSION resilience;
 SELECT extowner::regrole FROM pg_extension WHERE extname = 'resilience';
 SELECT id, length(key) FROM resilience.cursor_keys;
 SELECT resilience.rotate_cursor_key();
+\c regress_ks_trusted :origuser
 SELECT id, length(key) FROM resilience.cursor_keys ORDER BY id;
+\c regress_ks_trusted regress_ks_owner
 CREATE TABLE t (id int PRIMARY KEY);
 INSERT INTO t VALUES (1), (2), (3);
 GRANT SELECT ON t TO regress_ks_other;

@@ -52,6 +52,7 @@
 #include "utils/snapmgr.h"
 
 #include "cursor.h"
+#include "extension.h"
 #include "resilience.h"
 #include "sha256.h"
 
@@ -86,19 +87,11 @@ cursor_keys_invalidate(Datum arg, Oid relid)
 		cursor_keys_valid = false;
 }
 
-/* The OID of resilience.cursor_keys; ERROR if the extension lost it. */
+/* The OID of the extension's cursor_keys table (found by membership). */
 static Oid
-cursor_keys_table(void)
+cursor_keys_table(Oid *owner)
 {
-	Oid			nsp = get_namespace_oid("resilience", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("cursor_keys", nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table resilience.cursor_keys does not exist"),
-				 errhint("Recreate the extension with DROP EXTENSION resilience and CREATE EXTENSION resilience.")));
-	return relid;
+	return resilience_member_table("cursor_keys", owner);
 }
 
 /*
@@ -120,7 +113,7 @@ cursor_load_keys(void)
 		CacheRegisterRelcacheCallback(cursor_keys_invalidate, (Datum) 0);
 		cursor_callback_registered = true;
 	}
-	cursor_keys_relid = cursor_keys_table();
+	cursor_keys_relid = cursor_keys_table(NULL);
 
 	rel = table_open(cursor_keys_relid, AccessShareLock);
 	if (RelationGetDescr(rel)->natts < 2 ||
@@ -534,7 +527,14 @@ cursor_execute_latest(const char *sql, int nargs, Oid *argtypes, Datum *args, in
 
 /*
  * rotate_cursor_key(): add a fresh random key and keep only the previous one
- * besides it.  Extension owner or superuser only.
+ * besides it.  Extension owner (as pg_extension says now) or superuser only.
+ *
+ * Nobody holds privileges on cursor_keys: once the caller passed the check,
+ * the writes run as the table's owner, with a restricted security context
+ * (as foreign key checks and maintenance commands run theirs), so the right
+ * follows the extension's ownership instead of grants made at install time.
+ * An error on the way restores the caller's identity with the (sub)transaction
+ * abort.
  */
 Datum
 cursor_rotate_key(PG_FUNCTION_ARGS)
@@ -543,21 +543,22 @@ cursor_rotate_key(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {BYTEAOID};
 	Datum		args[1];
 	bytea	   *kb;
-	Oid			owner;
-	bool		isnull;
-	int			rc;
+	ResilienceExtension ext;
+	Oid			relid;
+	Oid			relowner;
+	Oid			save_userid;
+	int			save_sec_context;
+	char	   *table;
+	StringInfoData sql;
 
-	SPI_connect();
-	rc = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'resilience'",
-					 true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "extension resilience is not installed");
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (!superuser() && !has_privs_of_role(GetUserId(), owner))
+	resilience_extension_lookup(&ext);
+	if (!superuser() && !has_privs_of_role(GetUserId(), ext.owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to rotate the cursor key"),
 				 errdetail("Only the owner of extension resilience or a superuser may rotate the cursor key.")));
+	relid = cursor_keys_table(&relowner);
+	table = resilience_member_table_name(relid);
 
 	if (!pg_strong_random(key, sizeof(key)))
 		ereport(ERROR,
@@ -569,6 +570,11 @@ cursor_rotate_key(PG_FUNCTION_ARGS)
 	explicit_bzero(key, sizeof(key));
 	args[0] = PointerGetDatum(kb);
 
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(relowner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	SPI_connect();
+
 	/*
 	 * One rotation at a time, so ids stay dense and "previous" is exact.  The
 	 * lock alone is not enough under REPEATABLE READ or SERIALIZABLE, whose
@@ -577,20 +583,26 @@ cursor_rotate_key(PG_FUNCTION_ARGS)
 	 * after the lock (as foreign key checks do), so they see it.  The lock
 	 * keeps every other rotation out until commit.
 	 */
-	if (SPI_execute("LOCK TABLE resilience.cursor_keys IN SHARE ROW EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not lock resilience.cursor_keys");
-	cursor_execute_latest("INSERT INTO resilience.cursor_keys (id, key) "
-						  "SELECT COALESCE(pg_catalog.max(id), 0) OPERATOR(pg_catalog.+) 1, $1 "
-						  "FROM resilience.cursor_keys",
-						  1, argtypes, args, SPI_OK_INSERT);
-	cursor_execute_latest("DELETE FROM resilience.cursor_keys WHERE id OPERATOR(pg_catalog.<) "
-						  "(SELECT pg_catalog.max(id) OPERATOR(pg_catalog.-) 1 FROM resilience.cursor_keys)",
-						  0, NULL, NULL, SPI_OK_DELETE);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", table);
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock %s", table);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s (id, key) "
+					 "SELECT COALESCE(pg_catalog.max(id), 0) OPERATOR(pg_catalog.+) 1, $1 "
+					 "FROM %s", table, table);
+	cursor_execute_latest(sql.data, 1, argtypes, args, SPI_OK_INSERT);
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "DELETE FROM %s WHERE id OPERATOR(pg_catalog.<) "
+					 "(SELECT pg_catalog.max(id) OPERATOR(pg_catalog.-) 1 FROM %s)",
+					 table, table);
+	cursor_execute_latest(sql.data, 0, NULL, NULL, SPI_OK_DELETE);
 	explicit_bzero(VARDATA(kb), CURSOR_KEY_LEN);
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	/* every backend (this one at the next command) reloads its key cache */
-	CacheInvalidateRelcacheByRelid(cursor_keys_table());
+	CacheInvalidateRelcacheByRelid(relid);
 	cursor_keys_valid = false;
 	PG_RETURN_VOID();
 }

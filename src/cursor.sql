@@ -2,10 +2,10 @@
 -- Cursor signing keys
 -------------------------------------------------------------------------------
 
--- The keys that sign cursors.  No ordinary role can read them: page() and
--- friends read them from C without a permission check (they only feed them to
--- HMAC), and only the extension owner (granted here) or a superuser can
--- rotate them.  Not marked with pg_extension_config_dump: secrets stay out of
+-- The keys that sign cursors.  No role holds any privilege on them: page()
+-- and friends read them from C without a permission check (they only feed
+-- them to HMAC), and rotate_cursor_key() lets the extension's current owner
+-- or a superuser write them, checking that itself.  Not marked with pg_extension_config_dump: secrets stay out of
 -- dumps, and a restored database gets a fresh key from CREATE EXTENSION.
 CREATE TABLE resilience.cursor_keys (
     id bigint PRIMARY KEY,
@@ -13,7 +13,6 @@ CREATE TABLE resilience.cursor_keys (
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 REVOKE ALL ON TABLE resilience.cursor_keys FROM PUBLIC;
-GRANT SELECT, INSERT, DELETE ON TABLE resilience.cursor_keys TO @extowner@;
 
 COMMENT ON TABLE resilience.cursor_keys IS
 'HMAC-SHA256 keys signing pagination cursors: the newest signs, it and the previous one verify; readable by no ordinary role';

@@ -88,7 +88,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION resilience.session_unlock_all() IS
 'release every session-level guard of this session (never the application''s own advisory locks)';
 
-CREATE VIEW resilience.locks AS
+CREATE VIEW resilience.locks WITH (security_invoker) AS
 SELECT (l.classid::bigint << 32) | l.objid::bigint AS key,
        CASE l.mode
            WHEN 'ExclusiveLock' THEN 'exclusive'
@@ -112,7 +112,7 @@ WHERE l.locktype = 'advisory'
                     WHERE d.datname = pg_catalog.current_database());
 
 -- pg_locks is public and pg_stat_activity hides other roles' queries from
--- the caller (its functions check the current user, not the view owner)
+-- the caller; security_invoker makes every check the caller's
 GRANT SELECT ON resilience.locks TO PUBLIC;
 
 COMMENT ON VIEW resilience.locks IS

@@ -74,7 +74,7 @@ COMMENT ON FUNCTION resilience.idempotency_purge() IS
 'delete the expired idempotency records the caller can see (all of them for a superuser or BYPASSRLS role); returns how many';
 
 CREATE VIEW resilience.idempotency_keys
-WITH (security_barrier) AS
+WITH (security_barrier, security_invoker) AS
 SELECT s.key,
        pg_catalog.pg_get_userbyid(s.role_id) AS role,
        s.created_at,
@@ -84,8 +84,9 @@ SELECT s.key,
           AND r.key OPERATOR(pg_catalog.=) s.key) AS replays,
        s.expires_at <= pg_catalog.clock_timestamp() AS expired
 FROM resilience.idempotency_store s
--- a view runs with its owner's rights, which bypass row-level security, so
--- it applies the same rule itself
+-- security_invoker: the caller's row-level security applies to both tables;
+-- the view states the same rule itself as well, so it holds even where an
+-- operator disables the policy
 WHERE s.role_id = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
    OR (SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user);
 

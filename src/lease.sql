@@ -27,7 +27,9 @@ GRANT SELECT, INSERT, UPDATE ON resilience.lease_state TO @extowner@ WITH GRANT 
 -- dump the rows with the database, so a restore keeps tokens monotonic
 SELECT pg_catalog.pg_extension_config_dump('resilience.lease_state', '');
 
-CREATE VIEW resilience.leases AS
+-- security_invoker: the caller's privileges and row-level security on
+-- lease_state apply, not the view owner's
+CREATE VIEW resilience.leases WITH (security_invoker) AS
 SELECT s.name, s.holder, s.token, s.acquired_at, s.renewed_at, s.expires_at,
        (s.holder IS NULL OR s.expires_at <= pg_catalog.clock_timestamp()) AS expired
 FROM resilience.lease_state s;

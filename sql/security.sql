@@ -1,0 +1,148 @@
+-- A hostile database owner installs the trusted extension, and a curious
+-- role calls it: nothing they can plant (overloads, a renamed schema, a
+-- look-alike table) changes what the extension's code does, and views hold
+-- the caller to its own rights and row-level security.
+\set VERBOSITY sqlstate
+SELECT current_database() AS home, current_user AS su \gset
+CREATE ROLE regress_dbo LOGIN;
+CREATE ROLE regress_dbo2 LOGIN;
+CREATE ROLE regress_app LOGIN;
+
+-------------------------------------------------------------------------------
+-- A trusted install: the schema ends up a superuser's, closed to the installer
+-------------------------------------------------------------------------------
+CREATE DATABASE regress_sec OWNER regress_dbo;
+\c regress_sec regress_dbo
+CREATE EXTENSION resilience;
+SELECT r.rolsuper AS schema_owner_is_superuser, n.nspacl
+FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+WHERE n.nspname = 'resilience';
+SELECT e.extowner::regrole AS extension_owner FROM pg_extension e WHERE e.extname = 'resilience';
+
+-- an overload that would win for resilience.lock('job', timeout => '5s')
+CREATE FUNCTION resilience.lock(name text, timeout text) RETURNS void
+LANGUAGE sql AS 'SELECT';
+-- a look-alike key table, and the schema's name
+CREATE TABLE resilience.cursor_keys2 (id bigint);
+ALTER SCHEMA resilience RENAME TO resilience_old;
+DROP SCHEMA resilience CASCADE;
+GRANT CREATE ON SCHEMA resilience TO regress_dbo;
+SELECT has_schema_privilege('regress_dbo', 'resilience', 'CREATE') AS installer_may_create,
+       has_schema_privilege('regress_app', 'resilience', 'USAGE') AS others_may_use;
+-- the keys: nobody reads them, the extension owner rotates them
+SELECT count(*) FROM resilience.cursor_keys;
+SELECT count(*) AS grants_to_others
+FROM pg_class c, aclexplode(c.relacl) a
+WHERE c.oid = 'resilience.cursor_keys'::regclass AND a.grantee <> c.relowner;
+SELECT resilience.rotate_cursor_key();
+\c regress_sec regress_app
+SELECT resilience.rotate_cursor_key();
+-- the superuser's call style reaches the real function
+\c regress_sec :su
+BEGIN;
+SELECT resilience.lock('job', timeout => '5s');
+SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 29287 AND pid = pg_backend_pid();
+COMMIT;
+
+-------------------------------------------------------------------------------
+-- REASSIGN OWNED: the right to rotate follows the extension's owner
+-------------------------------------------------------------------------------
+REASSIGN OWNED BY regress_dbo TO regress_dbo2;
+SELECT e.extowner::regrole AS extension_owner FROM pg_extension e WHERE e.extname = 'resilience';
+\c regress_sec regress_dbo2
+SELECT resilience.rotate_cursor_key();
+\c regress_sec regress_dbo
+SELECT resilience.rotate_cursor_key();
+
+-------------------------------------------------------------------------------
+-- Views run with the caller's rights: a policy on lease_state binds leases
+-------------------------------------------------------------------------------
+\c regress_sec :su
+SELECT c.relname, c.reloptions FROM pg_class c
+WHERE c.relnamespace = 'resilience'::regnamespace AND c.relkind = 'v' ORDER BY 1;
+ALTER TABLE resilience.lease_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_leases ON resilience.lease_state USING (holder = current_user);
+GRANT SELECT, INSERT, UPDATE ON resilience.lease_state TO regress_app;
+GRANT SELECT ON resilience.leases TO regress_app;
+SELECT resilience.lease_acquire('a', 'regress_app', '1 min') > 0 AS granted;
+SELECT resilience.lease_acquire('b', 'someone_else', '1 min') > 0 AS granted;
+\c regress_sec regress_app
+SELECT name, holder FROM resilience.leases ORDER BY name;
+SELECT name, holder FROM resilience.lease_state ORDER BY name;
+
+-------------------------------------------------------------------------------
+-- A schema the installer made beforehand is refused unless empty and unshared
+-------------------------------------------------------------------------------
+\c :home :su
+CREATE DATABASE regress_sec2 OWNER regress_dbo;
+\c regress_sec2 regress_dbo
+CREATE SCHEMA resilience;
+CREATE FUNCTION resilience.lock(name text, timeout text) RETURNS void
+LANGUAGE sql AS 'SELECT';
+CREATE EXTENSION resilience;
+DROP FUNCTION resilience.lock(text, text);
+GRANT CREATE ON SCHEMA resilience TO regress_app;
+CREATE EXTENSION resilience;
+REVOKE CREATE ON SCHEMA resilience FROM regress_app;
+-- an empty schema of its own with no grants is as good as a new one
+\c regress_sec2 :su
+DROP SCHEMA resilience;
+\c regress_sec2 regress_dbo
+CREATE SCHEMA resilience;
+CREATE EXTENSION resilience;
+SELECT r.rolsuper AS schema_owner_is_superuser
+FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'resilience';
+-- after DROP EXTENSION the superuser's empty schema stays, and is reused
+DROP EXTENSION resilience;
+CREATE EXTENSION resilience;
+
+-------------------------------------------------------------------------------
+-- Updating from 1.0: planted objects stop the update, the schema is taken over
+-------------------------------------------------------------------------------
+\c :home :su
+CREATE DATABASE regress_sec3 OWNER regress_dbo;
+\c regress_sec3 regress_dbo
+CREATE EXTENSION resilience VERSION '1.0';
+CREATE FUNCTION resilience.lock(name text, timeout text) RETURNS void
+LANGUAGE sql AS 'SELECT';
+GRANT CREATE ON SCHEMA resilience TO regress_app;
+\set VERBOSITY default
+ALTER EXTENSION resilience UPDATE;
+\set VERBOSITY sqlstate
+DROP FUNCTION resilience.lock(text, text);
+ALTER EXTENSION resilience UPDATE;
+SELECT r.rolsuper AS schema_owner_is_superuser,
+       has_schema_privilege('regress_dbo', 'resilience', 'CREATE') AS installer_may_create,
+       has_schema_privilege('regress_app', 'resilience', 'CREATE') AS app_may_create
+FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'resilience';
+SELECT count(*) AS grants_to_others
+FROM pg_class c, aclexplode(c.relacl) a
+WHERE c.oid = 'resilience.cursor_keys'::regclass AND a.grantee <> c.relowner;
+SELECT resilience.rotate_cursor_key();
+
+-- 1.0's schema could be renamed and a look-alike key table planted under the
+-- old name: the C code finds the extension's own table by membership
+\c :home :su
+CREATE DATABASE regress_sec4 OWNER regress_dbo;
+\c regress_sec4 regress_dbo
+CREATE EXTENSION resilience VERSION '1.0';
+ALTER SCHEMA resilience RENAME TO resilience_real;
+CREATE SCHEMA resilience;
+CREATE TABLE resilience.cursor_keys (id bigint PRIMARY KEY, key bytea NOT NULL,
+                                     created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO resilience.cursor_keys VALUES (1000, '\x0000000000000000000000000000000000000000000000000000000000000000');
+\c regress_sec4 :su
+SELECT resilience_real.rotate_cursor_key();
+SELECT count(*) AS real_keys FROM resilience_real.cursor_keys;
+SELECT id FROM resilience.cursor_keys;
+-- and the update refuses a schema named resilience that is not the extension's
+ALTER EXTENSION resilience UPDATE;
+
+\c :home :su
+DROP DATABASE regress_sec;
+DROP DATABASE regress_sec2;
+DROP DATABASE regress_sec3;
+DROP DATABASE regress_sec4;
+DROP ROLE regress_dbo;
+DROP ROLE regress_dbo2;
+DROP ROLE regress_app;

@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * extension.c
+ *		The extension's own catalog entries: its OID, owner and schema, and
+ *		the tables it owns, found by membership.
+ *
+ * C code never finds its own tables by a name resolved at call time: a role
+ * that could rename schema resilience, or create in it, could otherwise
+ * plant a look-alike (a zero cursor key, a trigger that fires when a
+ * superuser calls in).  A member table is the relation of that name in the
+ * extension's schema that pg_depend records as a member of the extension
+ * (deptype 'e'); anything else of that name is refused.  The extension's
+ * owner is read from pg_extension at each call, so rights tied to it follow
+ * ALTER EXTENSION ... OWNER and REASSIGN OWNED.
+ *
+ * Lookups scan pg_extension by its name index with the catalog snapshot, so
+ * they also work inside CREATE EXTENSION, whose script calls back into C.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "extension.h"
+
+/* Fill *ext from pg_extension; ERROR if resilience is not installed here. */
+void
+resilience_extension_lookup(ResilienceExtension *ext)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("resilience"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"resilience\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION resilience.")));
+	ext->oid = ((Form_pg_extension) GETSTRUCT(tup))->oid;
+	ext->owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	ext->schema = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * The OID (and, if owner is not NULL, the owner) of the extension's member
+ * table relname; ERROR if there is none.
+ */
+Oid
+resilience_member_table(const char *relname, Oid *owner)
+{
+	ResilienceExtension ext;
+	Oid			relid;
+
+	resilience_extension_lookup(&ext);
+	relid = get_relname_relid(relname, ext.schema);
+	if (!OidIsValid(relid) ||
+		get_rel_relkind(relid) != RELKIND_RELATION ||
+		getExtensionOfObject(RelationRelationId, relid) != ext.oid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s of extension \"resilience\" is missing", relname),
+				 errhint("Recreate the extension with DROP EXTENSION resilience and CREATE EXTENSION resilience.")));
+	if (owner)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	return relid;
+}
+
+/* A member table's schema-qualified, quoted name, for SQL text. */
+char *
+resilience_member_table_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
