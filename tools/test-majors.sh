@@ -26,9 +26,9 @@ run_major()
 	local label=$1 rc line
 	shift
 	echo "=== make test on $label"
-	env "$@" make test 2>&1 | tee "$log"
+	env "$@" make --no-print-directory test 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	line=$(tail -n1 "$log")
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1)
 	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
 		passed=$((passed + BASH_REMATCH[1]))
 		failed=$((failed + BASH_REMATCH[2]))
