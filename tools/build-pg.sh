@@ -79,16 +79,17 @@ trap 'rm -rf "$work"' EXIT
 jobs=${PG_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
 log=$work/build.log
 echo "building PostgreSQL $version into $prefix (log: $log; takes a few minutes)" >&2
+# (chained with &&: set -e does not apply inside a command list tested by ||)
 {
-	tar xf "$tarball" -C "$work"
-	src=$(ls -d "$work"/postgresql-*/ | head -n1)
-	cd "$src"
-	./configure --prefix="$prefix" --enable-cassert --enable-tap-tests \
-		--with-ssl=openssl --with-icu
-	make -j"$jobs"
-	make -C contrib -j"$jobs"
-	make install DESTDIR="$work/root"
-	make -C contrib install DESTDIR="$work/root"
+	tar xf "$tarball" -C "$work" &&
+		src=$(ls -d "$work"/postgresql-*/ | head -n1) &&
+		cd "$src" &&
+		./configure --prefix="$prefix" --enable-cassert --enable-tap-tests \
+			--with-ssl=openssl --with-icu &&
+		make -j"$jobs" &&
+		make -C contrib -j"$jobs" &&
+		make install DESTDIR="$work/root" &&
+		make -C contrib install DESTDIR="$work/root"
 } >"$log" 2>&1 || {
 	echo "PostgreSQL build failed; the end of $log:" >&2
 	tail -n 40 "$log" >&2
