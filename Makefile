@@ -15,7 +15,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" resilience.c
 SQL_PARTS   = src/resilience.sql src/backoff.sql src/cursor.sql src/keyset.sql \
               src/guard.sql src/lease.sql src/retry.sql src/idempotency.sql
 DATA_built  = resilience--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard resilience--*.sql))
+DATA        = $(filter-out $(DATA_built),$(wildcard resilience--*.sql)) resilience--1.0.control
 PGFILEDESC  = "resilience - resilient-backend helpers"
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))

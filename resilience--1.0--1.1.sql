@@ -7,70 +7,19 @@
 -- upgrade suite (sql/upgrade.sql) checks that 1.0 plus this script gives the
 -- same objects as a fresh install of 1.1.
 
--------------------------------------------------------------------------------
--- The schema: a superuser's, and no other role may create in it
--------------------------------------------------------------------------------
-
--- 1.0 left schema resilience owned by the installing role, which in a trusted
--- install is a database owner who could add overloads winning over these
--- functions for a superuser's calls.  Take it over, drop every other role's
--- CREATE right on it, and refuse to update while it holds objects that are not
--- the extension's (they may be planted: a superuser should look at them).
-DO $schema$
-DECLARE
-    v_nsp oid := pg_catalog.to_regnamespace('resilience');
-    v_foreign text;
-    v_grantee oid;
+-- The schema named resilience must be the extension's: every statement below
+-- names it.
+DO $where$
 BEGIN
-    IF v_nsp IS DISTINCT FROM (SELECT x.extnamespace FROM pg_catalog.pg_extension x
-                               WHERE x.extname OPERATOR(pg_catalog.=) 'resilience') THEN
+    IF pg_catalog.to_regnamespace('resilience') IS DISTINCT FROM
+       (SELECT x.extnamespace FROM pg_catalog.pg_extension x
+        WHERE x.extname OPERATOR(pg_catalog.=) 'resilience') THEN
         RAISE EXCEPTION 'extension "resilience" is no longer in schema "resilience"'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Rename its schema back to resilience (and whatever took that name away), then update again.';
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), ', '
-                                 ORDER BY 1)
-    INTO v_foreign
-    FROM pg_catalog.pg_depend d
-    WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
-      AND d.refobjid OPERATOR(pg_catalog.=) v_nsp
-      AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_extension'::pg_catalog.regclass
-      AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e
-                      WHERE e.classid OPERATOR(pg_catalog.=) d.classid
-                        AND e.objid OPERATOR(pg_catalog.=) d.objid
-                        AND e.deptype OPERATOR(pg_catalog.=) 'e'
-                        AND e.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
-                        AND e.refobjid OPERATOR(pg_catalog.=) (SELECT x.oid FROM pg_catalog.pg_extension x
-                                                               WHERE x.extname OPERATOR(pg_catalog.=) 'resilience'))
-      -- a table's row type and a view's rewrite rule belong to it
-      AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
-               AND EXISTS (SELECT FROM pg_catalog.pg_type t
-                           WHERE t.oid OPERATOR(pg_catalog.=) d.objid
-                             AND t.typrelid OPERATOR(pg_catalog.<>) 0));
-    IF v_foreign IS NOT NULL THEN
-        RAISE EXCEPTION 'schema "resilience" holds objects that are not part of the extension'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = pg_catalog.format('Found: %s.', v_foreign),
-                  HINT = 'Another role may have planted them to be called instead of the extension''s functions: inspect and drop them, then update again.';
-    END IF;
-
-    ALTER SCHEMA resilience OWNER TO CURRENT_USER;
-    FOR v_grantee IN
-        SELECT a.grantee
-        FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
-        WHERE n.oid OPERATOR(pg_catalog.=) v_nsp
-          AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-          AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
-    LOOP
-        IF v_grantee OPERATOR(pg_catalog.=) 0 THEN
-            REVOKE CREATE ON SCHEMA resilience FROM PUBLIC;
-        ELSE
-            EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA resilience FROM %I',
-                                      pg_catalog.pg_get_userbyid(v_grantee));
-        END IF;
-    END LOOP;
 END
-$schema$;
+$where$;
 
 -------------------------------------------------------------------------------
 -- Cursor signing keys: no grants; rotate_cursor_key() checks the owner itself
@@ -107,3 +56,136 @@ $keys$;
 ALTER VIEW resilience.locks SET (security_invoker);
 ALTER VIEW resilience.leases SET (security_invoker);
 ALTER VIEW resilience.idempotency_keys SET (security_invoker);
+
+
+-------------------------------------------------------------------------------
+-- Fresh signing keys: 1.0 let the installing role read and write them
+-------------------------------------------------------------------------------
+
+-- Two rotations retire every key that role could have read or chosen; cursors
+-- issued before the update are refused (clients start again from page one).
+SELECT resilience.rotate_cursor_key();
+SELECT resilience.rotate_cursor_key();
+
+-------------------------------------------------------------------------------
+-- The schema: a superuser's, and no other role may create in it
+-------------------------------------------------------------------------------
+
+-- 1.0 left schema resilience owned by the installing role, which in a trusted
+-- install is a database owner who could add overloads winning over these
+-- functions for a superuser's calls.  Last in the script, so that the window
+-- left below is as short as it can be: take the schema over, drop every
+-- other role's CREATE right on it, then refuse to update while a role that
+-- could create in it has a writing transaction open (it may be planting
+-- something not yet committed) or while the schema holds any object that is
+-- not a superuser's member of the extension.  What remains: an object created
+-- between those checks and this transaction's commit.
+DO $schema$
+DECLARE
+    v_nsp oid := pg_catalog.to_regnamespace('resilience');
+    v_ext oid := (SELECT x.oid FROM pg_catalog.pg_extension x
+                  WHERE x.extname OPERATOR(pg_catalog.=) 'resilience');
+    v_creators oid[];
+    v_foreign text;
+    v_grantee oid;
+BEGIN
+    -- who could create in the schema until now: its owner and CREATE grantees
+    SELECT pg_catalog.array_agg(DISTINCT r) INTO v_creators
+    FROM (SELECT n.nspowner AS r FROM pg_catalog.pg_namespace n
+          WHERE n.oid OPERATOR(pg_catalog.=) v_nsp
+          UNION ALL
+          SELECT a.grantee FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+          WHERE n.oid OPERATOR(pg_catalog.=) v_nsp
+            AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE') c
+    WHERE NOT COALESCE((SELECT s.rolsuper FROM pg_catalog.pg_roles s
+                        WHERE s.oid OPERATOR(pg_catalog.=) c.r), false);
+
+    ALTER SCHEMA resilience OWNER TO CURRENT_USER;
+    FOR v_grantee IN
+        SELECT a.grantee
+        FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+        WHERE n.oid OPERATOR(pg_catalog.=) v_nsp
+          AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+          AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                            WHERE r.oid OPERATOR(pg_catalog.=) a.grantee), false)
+    LOOP
+        IF v_grantee OPERATOR(pg_catalog.=) 0 THEN
+            REVOKE CREATE ON SCHEMA resilience FROM PUBLIC CASCADE;
+        ELSE
+            EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA resilience FROM %I CASCADE',
+                                      pg_catalog.pg_get_userbyid(v_grantee));
+        END IF;
+    END LOOP;
+
+    IF EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p
+               WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database())
+       OR EXISTS (SELECT FROM pg_catalog.pg_stat_activity a, pg_catalog.unnest(v_creators) c
+                  WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+                    AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+                    AND a.backend_xid IS NOT NULL
+                    AND (c OPERATOR(pg_catalog.=) 0 OR pg_catalog.pg_has_role(a.usesysid, c, 'MEMBER')))
+    THEN
+        RAISE EXCEPTION 'cannot take over schema "resilience" while roles that could create in it have writing transactions open'
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'Such a transaction, or a prepared one, may be creating objects in the schema that would outlive the update.',
+                  HINT = 'Update when those sessions are idle (see pg_stat_activity.backend_xid and pg_prepared_xacts).';
+    END IF;
+
+    -- a fresh snapshot: whatever committed until now is seen
+    SELECT pg_catalog.string_agg(o.descr, ', ' ORDER BY o.descr) INTO v_foreign
+    FROM (SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS descr,
+                 EXISTS (SELECT FROM pg_catalog.pg_depend e
+                         WHERE e.classid OPERATOR(pg_catalog.=) d.classid
+                           AND e.objid OPERATOR(pg_catalog.=) d.objid
+                           AND e.deptype OPERATOR(pg_catalog.=) 'e'
+                           AND e.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+                           AND e.refobjid OPERATOR(pg_catalog.=) v_ext)
+                 -- a member table's or view's row type
+                 OR EXISTS (SELECT FROM pg_catalog.pg_type t, pg_catalog.pg_depend e
+                            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+                              AND t.oid OPERATOR(pg_catalog.=) d.objid
+                              AND e.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                              AND e.objid OPERATOR(pg_catalog.=) t.typrelid
+                              AND e.deptype OPERATOR(pg_catalog.=) 'e'
+                              AND e.refobjid OPERATOR(pg_catalog.=) v_ext) AS member,
+                 CASE d.classid
+                     WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN
+                         (SELECT x.proowner FROM pg_catalog.pg_proc x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN
+                         (SELECT x.relowner FROM pg_catalog.pg_class x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+                         (SELECT x.typowner FROM pg_catalog.pg_type x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN
+                         (SELECT x.oprowner FROM pg_catalog.pg_operator x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN
+                         (SELECT x.collowner FROM pg_catalog.pg_collation x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_conversion'::pg_catalog.regclass THEN
+                         (SELECT x.conowner FROM pg_catalog.pg_conversion x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_opclass'::pg_catalog.regclass THEN
+                         (SELECT x.opcowner FROM pg_catalog.pg_opclass x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_opfamily'::pg_catalog.regclass THEN
+                         (SELECT x.opfowner FROM pg_catalog.pg_opfamily x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_ts_config'::pg_catalog.regclass THEN
+                         (SELECT x.cfgowner FROM pg_catalog.pg_ts_config x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN
+                         (SELECT x.dictowner FROM pg_catalog.pg_ts_dict x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                     WHEN 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass THEN
+                         (SELECT x.stxowner FROM pg_catalog.pg_statistic_ext x WHERE x.oid OPERATOR(pg_catalog.=) d.objid)
+                 END AS owner
+          FROM pg_catalog.pg_depend d
+          WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+            AND d.refobjid OPERATOR(pg_catalog.=) v_nsp
+            AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_extension'::pg_catalog.regclass) o
+    -- even a member is suspect unless a superuser owns it: the installing
+    -- role owns the extension and may ALTER EXTENSION ... ADD its own objects
+    WHERE NOT o.member
+       OR NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                        WHERE r.oid OPERATOR(pg_catalog.=) o.owner), o.owner IS NULL);
+    IF v_foreign IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "resilience" holds objects that are not part of the extension'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Found: %s.', v_foreign),
+                  HINT = 'Another role may have planted them to be called instead of the extension''s functions: inspect and drop them, then update again.';
+    END IF;
+END
+$schema$;

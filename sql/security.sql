@@ -71,61 +71,105 @@ SELECT name, holder FROM resilience.leases ORDER BY name;
 SELECT name, holder FROM resilience.lease_state ORDER BY name;
 
 -------------------------------------------------------------------------------
--- A schema the installer made beforehand is refused unless empty and unshared
+-- A schema the installer made beforehand is refused: other sessions may have
+-- created things in it, even uncommitted ones no check could see
 -------------------------------------------------------------------------------
 \c :home :su
 CREATE DATABASE regress_sec2 OWNER regress_dbo;
 \c regress_sec2 regress_dbo
 CREATE SCHEMA resilience;
+CREATE EXTENSION resilience;
+-- renamed back and forth in the installing transaction: still an old schema
+BEGIN;
+ALTER SCHEMA resilience RENAME TO resilience_x;
+ALTER SCHEMA resilience_x RENAME TO resilience;
+CREATE EXTENSION resilience;
+ROLLBACK;
+DROP SCHEMA resilience;
+-- made in the installing transaction, with something planted in it first
+BEGIN;
+CREATE SCHEMA resilience;
 CREATE FUNCTION resilience.lock(name text, timeout text) RETURNS void
 LANGUAGE sql AS 'SELECT';
 CREATE EXTENSION resilience;
-DROP FUNCTION resilience.lock(text, text);
-GRANT CREATE ON SCHEMA resilience TO regress_app;
-CREATE EXTENSION resilience;
-REVOKE CREATE ON SCHEMA resilience FROM regress_app;
--- an empty schema of its own with no grants is as good as a new one
-\c regress_sec2 :su
-DROP SCHEMA resilience;
-\c regress_sec2 regress_dbo
+ROLLBACK;
+-- made in the installing transaction and empty (as pg_restore -1 does): taken over
+BEGIN;
 CREATE SCHEMA resilience;
 CREATE EXTENSION resilience;
+COMMIT;
 SELECT r.rolsuper AS schema_owner_is_superuser
 FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'resilience';
--- after DROP EXTENSION the superuser's empty schema stays, and is reused
+SELECT count(*) AS helper_left FROM pg_proc WHERE proname = 'schema_made_here';
+-- after DROP EXTENSION the superuser's empty schema stays, and is reused;
+-- CREATE rights a superuser gave on it are taken back
 DROP EXTENSION resilience;
+\c regress_sec2 :su
+GRANT CREATE ON SCHEMA resilience TO regress_app;
+\c regress_sec2 regress_dbo
 CREATE EXTENSION resilience;
+SELECT has_schema_privilege('regress_app', 'resilience', 'CREATE') AS app_may_create;
 
 -------------------------------------------------------------------------------
--- Updating from 1.0: planted objects stop the update, the schema is taken over
+-- 1.0: a superuser's only; a database that a non-superuser installed 1.0 in
+-- is taken over by the update, which refuses while anything was planted
 -------------------------------------------------------------------------------
 \c :home :su
 CREATE DATABASE regress_sec3 OWNER regress_dbo;
 \c regress_sec3 regress_dbo
 CREATE EXTENSION resilience VERSION '1.0';
+-- what a trusted 1.0 install by the database owner left behind: objects of
+-- the bootstrap superuser, the schema and the extension the owner's, grants
+\c regress_sec3 :su
+CREATE EXTENSION resilience VERSION '1.0';
+ALTER SCHEMA resilience OWNER TO regress_dbo;
+UPDATE pg_extension SET extowner = 'regress_dbo'::regrole WHERE extname = 'resilience';
+GRANT SELECT, INSERT, DELETE ON TABLE resilience.cursor_keys TO regress_dbo;
+\c regress_sec3 regress_dbo
+SELECT id AS old_key_id FROM resilience.cursor_keys \gset
+-- in 1.0 the owner plants an overload, and even makes it a member
 CREATE FUNCTION resilience.lock(name text, timeout text) RETURNS void
 LANGUAGE sql AS 'SELECT';
-GRANT CREATE ON SCHEMA resilience TO regress_app;
+ALTER EXTENSION resilience ADD FUNCTION resilience.lock(text, text);
+CREATE TYPE resilience.planted AS (a int);
+GRANT CREATE ON SCHEMA resilience TO regress_app WITH GRANT OPTION;
+\c regress_sec3 regress_app
+GRANT CREATE ON SCHEMA resilience TO regress_dbo2;
+\c regress_sec3 regress_dbo
 \set VERBOSITY default
 ALTER EXTENSION resilience UPDATE;
 \set VERBOSITY sqlstate
+ALTER EXTENSION resilience DROP FUNCTION resilience.lock(text, text);
 DROP FUNCTION resilience.lock(text, text);
+DROP TYPE resilience.planted;
+-- an uncommitted plant (a prepared transaction) stops the update too
+BEGIN;
+CREATE FUNCTION resilience.lock(name text, timeout text) RETURNS void
+LANGUAGE sql AS 'SELECT';
+PREPARE TRANSACTION 'regress_plant';
+ALTER EXTENSION resilience UPDATE;
+ROLLBACK PREPARED 'regress_plant';
 ALTER EXTENSION resilience UPDATE;
 SELECT r.rolsuper AS schema_owner_is_superuser,
        has_schema_privilege('regress_dbo', 'resilience', 'CREATE') AS installer_may_create,
-       has_schema_privilege('regress_app', 'resilience', 'CREATE') AS app_may_create
+       has_schema_privilege('regress_app', 'resilience', 'CREATE') AS app_may_create,
+       has_schema_privilege('regress_dbo2', 'resilience', 'CREATE') AS dbo2_may_create
 FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = 'resilience';
 SELECT count(*) AS grants_to_others
 FROM pg_class c, aclexplode(c.relacl) a
 WHERE c.oid = 'resilience.cursor_keys'::regclass AND a.grantee <> c.relowner;
-SELECT resilience.rotate_cursor_key();
+-- the keys the installing role could read are gone
+\c regress_sec3 :su
+SELECT count(*) AS keys, count(*) FILTER (WHERE id <= :old_key_id) AS old_keys FROM resilience.cursor_keys;
 
 -- 1.0's schema could be renamed and a look-alike key table planted under the
 -- old name: the C code finds the extension's own table by membership
 \c :home :su
 CREATE DATABASE regress_sec4 OWNER regress_dbo;
-\c regress_sec4 regress_dbo
+\c regress_sec4 :su
 CREATE EXTENSION resilience VERSION '1.0';
+ALTER SCHEMA resilience OWNER TO regress_dbo;
+\c regress_sec4 regress_dbo
 ALTER SCHEMA resilience RENAME TO resilience_real;
 CREATE SCHEMA resilience;
 CREATE TABLE resilience.cursor_keys (id bigint PRIMARY KEY, key bytea NOT NULL,

@@ -21,10 +21,13 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -33,6 +36,9 @@
 #include "utils/syscache.h"
 
 #include "extension.h"
+#include "resilience.h"
+
+RESILIENCE_FUNCTION(extension_schema_made_here);
 
 /* Fill *ext from pg_extension; ERROR if resilience is not installed here. */
 void
@@ -97,4 +103,27 @@ resilience_member_table_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
+}
+
+/*
+ * Was schema resilience created by the current transaction, and never
+ * visible to another one?  Only then can no other session have created
+ * objects in it (committed or not) while the installing role owned it.  A
+ * row version written by an UPDATE (a rename back and forth) does not count:
+ * its older versions were visible.  The install script calls this through a
+ * function it creates and drops again.
+ */
+Datum
+extension_schema_made_here(PG_FUNCTION_ARGS)
+{
+	Oid			nsp = get_namespace_oid("resilience", false);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nsp);
+	result = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) &&
+		(tup->t_data->t_infomask & HEAP_UPDATED) == 0;
+	ReleaseSysCache(tup);
+	PG_RETURN_BOOL(result);
 }

@@ -1,0 +1,221 @@
+/*-------------------------------------------------------------------------
+ *
+ * keyset_cache.c
+ *		Per-backend caches of resolved sort specifications and prepared
+ *		page queries, and the pins that keep an entry alive while in use.
+ *
+ * Two hash tables, keyed by a 64-bit hash (the owners compare the full key
+ * on a hit): specs (keyset_spec.c) and plans (keyset_plan.c).  Both kinds of
+ * entry start with a KeysetEntry and live in keyset_cache_cxt, under
+ * CacheMemoryContext.
+ *
+ * A relcache callback marks every entry of a relation stale when it changes
+ * (new index, altered or dropped column, dropped relation), and a syscache
+ * callback every entry when a schema changes, since entries carry
+ * schema-qualified names in their SQL; plancache revalidates the SPI plans
+ * on everything else.  A stale entry is rebuilt on its next use.
+ *
+ * A page call can run another one (from its filter, a view or a row-level
+ * security policy), which may need to evict entries.  So every entry in use
+ * is pinned: lookups return pinned entries, and their callers unpin them,
+ * also when an error unwinds.  A pinned entry is never freed: a full cache
+ * (KEYSET_CACHE_MAX entries) evicts only unpinned ones, and a pinned entry
+ * that has to leave its hash table is unlinked and freed once its last user
+ * unpins it, on the next cache access (never while an error is unwound:
+ * keyset_unpin() only queues it).
+ *
+ * keyset_inval_count counts the invalidations seen.  Building an entry does
+ * catalog lookups, which may deliver an invalidation meant for it before it
+ * is in its hash table; an entry built while the count moved is stored
+ * already stale.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "utils/catcache.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "keyset_int.h"
+
+MemoryContext keyset_cache_cxt = NULL;
+HTAB	   *keyset_specs = NULL;
+HTAB	   *keyset_plans = NULL;
+uint64		keyset_inval_count = 0;
+static KeysetEntry *keyset_dead = NULL;	/* unlinked, unpinned, to be freed */
+
+/* Relcache callback: mark the entries of relid (or all) stale. */
+static void
+keyset_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	KeysetSlot *slot;
+
+	keyset_inval_count++;
+	if (keyset_specs == NULL)
+		return;
+	hash_seq_init(&status, keyset_specs);
+	while ((slot = hash_seq_search(&status)) != NULL)
+	{
+		KeysetSpec *spec = (KeysetSpec *) slot->entry;
+
+		if (relid == InvalidOid || spec->relid == relid)
+			spec->entry.valid = false;
+		for (int i = 0; i < spec->nindexes; i++)
+			if (spec->indexes[i] == relid)
+				spec->entry.valid = false;
+	}
+	hash_seq_init(&status, keyset_plans);
+	while ((slot = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || ((KeysetPlan *) slot->entry)->key.relid == relid)
+			slot->entry->valid = false;
+}
+
+/*
+ * Syscache callback for schemas: entries carry schema-qualified names in
+ * their SQL, and renaming a schema invalidates no relation, so mark every
+ * entry stale (schemas change rarely).
+ */
+static void
+keyset_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	keyset_relcache_callback(arg, InvalidOid);
+}
+
+/* Free a cache entry and what it owns. */
+static void
+keyset_entry_free(KeysetEntry *e)
+{
+	Assert(e->pins == 0);
+	if (e->is_plan)
+	{
+		KeysetPlan *p = (KeysetPlan *) e;
+
+		if (p->plan)
+			SPI_freeplan(p->plan);
+		if (p->key.normalized)
+			pfree((char *) p->key.normalized);
+		if (p->key.filter)
+			pfree((char *) p->key.filter);
+		if (p->key.search_path)
+			pfree((char *) p->key.search_path);
+		if (p->key.settings)
+			pfree((char *) p->key.settings);
+		if (p->fparamtypes)
+			pfree(p->fparamtypes);
+		pfree(p);
+	}
+	else
+		MemoryContextDelete(((KeysetSpec *) e)->cxt);
+}
+
+/* Free the unlinked entries whose last user has gone. */
+static void
+keyset_sweep(void)
+{
+	while (keyset_dead != NULL)
+	{
+		KeysetEntry *e = keyset_dead;
+
+		keyset_dead = e->next_dead;
+		keyset_entry_free(e);
+	}
+}
+
+/* Create the caches on first use; free what waits to be freed. */
+void
+keyset_init_caches(void)
+{
+	HASHCTL		ctl;
+
+	if (keyset_specs != NULL)
+	{
+		keyset_sweep();
+		return;
+	}
+	keyset_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
+											 "resilience keyset cache",
+											 ALLOCSET_SMALL_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(KeysetSlot);
+	ctl.hcxt = keyset_cache_cxt;
+	keyset_specs = hash_create("resilience keyset specs", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	keyset_plans = hash_create("resilience keyset plans", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	CacheRegisterRelcacheCallback(keyset_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, keyset_namespace_callback, (Datum) 0);
+}
+
+/* Remove an entry from its hash table; free it now unless it is pinned. */
+void
+keyset_unlink(HTAB *htab, KeysetSlot *slot)
+{
+	KeysetEntry *e = slot->entry;
+
+	hash_search(htab, &slot->hash, HASH_REMOVE, NULL);
+	if (e->pins > 0)
+		e->unlinked = true;
+	else
+		keyset_entry_free(e);
+}
+
+/* Release an entry from keyset_get_spec/plan(); safe while an error unwinds. */
+void
+keyset_unpin(KeysetEntry *e)
+{
+	Assert(e->pins > 0);
+	if (--e->pins == 0 && e->unlinked)
+	{
+		e->next_dead = keyset_dead;
+		keyset_dead = e;
+	}
+}
+
+/* Make room in a full cache by evicting every entry nobody is using. */
+void
+keyset_cache_trim(HTAB *htab)
+{
+	HASH_SEQ_STATUS status;
+	KeysetSlot *slot;
+
+	if (hash_get_num_entries(htab) < KEYSET_CACHE_MAX)
+		return;
+	hash_seq_init(&status, htab);
+	while ((slot = hash_seq_search(&status)) != NULL)
+	{
+		/* removing the current entry during a scan is allowed */
+		if (slot->entry->pins == 0)
+			keyset_unlink(htab, slot);
+	}
+}
+
+/*
+ * Link a new entry, pinned by its maker, under hash h.  Building it may have
+ * run user code that filled the slot meanwhile: that entry goes.
+ */
+void
+keyset_cache_insert(HTAB *htab, uint64 h, KeysetEntry *e)
+{
+	bool		found;
+	KeysetSlot *slot = hash_search(htab, &h, HASH_ENTER, &found);
+
+	if (found)
+	{
+		keyset_unlink(htab, slot);
+		slot = hash_search(htab, &h, HASH_ENTER, NULL);
+	}
+	e->pins = 1;
+	slot->entry = e;
+}
+
+/* 64-bit hash of a string, seeded. */
+uint64
+keyset_hash(const char *s, uint64 seed)
+{
+	return DatumGetUInt64(hash_any_extended((const unsigned char *) s, strlen(s), seed));
+}
