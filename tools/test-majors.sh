@@ -65,7 +65,7 @@ else
 	for tarball in "$sources"/postgresql-*.tar.*; do
 		name=$(basename "$tarball")
 		if pgc=$(tools/build-pg.sh "$tarball" | tail -n1) && [ -x "$pgc" ]; then
-			run_major "PostgreSQL $("$pgc" --version | sed 's/^PostgreSQL //') (built from $name)" PG_CONFIG="$pgc"
+			run_major "PostgreSQL $("$pgc" --version | sed 's/^PostgreSQL //') (built from $tarball)" PG_CONFIG="$pgc"
 		else
 			summaries+=("$name: the server did not build")
 			failed=$((failed + 1))
