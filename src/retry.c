@@ -482,7 +482,7 @@ static ErrorData *
 retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 {
 	volatile RetryPhase phase = RETRY_PHASE_LANE;
-	ErrorData  *edata = NULL;
+	ErrorData  *volatile edata = NULL;
 
 	PG_TRY();
 	{
