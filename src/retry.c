@@ -275,7 +275,7 @@ retry_parse_isolation(const char *name)
 			return levels[i].level;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown isolation level \"%s\"", name),
+			 errmsg("unrecognized isolation level \"%s\"", name),
 			 errhint("Valid levels are \"serializable\", \"repeatable read\" and \"read committed\".")));
 	pg_unreachable();
 }
