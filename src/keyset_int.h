@@ -119,6 +119,7 @@ typedef struct KeysetSpec
 	FmgrInfo	recv[KEYSET_MAX_COLUMNS];
 	Oid			typioparams[KEYSET_MAX_COLUMNS];
 	int32		typmods[KEYSET_MAX_COLUMNS];	/* -1: values travel without */
+	const char *typnames[KEYSET_MAX_COLUMNS];	/* for cursor messages */
 	char	   *normalized;		/* the totalized spec, every default explicit */
 	uint64		normalized_hash;
 	uint8		fingerprint[CURSOR_FINGERPRINT_LEN];
@@ -227,6 +228,13 @@ extern int	keyset_parse_spec(const char *spec, KeysetSpecItem *items);
 extern KeysetSpec *keyset_get_spec(Oid relid, const char *order_by, bool assume_unique);
 
 /* keyset_filter.c */
+typedef struct KeysetTokens		/* the core scanner's token numbers */
+{
+	int			param;			/* $n */
+	int			sconst;			/* 'text', E'text', $$text$$ */
+	int			usconst;		/* U&'text' */
+} KeysetTokens;
+extern const KeysetTokens *keyset_tokens(void);
 extern Oid *keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams);
 extern char *keyset_literal_settings(void);
 extern bool keyset_filter_reads_clock(const char *filter);

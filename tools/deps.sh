@@ -1,5 +1,7 @@
 #!/bin/bash
-# Make sure everything `make demo|test|bench` needs is present.
+# Make sure everything `make demo|test|bench|fuzz` needs is present; the
+# argument is the target (`tools/deps.sh fuzz` also wants clang and its
+# libFuzzer and sanitizer runtimes, which no other target needs).
 #
 # As root on Debian the missing packages are installed with apt-get; anyone else
 # is told the exact command to run.  Quiet when nothing is missing.
@@ -8,11 +10,33 @@ set -euo pipefail
 . "$(dirname "$0")/pgenv.sh"
 
 missing=()
-[ -f "$PGINC/postgres.h" ] && [ -f "$PGXS_MK" ] || missing+=("postgresql-server-dev-$PGMAJOR")
-[ -x "$PGXSDIR/src/test/isolation/pg_isolation_regress" ] || missing+=("postgresql-server-dev-$PGMAJOR")
+case "$PG_CONFIG" in
+/usr/lib/postgresql/* | /usr/bin/pg_config)
+	# Debian's packages
+	[ -f "$PGINC/postgres.h" ] && [ -f "$PGXS_MK" ] || missing+=("postgresql-server-dev-$PGMAJOR")
+	[ -x "$PGXSDIR/src/test/isolation/pg_isolation_regress" ] || missing+=("postgresql-server-dev-$PGMAJOR")
+	;;
+*)
+	# a server built from source (tools/build-pg.sh): no package can help
+	for f in "$PGINC/postgres.h" "$PGXS_MK" "$PGXSDIR/src/test/regress/pg_regress" \
+		"$PGXSDIR/src/test/isolation/pg_isolation_regress"; do
+		if ! [ -e "$f" ]; then
+			echo "$PG_CONFIG: the installation has no $f;" >&2
+			echo "build the server with tools/build-pg.sh, which installs what the tests need" >&2
+			exit 1
+		fi
+	done
+	;;
+esac
 perl -MIPC::Run -e1 2>/dev/null || missing+=(libipc-run-perl)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v make >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || missing+=(build-essential)
+if [ "${1:-}" = fuzz ]; then
+	command -v clang >/dev/null 2>&1 || missing+=(clang)
+	# libFuzzer and the ASan/UBSan runtimes: Debian ships them apart from clang
+	rt=$(clang -print-resource-dir 2>/dev/null || true)
+	[ -n "$rt" ] && compgen -G "$rt/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null || missing+=(libclang-rt-dev)
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 # de-duplicate
