@@ -14,25 +14,16 @@
  *   days and days 24 hours as interval comparison does; 22008 if it does
  *   not fit, 22023 if it is infinite (PostgreSQL 17 and later).
  *
- * How to call it from a file that has its own copies today (keyset.c's
- * keyset_read_args and entry points, and retry.c; converted by their
- * owners):
+ * How to call it (as the C entry points do):
  *
  *		#include "args.h"
  *
- *		args_not_null(fcinfo, 1, "order_by");		(keyset: replaces its
- *													 22023 NULL checks)
+ *		args_not_null(fcinfo, 1, "order_by");
  *		n = args_text_array(arr, "params", &elems, &nulls);
- *													(replaces ARR_NDIM
- *													 checks +
- *													 deconstruct_array)
- *		us = args_interval_usec(iv, "base_delay");	(was
- *													 backoff_interval_usec)
+ *		us = args_interval_usec(iv, "base_delay");
  *
- * retry_require() becomes args_not_null(); retry_parse_codes()'s
- * dimension check becomes args_text_array(arr, "retry_on", ...).
- * backoff_interval_usec remains as an alias of args_interval_usec until
- * retry.c is converted; do not use it in new code.
+ * backoff_interval_usec (backoff.h) is an alias of args_interval_usec that
+ * nothing calls any more; do not use it in new code.
  *
  *-------------------------------------------------------------------------
  */

@@ -23,7 +23,7 @@
  *    after DDL; it lives until the backend exits.
  *
  * 3. A bounded cache of plans for SQL built or supplied at run time
- *    (sqlexec's caller SQL; keyset's page queries should move here too).
+ *    (sqlexec's caller SQL, keyset's page queries).
  *    An entry is the caller's struct starting with an SpiPlanEntry and is
  *    keyed by bytes the caller chooses (everything the plan depends on:
  *    the SQL, parameter count, role, search_path ...):
@@ -68,18 +68,13 @@
  *      An entry built while an invalidation arrived may be inserted with
  *      entry.valid = false: it serves nobody and is rebuilt next time.
  *
- * How keyset should adopt it (its owner converts it): KeysetPlan
- * (keyset_int.h) starts with an SpiPlanEntry instead of KeysetEntry, keyed
- * by the bytes of KeysetPlanKey's fixed fields followed by normalized,
- * filter and search_path (each NUL-terminated).  In keyset_plan.c,
- * keyset_get_plan's hash/trim/insert become lookup/entry_new/insert and its
- * SPI_prepare/SPI_keepplan pair becomes spiplan_prepare (insert keeps the
- * plan).  keyset_cache.c's pin bookkeeping (keyset_unpin, keyset_sweep,
- * keyset_unlink, keyset_cache_trim, keyset_cache_insert) goes: unpin is
- * spiplan_cache_unpin, and keyset_relcache_callback marks entries stale
- * through spiplan_cache_mark_stale.  KeysetSpec can use the same cache
- * type with entry.plan = NULL.  Eviction changes from "flush every
- * unpinned entry when full" to least recently used.
+ * Users of the cache: sqlexec.c (caller SQL) and keyset_plan.c (page
+ * queries, keyed by the bytes of KeysetPlanKey followed by the normalized
+ * spec and, with a filter, its text, search_path and literal settings).
+ * keyset's resolved specs still have their own pinned hash table in
+ * keyset_cache.c; they could move here as entries with entry.plan = NULL,
+ * its pin bookkeeping (keyset_unpin, keyset_sweep, keyset_unlink,
+ * keyset_cache_trim, keyset_cache_insert) going with them.
  *
  *-------------------------------------------------------------------------
  */
