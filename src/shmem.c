@@ -48,10 +48,17 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static void shmem_request(void);
 static void shmem_startup(void);
 
-/* Define the settings; install the hooks when preloading. */
+/*
+ * When preloading: define the settings and install the hooks.  Otherwise
+ * nothing: PGC_POSTMASTER settings cannot be defined after startup (a FATAL
+ * error), and without the hooks they would mean nothing anyway.
+ */
 void
 shmem_init(void)
 {
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomIntVariable("resilience.max_rate_limit_keys",
 							"Number of rate limit keys kept in shared memory.",
 							"When full, keys at rest (allowing a full burst) are dropped first.",
@@ -66,9 +73,6 @@ shmem_init(void)
 							1000, 10, INT_MAX / 2,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = shmem_request;
