@@ -8,7 +8,9 @@
 #   2. builds the extension and installs it into that mirror (DESTDIR);
 #   3. initdb + starts a server there on a free port, its socket in the same
 #      directory, as the postgres user when run as root (initdb refuses root);
-#   4. runs the demo, the suites or the benchmarks against it;
+#   4. runs the demo, the suites or the benchmarks against it (the suites
+#      through PGXS's installcheck, so the Makefile's lists are the only
+#      ones; make test also checks what the built module exports);
 #   5. stops the server and removes everything (KEEP=1 keeps the directory).
 set -euo pipefail
 
@@ -128,36 +130,41 @@ test)
 			failed=$((failed + 1))
 		fi
 	}
-	mapfile -t regress < <(ls sql/*.sql 2>/dev/null | xargs -rn1 basename | sed 's/\.sql$//' | sort)
-	mapfile -t isolation < <(ls specs/*.spec 2>/dev/null | xargs -rn1 basename | sed 's/\.spec$//' | sort)
+	# the suites are the Makefile's (REGRESS, ISOLATION, TAP_TESTS), run by
+	# PGXS's installcheck against the staged server, one kind at a time so
+	# that each summary is counted; bindir points them at the staged binaries
+	pgxs_check() { make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" installcheck "$@"; }
+
+	echo "== exported symbols"
+	if tools/check-exports.sh "$STAGE$PKGLIB/resilience.so" resilience--*.sql; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
 
 	rm -rf results output_iso regression.diffs regression.out
-	if [ ${#regress[@]} -gt 0 ]; then
+	if compgen -G 'sql/*.sql' >/dev/null; then
 		echo "== regression suites"
-		"$PGXSDIR/src/test/regress/pg_regress" --inputdir=. --bindir="$PGBIN" \
-			--dbname=contrib_regression --load-extension=resilience \
-			"${regress[@]}" 2>&1 | tee "$STAGE/regress.log" || status=1
+		pgxs_check ISOLATION= TAP_TESTS= 2>&1 | tee "$STAGE/regress.log" || status=1
 		tally "$STAGE/regress.log"
 		[ -f regression.diffs ] && { echo "== regression.diffs"; cat regression.diffs; }
 	fi
-	if [ ${#isolation[@]} -gt 0 ]; then
+	if compgen -G 'specs/*.spec' >/dev/null; then
 		echo "== isolation suites"
-		"$PGXSDIR/src/test/isolation/pg_isolation_regress" --inputdir=. --outputdir=output_iso \
-			--bindir="$PGBIN" --dbname=isolation_regression --load-extension=resilience \
-			"${isolation[@]}" 2>&1 | tee "$STAGE/isolation.log" || status=1
+		pgxs_check REGRESS= TAP_TESTS= 2>&1 | tee "$STAGE/isolation.log" || status=1
 		tally "$STAGE/isolation.log"
 		[ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
 	fi
 	if compgen -G 't/*.pl' >/dev/null; then
 		echo "== TAP suites"
-		# TAP clusters are made by the tests themselves from the staged
-		# binaries; the tests are copied where the server's user can read them.
+		# TAP tests make their own clusters from the staged binaries, so they
+		# run as the server's user (initdb refuses root), from a copy of the
+		# Makefile and t/ that this user can write its tmp_check into.
 		mkdir -p "$STAGE/tap"
-		cp -a t "$STAGE/tap/"
+		cp -a Makefile resilience.control t "$STAGE/tap/"
 		chown -R "$PGOSUSER" "$STAGE/tap"
-		(cd "$STAGE/tap" && as_pg env PATH="$SBIN:$PATH" PG_REGRESS="$PGXSDIR/src/test/regress/pg_regress" \
-			TESTDIR="$STAGE/tap" PGXSDIR="$PGXSDIR" \
-			prove -I "$PGXSDIR/src/test/perl" t/*.pl) 2>&1 | tee "$STAGE/tap.log" || status=1
+		(cd "$STAGE/tap" && as_pg env PATH="$PATH" make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" \
+			REGRESS= ISOLATION= installcheck) 2>&1 | tee "$STAGE/tap.log" || status=1
 		tapn=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$STAGE/tap.log" | tail -n1)
 		tapf=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$STAGE/tap.log" | awk '{s+=$1} END {print s+0}')
 		tapbad=$(grep -cE '(Wstat: [1-9]|No plan found|Bad plan|Parse errors)' "$STAGE/tap.log" || true)
