@@ -56,7 +56,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "backoff.h"
+#include "args.h"
 #include "clock.h"
 #include "resilience.h"
 #include "shmem.h"
@@ -136,24 +136,14 @@ RESILIENCE_FUNCTION(breaker_reset);
 RESILIENCE_FUNCTION(breaker_force);
 RESILIENCE_FUNCTION(breaker_list);
 
-/* 22004 unless argument argno is set. */
-static void
-breaker_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 /* A positive interval argument in microseconds; 22023 otherwise. */
 static int64
 breaker_positive_interval(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	int64		us;
 
-	breaker_not_null(fcinfo, argno, name);
-	us = backoff_interval_usec(PG_GETARG_INTERVAL_P(argno), name);
+	args_not_null(fcinfo, argno, name);
+	us = args_interval_usec(PG_GETARG_INTERVAL_P(argno), name);
 	if (us <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -166,9 +156,9 @@ breaker_positive_interval(FunctionCallInfo fcinfo, int argno, const char *name)
 static void
 breaker_read_config(FunctionCallInfo fcinfo, BreakerConfig *c)
 {
-	breaker_not_null(fcinfo, 1, "failure_rate");
-	breaker_not_null(fcinfo, 2, "min_calls");
-	breaker_not_null(fcinfo, 5, "probes");
+	args_not_null(fcinfo, 1, "failure_rate");
+	args_not_null(fcinfo, 2, "min_calls");
+	args_not_null(fcinfo, 5, "probes");
 	c->failure_rate = PG_GETARG_FLOAT4(1);
 	c->min_calls = PG_GETARG_INT32(2);
 	c->window_us = breaker_positive_interval(fcinfo, 3, "window");
@@ -353,11 +343,11 @@ breaker_record(PG_FUNCTION_ARGS)
 	int64		duration_us = -1;
 	bool		failure;
 
-	breaker_not_null(fcinfo, 1, "success");
+	args_not_null(fcinfo, 1, "success");
 	success = PG_GETARG_BOOL(1);
 	if (!PG_ARGISNULL(2))
 	{
-		duration_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(2), "duration");
+		duration_us = args_interval_usec(PG_GETARG_INTERVAL_P(2), "duration");
 		if (duration_us < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -470,7 +460,7 @@ breaker_force(PG_FUNCTION_ARGS)
 	char	   *name;
 	int			state = -1;
 
-	breaker_not_null(fcinfo, 1, "state");
+	args_not_null(fcinfo, 1, "state");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	for (int i = 0; i < (int) lengthof(breaker_state_names); i++)
 		if (strcmp(name, breaker_state_names[i]) == 0)

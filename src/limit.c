@@ -49,7 +49,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "backoff.h"
+#include "args.h"
 #include "clock.h"
 #include "resilience.h"
 #include "shmem.h"
@@ -131,16 +131,6 @@ limit_interval(int64 ns)
 	return IntervalPGetDatum(iv);
 }
 
-/* 22004 unless argument argno is set. */
-static void
-limit_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 /*
  * rate_limit(key, rate, per, burst, cost) -> (allowed, remaining,
  * retry_after, reset_after)
@@ -167,11 +157,11 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {false, false, false, false};
 
 	shmem_key_from_arg(fcinfo, 0, "key", &key);
-	limit_not_null(fcinfo, 1, "rate");
-	limit_not_null(fcinfo, 2, "per");
-	limit_not_null(fcinfo, 4, "cost");
+	args_not_null(fcinfo, 1, "rate");
+	args_not_null(fcinfo, 2, "per");
+	args_not_null(fcinfo, 4, "cost");
 	rate = PG_GETARG_INT32(1);
-	per_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(2), "per");
+	per_us = args_interval_usec(PG_GETARG_INTERVAL_P(2), "per");
 	burst = PG_ARGISNULL(3) ? rate : PG_GETARG_INT32(3);
 	cost = PG_GETARG_INT32(4);
 

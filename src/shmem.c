@@ -30,9 +30,11 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "args.h"
 #include "shmem.h"
 
 int			shmem_max_rate_limit_keys = 10000;
@@ -46,6 +48,8 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static void shmem_request(void);
+static uint32 shmem_key_hash(const void *key, Size keysize);
+static int	shmem_key_match(const void *key1, const void *key2, Size keysize);
 static void shmem_startup(void);
 
 /*
@@ -122,13 +126,38 @@ shmem_startup(void)
 		}
 		info.keysize = sizeof(ShmemKey);
 		info.entrysize = t->entrysize;
+		info.hash = shmem_key_hash;
+		info.match = shmem_key_match;
 		info.num_partitions = SHMEM_PARTITIONS;
 		t->htab = ShmemInitHash(t->name, *t->max_entries, *t->max_entries,
 								&info,
-								HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+								HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
+								HASH_PARTITION | HASH_FIXED_SIZE);
 		t->locks = GetNamedLWLockTranche(t->name);
 	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Hash of a key: its database and the used bytes of its name. */
+static uint32
+shmem_key_hash(const void *key, Size keysize)
+{
+	const ShmemKey *k = (const ShmemKey *) key;
+
+	return hash_combine(murmurhash32(k->dbid),
+						hash_bytes((const unsigned char *) k->name, k->len));
+}
+
+/* 0 if two keys are equal, as dynahash's match functions answer. */
+static int
+shmem_key_match(const void *key1, const void *key2, Size keysize)
+{
+	const ShmemKey *a = (const ShmemKey *) key1;
+	const ShmemKey *b = (const ShmemKey *) key2;
+
+	if (a->dbid != b->dbid || a->len != b->len)
+		return 1;
+	return memcmp(a->name, b->name, a->len);
 }
 
 /* 55000 unless the table exists. */
@@ -151,10 +180,7 @@ shmem_key_from_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 	text	   *t;
 	int			len;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", argname)));
+	args_not_null(fcinfo, argno, argname);
 	t = PG_GETARG_TEXT_PP(argno);
 	len = VARSIZE_ANY_EXHDR(t);
 	if (len == 0)
@@ -168,9 +194,10 @@ shmem_key_from_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 				 errmsg("%s is too long (%d bytes)", argname, len),
 				 errdetail("The limit is %d bytes.", SHMEM_NAME_MAX),
 				 errhint("Pass a shorter name, or a hash of a long one, such as md5(name).")));
-	memset(key, 0, sizeof(ShmemKey));
 	key->dbid = MyDatabaseId;
+	key->len = (uint16) len;
 	memcpy(key->name, VARDATA_ANY(t), len);
+	key->name[len] = '\0';
 }
 
 /*

@@ -38,12 +38,14 @@
 #define SHMEM_PARTITIONS	16
 
 /*
- * An entry's hash key: the database and the name, NUL-padded (the table
- * hashes and compares the whole struct).  Names are per database.
+ * An entry's hash key: the database and the name (NUL-terminated; only its
+ * len bytes are hashed and compared, so a short name costs little).  Names
+ * are per database.
  */
 typedef struct ShmemKey
 {
 	Oid			dbid;
+	uint16		len;
 	char		name[SHMEM_NAME_MAX + 1];
 } ShmemKey;
 

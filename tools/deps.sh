@@ -1,5 +1,6 @@
 #!/bin/bash
-# Make sure everything `make demo|test|bench` needs is present.
+# Make sure everything `make demo|test|bench` needs is present
+# (tools/deps.sh [TARGET]; bench also needs redis-server).
 #
 # As root on Debian the missing packages are installed with apt-get; anyone else
 # is told the exact command to run.  Quiet when nothing is missing.
@@ -12,6 +13,10 @@ missing=()
 [ -x "$PGXSDIR/src/test/isolation/pg_isolation_regress" ] || missing+=("postgresql-server-dev-$PGMAJOR")
 perl -MIPC::Run -e1 2>/dev/null || missing+=(libipc-run-perl)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+# the benchmark compares rate_limit with a GCRA script in Redis (context only)
+if [ "${1:-}" = bench ]; then
+	command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-server)
+fi
 command -v make >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || missing+=(build-essential)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
