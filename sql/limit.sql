@@ -144,6 +144,15 @@ RESET resilience.clock_override;
 SELECT count(*) FILTER (WHERE allowed) AS allowed
 FROM pg_temp.calls(12, 'real-clock', 10, '1 hour');
 
+-- times far from now still work (the clock may be stopped anywhere from
+-- 1900 to 2250); a key at rest allows its burst there too
+SET resilience.clock_override = '1901-01-01 00:00:00+00';
+SELECT * FROM resilience.rate_limit('old', 1, '10 years', 1);
+SET resilience.clock_override = '2249-01-01 00:00:00+00';
+SELECT * FROM resilience.rate_limit('far', 1, '10 years', 1);
+SELECT * FROM resilience.rate_limit('far', 1, '10 years', 1);
+RESET resilience.clock_override;
+
 -- keys are up to 127 bytes
 SELECT allowed FROM resilience.rate_limit(repeat('k', 127), 1);
 
@@ -157,7 +166,7 @@ SELECT * FROM resilience.rate_limit('bad', 10, '1 second', 5, -1);
 SELECT * FROM resilience.rate_limit('bad', 10, '1 second', 5, 6);
 SELECT * FROM resilience.rate_limit('bad', 10, '1 second', NULL, 11);
 SELECT * FROM resilience.rate_limit('bad', 2000000000, '1 second');
-SELECT * FROM resilience.rate_limit('bad', 1, '200 years');
+SELECT * FROM resilience.rate_limit('bad', 1, '11 years');
 SELECT * FROM resilience.rate_limit('bad', 1, '1000 years');
 SELECT * FROM resilience.rate_limit('', 10);
 SELECT * FROM resilience.rate_limit(repeat('k', 128), 10);
@@ -167,6 +176,10 @@ SELECT * FROM resilience.rate_limit('bad', 10, NULL);
 SELECT * FROM resilience.rate_limit('bad', 10, '1 second', 5, NULL);
 SELECT resilience.rate_limit_reset(NULL);
 SELECT resilience.rate_limit_reset('');
+SET resilience.clock_override = '2300-01-01 00:00:00+00';
+SELECT * FROM resilience.rate_limit('bad', 10);
+SET resilience.clock_override = '1800-01-01 00:00:00+00';
+SELECT * FROM resilience.rate_limit('bad', 10);
 SET resilience.clock_override = 'not a time';
 SELECT * FROM resilience.rate_limit('bad', 10);
 RESET resilience.clock_override;

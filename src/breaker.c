@@ -508,9 +508,10 @@ breaker_list(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	now = clock_now();
 
-	cap = *breaker_table.max_entries;
-	copy = palloc_extended(sizeof(BreakerEntry) * cap, MCXT_ALLOC_HUGE);
+	/* holding every partition lock keeps the count still */
 	shmem_lock_all(&breaker_table, LW_SHARED);
+	cap = (int) pg_atomic_read_u32(&breaker_table.header->count);
+	copy = palloc_extended(sizeof(BreakerEntry) * Max(cap, 1), MCXT_ALLOC_HUGE);
 	hash_seq_init(&seq, breaker_table.htab);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{

@@ -54,8 +54,11 @@
 #include "resilience.h"
 #include "shmem.h"
 
-/* the longest tolerance accepted: 100 years (keeps every sum in int64) */
-#define LIMIT_MAX_TOLERANCE_NS	(INT64CONST(100) * 36525 * 864 * INT64CONST(100000000))
+/* the longest tolerance accepted: 10 years (with limit_now_ns, keeps every sum in int64) */
+#define LIMIT_MAX_TOLERANCE_NS	(INT64CONST(10) * 36525 * 864 * INT64CONST(1000000000))
+
+/* the TAT of a new key: before any time limit_now_ns accepts */
+#define LIMIT_AT_REST			(PG_INT64_MIN / 2)
 
 typedef struct LimitEntry
 {
@@ -119,6 +122,25 @@ limit_gcra(int64 *tat_ns, int64 now_ns, int64 emission_ns, int64 tolerance_ns,
 	next = tolerance_ns - ttl;
 	d->remaining = next > -emission_ns ? (int32) (next / emission_ns) : 0;
 	d->reset_after_ns = ttl;
+}
+
+/*
+ * A time as ns since 2000; 22008 past what the sums of limit_gcra can hold
+ * (around 2250, reachable only through resilience.clock_override).
+ */
+static int64
+limit_now_ns(TimestampTz now)
+{
+	int64		ns;
+
+	if (pg_mul_s64_overflow(now, 1000, &ns) ||
+		ns > PG_INT64_MAX - 2 * LIMIT_MAX_TOLERANCE_NS ||
+		ns < PG_INT64_MIN / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("time %s is out of range for rate limits", timestamptz_to_str(now)),
+				 errhint("Set resilience.clock_override to a time between 1900 and 2250, or reset it.")));
+	return ns;
 }
 
 /* ns as an interval, rounded up to the microsecond. */
@@ -195,7 +217,7 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per is too long"),
-				 errhint("Pass a period of at most 100 years.")));
+				 errhint("Pass a period of at most 10 years.")));
 	emission_ns = per_ns / rate;
 	if (emission_ns == 0)
 		ereport(ERROR,
@@ -208,7 +230,7 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 		tolerance_ns > LIMIT_MAX_TOLERANCE_NS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a burst of %d at this rate takes more than 100 years to refill", burst),
+				 errmsg("a burst of %d at this rate takes more than 10 years to refill", burst),
 				 errhint("Pass a smaller burst or a higher rate.")));
 
 	shmem_require(&limit_table, "rate_limit");
@@ -228,13 +250,13 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 	}
 
 	now = clock_now();
-	now_ns = now * 1000;
+	now_ns = limit_now_ns(now);
 
 	entry = shmem_lookup(&limit_table, &key, true, &found, &lock);
 	if (!found)
 	{
 		SpinLockInit(&entry->mutex);
-		entry->tat_ns = 0;
+		entry->tat_ns = LIMIT_AT_REST;
 		entry->allowed = 0;
 		entry->denied = 0;
 	}
@@ -285,12 +307,15 @@ limit_keys(PG_FUNCTION_ARGS)
 	shmem_require(&limit_table, "rate_limit_keys");
 	InitMaterializedSRF(fcinfo, 0);
 	now = clock_now();
-	now_ns = now * 1000;
+	now_ns = limit_now_ns(now);
 
-	/* copy under the locks, build the rows after */
-	cap = *limit_table.max_entries;
-	copy = palloc_extended(sizeof(LimitEntry) * cap, MCXT_ALLOC_HUGE);
+	/*
+	 * Copy under the locks, build the rows after.  Holding every partition
+	 * lock keeps the count still (entering takes one exclusively).
+	 */
 	shmem_lock_all(&limit_table, LW_SHARED);
+	cap = (int) pg_atomic_read_u32(&limit_table.header->count);
+	copy = palloc_extended(sizeof(LimitEntry) * Max(cap, 1), MCXT_ALLOC_HUGE);
 	hash_seq_init(&seq, limit_table.htab);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
@@ -346,7 +371,7 @@ limit_evict(HTAB *htab, int count, int max)
 	int			n = 0;
 	int			want = Max(max / 20, 1);
 	int			removed;
-	int64		now_ns = clock_now() * 1000;
+	int64		now_ns = limit_now_ns(clock_now());
 
 	all = palloc_extended(sizeof(LimitEntry *) * count, MCXT_ALLOC_HUGE);
 	hash_seq_init(&seq, htab);
