@@ -1,5 +1,6 @@
 #!/bin/bash
-# Throwaway-server harness behind `make demo`, `make test` and `make bench`.
+# Throwaway-server harness behind `make demo`, `make test` and `make bench`,
+# and the fuzz run behind `make fuzz` (which needs no server, see below).
 #
 # It never touches a system cluster nor the system's extension directory:
 #   1. mirrors the server's bin/, lib/ and share/ into a private directory, so
@@ -14,10 +15,45 @@
 #   5. stops the server and removes everything (KEEP=1 keeps the directory).
 set -euo pipefail
 
-mode=${1:?usage: harness.sh demo|test|bench|exec CMD...}
+mode=${1:?usage: harness.sh demo|test|bench|fuzz|exec CMD...}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tools/pgenv.sh
+
+# ---- fuzz ----------------------------------------------------------------
+# The cursor decoder (src/cursor_codec.c, the extension's own file) under
+# libFuzzer with ASan and UBSan, for FUZZ_SECONDS (default 300), from the seed
+# corpus fuzz/corpus/.  Inputs found are kept in fuzz/out/corpus/ (ignored by
+# git) for the next run; a crash leaves its input in fuzz/out/ and fails.
+# One closing line: runs, seconds, executions per second, crashes.
+if [ "$mode" = fuzz ]; then
+	secs=${FUZZ_SECONDS:-300}
+	out=$top/fuzz/out
+	mkdir -p "$out/corpus"
+	rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* "$out"/slow-unit-*
+	fuzzflags=(-g -O1 -DUSE_ASSERT_CHECKING -Wall -Wextra -Wno-unused-parameter
+		-Wno-ignored-attributes -Werror -Isrc -I"$PGINC")
+	clang "${fuzzflags[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		fuzz/cursor_fuzz.c fuzz/shim.c src/cursor_codec.c src/sha256.c -o "$out/cursor_fuzz"
+	start=$(date +%s)
+	rc=0
+	"$out/cursor_fuzz" -max_total_time="$secs" -max_len=4200 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" fuzz/corpus \
+		>"$out/fuzz.log" 2>&1 || rc=$?
+	elapsed=$(($(date +%s) - start))
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/fuzz.log" | tail -n1)
+	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/fuzz.log" | tail -n1)
+	crashes=$(find "$out" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+	if [ "$rc" -ne 0 ] || [ "$crashes" -gt 0 ] || [ -z "$runs" ]; then
+		tail -n 60 "$out/fuzz.log"
+		find "$out" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) -printf 'input kept: %p\n'
+		[ "$crashes" -gt 0 ] || crashes=1
+		echo "fuzz: ${runs:-0} runs in $elapsed s (${eps:-0}/s), $crashes crashes"
+		exit 1
+	fi
+	echo "fuzz: $runs runs in $elapsed s ($eps/s), 0 crashes"
+	exit 0
+fi
 
 PKGLIB=$("$PG_CONFIG" --pkglibdir)
 SHARE=$("$PG_CONFIG" --sharedir)
