@@ -2,6 +2,8 @@
 # 1. SELECT allowed FROM resilience.rate_limit('hot', 1000000): one hot key,
 #    against pgbench's SELECT 1 (goal: >= 0.9x);
 # 2. the same on 100k keys, each call a random one (goal: >= 0.9x);
+#    (and, for context, the same call in the select list, without the
+#    FunctionScan node a function in FROM costs);
 # 3. breaker_allow + breaker_record against SELECT 1; SELECT 1 (goal >= 0.9x);
 # 4. for context (no goal): the same limiter decisions made by a GCRA Lua
 #    script in Redis (redis-server on loopback, driven by redis-benchmark with
@@ -50,6 +52,10 @@ psql_q -c "SELECT resilience.breaker_allow('bench-api')" >/dev/null
 
 read -r base hot < <(best_pair "$d/select1.sql" "$d/hot.sql")
 report "rate_limit, 1 hot key, $BENCH_CLIENTS clients vs SELECT 1" "$hot" "$base"
+# the same decision without a FunctionScan node (for context: no goal)
+echo "SELECT (resilience.rate_limit('hot', 1000000)).allowed;" >"$d/hot_expr.sql"
+read -r base1b hotx < <(best_pair "$d/select1.sql" "$d/hot_expr.sql")
+report "(rate_limit('hot', 1000000)).allowed in the select list vs SELECT 1" "$hotx" "$base1b"
 read -r base2 keys < <(best_pair "$d/select1.sql" "$d/keys.sql")
 report "rate_limit, 100k keys, $BENCH_CLIENTS clients vs SELECT 1" "$keys" "$base2"
 read -r base3 brk < <(best_pair "$d/select1x2.sql" "$d/breaker.sql")
