@@ -58,9 +58,11 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -91,6 +93,29 @@ static Oid	plans_replays_relid = InvalidOid;
 static char *plans_store_name = NULL;	/* in TopMemoryContext */
 static char *plans_replays_name = NULL;
 
+/*
+ * Whether the member tables were looked up since the last invalidation that
+ * could change them (their relcache entries, any schema's name): between
+ * such invalidations a call does no catalog lookups at all.
+ */
+static bool plans_checked = false;
+static bool plans_callbacks_registered = false;
+
+/* Relcache callback: a member table (or every relation) changed. */
+static void
+idempotency_rel_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == plans_store_relid || relid == plans_replays_relid)
+		plans_checked = false;
+}
+
+/* Syscache callback on pg_namespace: a schema was renamed or dropped. */
+static void
+idempotency_nsp_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	plans_checked = false;
+}
+
 /* Free a saved plan, if any. */
 static void
 idempotency_free_plan(SPIPlanPtr *slot)
@@ -114,10 +139,25 @@ idempotency_prepare_plans(void)
 	Oid			claim_types[4] = {OIDOID, TEXTOID, BYTEAOID, INTERVALOID};
 	Oid			key_types[2] = {OIDOID, TEXTOID};
 	Oid			record_types[3] = {OIDOID, TEXTOID, JSONBOID};
-	Oid			store = resilience_member_table("idempotency_store", NULL);
-	Oid			replays = resilience_member_table("idempotency_replays", NULL);
-	char	   *store_name = resilience_member_table_name(store);
-	char	   *replays_name = resilience_member_table_name(replays);
+	Oid			store;
+	Oid			replays;
+	char	   *store_name;
+	char	   *replays_name;
+
+	if (plans_checked && forget_plan != NULL)
+		return;
+	if (!plans_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(idempotency_rel_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, idempotency_nsp_invalidate, (Datum) 0);
+		plans_callbacks_registered = true;
+	}
+	/* before the lookups: an invalidation arriving during them clears it */
+	plans_checked = true;
+	store = resilience_member_table("idempotency_store", NULL);
+	replays = resilience_member_table("idempotency_replays", NULL);
+	store_name = resilience_member_table_name(store);
+	replays_name = resilience_member_table_name(replays);
 
 	if (forget_plan != NULL &&
 		store == plans_store_relid && replays == plans_replays_relid &&
