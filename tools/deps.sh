@@ -7,6 +7,9 @@ set -euo pipefail
 
 . "$(dirname "$0")/pgenv.sh"
 
+# the driver suites' packages (python3-psycopg, node + pg, golang + pgx v4): never fatal
+"$(dirname "$0")/deps-drivers.sh"
+
 missing=()
 [ -f "$PGINC/postgres.h" ] && [ -f "$PGXS_MK" ] || missing+=("postgresql-server-dev-$PGMAJOR")
 [ -x "$PGXSDIR/src/test/isolation/pg_isolation_regress" ] || missing+=("postgresql-server-dev-$PGMAJOR")
