@@ -1,8 +1,9 @@
 # The driver programs (drivers/python, drivers/node, drivers/go): each uses
 # every capability the way an application would and asserts as it goes.  Each
-# runs twice: straight to the server with the driver's defaults, and through
+# runs straight to the server with the driver's defaults, and through
 # PgBouncer in transaction mode with its pooler-safe setting
-# (RESILIENCE_POOLER=transaction).  drivers/schema.sql resets the tables
+# (RESILIENCE_POOLER=transaction); and once more through PgBouncer with the
+# defaults, which must fail.  drivers/schema.sql resets the tables
 # before each run.  A driver whose dependency is missing is skipped with the
 # package to install (tools/deps.sh installs them all).
 use strict;
@@ -54,14 +55,39 @@ sub run_program
 	diag($out) if $ok;
 }
 
+# the driver's defaults through the pooler: named prepared statements land on
+# another server connection, so the program must fail (the setting matters)
+sub run_unsafe
+{
+	my ($label, $cmd) = @_;
+	$node->safe_psql('postgres', PostgreSQL::Test::Utils::slurp_file("$drivers/schema.sql"),
+		extra_params => [ '-q', '-v', 'ON_ERROR_STOP=1' ]);
+	local $ENV{PGHOST} = $via->host;
+	local $ENV{PGPORT} = $via->port;
+	local $ENV{PGUSER} = 'postgres';
+	local $ENV{PGDATABASE} = 'postgres';
+	local $ENV{RESILIENCE_POOLER} = 'none';
+	my ($out, $err) = ('', '');
+	my $ok = eval {
+		IPC::Run::run($cmd, '<', \undef, '>', \$out, '2>', \$err,
+			IPC::Run::timeout(120));
+	};
+	my ($msg) = "$out\n$err" =~ /(prepared statement "[^"]*" (?:already exists|does not exist)|bind message supplies [^\n]*)/;
+	ok(!$ok && defined $msg,
+		"$label with its prepared-statement default fails through pgbouncer (transaction mode)")
+	  or diag("exit $?; stdout:\n$out\nstderr:\n$err");
+	diag("$label defaults through pgbouncer: $msg") if defined $msg;
+}
+
 sub run_both
 {
 	my ($label, $cmd) = @_;
 	run_program($label, $cmd, 0);
   SKIP:
 	{
-		skip "pgbouncer is not installed", 1 unless defined $bouncer;
+		skip "pgbouncer is not installed", 2 unless defined $bouncer;
 		run_program($label, $cmd, 1);
+		run_unsafe($label, $cmd);
 	}
 }
 
@@ -70,7 +96,7 @@ sub run_both
 SKIP:
 {
 	my $py = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
-	skip "Python driver: psycopg 3 is not installed (apt-get install python3-psycopg)", 2
+	skip "Python driver: psycopg 3 is not installed (apt-get install python3-psycopg)", 3
 	  unless system($py, '-c', 'import psycopg') == 0;
 	run_both('python psycopg', [ $py, "$drivers/python/app.py" ]);
 }
@@ -78,9 +104,9 @@ SKIP:
 # --- Node, pg (npm install in drivers/node)
 SKIP:
 {
-	skip "Node driver: node is not installed (apt-get install nodejs)", 2
+	skip "Node driver: node is not installed (apt-get install nodejs)", 3
 	  unless system('sh', '-c', 'command -v node >/dev/null') == 0;
-	skip "Node driver: pg is not installed (cd drivers/node && npm ci)", 2
+	skip "Node driver: pg is not installed (cd drivers/node && npm ci)", 3
 	  unless -f "$drivers/node/node_modules/pg/package.json";
 	run_both('node pg', [ 'node', "$drivers/node/app.js" ]);
 }
@@ -90,9 +116,9 @@ SKIP:
 SKIP:
 {
 	my $gopath = '/usr/share/gocode';
-	skip "Go driver: go is not installed (apt-get install golang-go)", 2
+	skip "Go driver: go is not installed (apt-get install golang-go)", 3
 	  unless system('sh', '-c', 'command -v go >/dev/null') == 0;
-	skip "Go driver: pgx v4 is not installed (apt-get install golang-github-jackc-pgx-v4-dev)", 2
+	skip "Go driver: pgx v4 is not installed (apt-get install golang-github-jackc-pgx-v4-dev)", 3
 	  unless -d "$gopath/src/github.com/jackc/pgx/v4";
 	my $bin = PostgreSQL::Test::Utils::tempdir() . '/app';
 	# the build cache survives between runs: a cold build takes a while
@@ -104,7 +130,7 @@ SKIP:
 			'go', 'build', '-o', $bin, "$drivers/go/app.go" ],
 		'<', \undef, '>', \$out, '2>', \$err);
 	ok($built, 'go build drivers/go/app.go') or diag($err);
-	skip "Go driver: the build failed", 2 unless $built;
+	skip "Go driver: the build failed", 3 unless $built;
 	run_both('go pgx v4', [$bin]);
 }
 

@@ -66,9 +66,12 @@ const TRANSFER = `UPDATE acct SET bal = bal - $3 WHERE id = $1;
                   SELECT id, bal FROM acct WHERE id IN ($1, $2) ORDER BY id`;
 
 async function transfer(src, dst, amount) {
-  const { rows } = await pool.query(
-    'CALL resilience.retry_transaction($1, $2, max_attempts => $3)',
-    [TRANSFER, [String(src), String(dst), String(amount)], 50]);
+  const query = {
+    text: 'CALL resilience.retry_transaction($1, $2, max_attempts => $3)',
+    values: [TRANSFER, [String(src), String(dst), String(amount)], 50],
+  };
+  if (!POOLER) query.name = 'transfer';   // prepared: never behind PgBouncer < 1.21
+  const { rows } = await pool.query(query);
   const { result, attempts } = rows[0];   // result: parsed jsonb, attempts: a number
   assert.deepEqual(result.map((r) => r.id), [src, dst].sort((x, y) => x - y));
   return attempts;
