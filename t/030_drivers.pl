@@ -25,10 +25,13 @@ $node->append_conf('postgresql.conf', "max_connections = 40\nlc_messages = 'C'\n
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION resilience');
 
-my ($bouncer, $via);
+my ($bouncer, $via, $bouncer2, $via2);
 if (defined PgBouncer::binary())
 {
 	($bouncer, $via) = PgBouncer::start($node, 'transaction', default_pool_size => 8);
+	# fewer server connections than the programs' 4 clients: every client's
+	# transactions move between server connections
+	($bouncer2, $via2) = PgBouncer::start($node, 'transaction', default_pool_size => 2);
 }
 
 # run(label, [command], pooled): reset the tables, run the program, check it
@@ -62,8 +65,8 @@ sub run_unsafe
 	my ($label, $cmd) = @_;
 	$node->safe_psql('postgres', PostgreSQL::Test::Utils::slurp_file("$drivers/schema.sql"),
 		extra_params => [ '-q', '-v', 'ON_ERROR_STOP=1' ]);
-	local $ENV{PGHOST} = $via->host;
-	local $ENV{PGPORT} = $via->port;
+	local $ENV{PGHOST} = $via2->host;
+	local $ENV{PGPORT} = $via2->port;
 	local $ENV{PGUSER} = 'postgres';
 	local $ENV{PGDATABASE} = 'postgres';
 	local $ENV{RESILIENCE_POOLER} = 'none';
@@ -134,6 +137,17 @@ SKIP:
 	run_both('go pgx v4', [$bin]);
 }
 
-$bouncer->kill_kill if defined $bouncer;
+# the documented driver code is the code above (docs/*.md excerpt marks)
+SKIP:
+{
+	my $top = "$FindBin::RealBin/..";
+	skip "no docs/ beside t/", 1 unless -d "$top/docs" && -f "$top/tools/doc-excerpts.py";
+	my ($out, $err) = ('', '');
+	my $same = IPC::Run::run([ '/usr/bin/python3', "$top/tools/doc-excerpts.py", $top, glob("$top/docs/*.md") ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	ok($same, 'docs quote the driver programs as they are') or diag("$out$err");
+}
+
+$_->kill_kill for grep { defined } ($bouncer, $bouncer2);
 $node->stop;
 done_testing();

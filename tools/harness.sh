@@ -149,7 +149,7 @@ test)
 		# TAP clusters are made by the tests themselves from the staged
 		# binaries; the tests are copied where the server's user can read them.
 		mkdir -p "$STAGE/tap"
-		cp -a t drivers "$STAGE/tap/"   # drivers/: the programs t/030_drivers.pl runs
+		cp -a t drivers docs tools "$STAGE/tap/"   # t/030_drivers.pl: the programs, and the docs quoting them
 		chown -R "$PGOSUSER" "$STAGE/tap"
 		(cd "$STAGE/tap" && as_pg env PATH="$SBIN:$PATH" PG_REGRESS="$PGXSDIR/src/test/regress/pg_regress" \
 			TESTDIR="$STAGE/tap" PGXSDIR="$PGXSDIR" \

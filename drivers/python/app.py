@@ -82,7 +82,7 @@ TRANSFER = """UPDATE acct SET bal = bal - $3 WHERE id = $1;
               SELECT id, bal FROM acct WHERE id IN ($1, $2) ORDER BY id"""
 
 
-def transfer(conn, src, dst, amount):
+def transfer(conn, src, dst, amount):   # conn: psycopg.connect(autocommit=True)
     result, attempts = conn.execute(
         "CALL resilience.retry_transaction(%s, %s, max_attempts => 50)",
         (TRANSFER, [str(src), str(dst), str(amount)])).fetchone()
