@@ -53,5 +53,5 @@ $(DATA_built): $(SQL_PARTS) resilience.control
 # These targets run on a fresh machine: they install what is missing first
 # (tools/deps.sh), then pick the newest installed server (tools/pgenv.sh).
 demo test bench fuzz:
-	@tools/deps.sh
+	@tools/deps.sh $@
 	@tools/harness.sh $@

@@ -1,6 +1,8 @@
 -- Cursor signatures are HMAC-SHA256 (RFC 2104) of the cursor's bytes under
--- the newest key: checked here against pgcrypto's hmac(), for messages of
--- every length around SHA-256's 64-byte block boundaries.
+-- the database's key derived from the newest stored key,
+-- HMAC(key, 'resilience cursor v2' || database OID): checked here against
+-- pgcrypto's hmac(), for messages of every length around SHA-256's 64-byte
+-- block boundaries.
 CREATE EXTENSION pgcrypto;
 CREATE TABLE sig (id int PRIMARY KEY, t text NOT NULL);
 INSERT INTO sig SELECT g, repeat('é', g % 7) || repeat('x', g) FROM generate_series(0, 300) g;
@@ -14,7 +16,10 @@ LANGUAGE sql AS $$
     WITH c AS (
         SELECT sig_bytes(resilience.cursor_of(s, 't')) AS b FROM sig s
     ), k AS (
-        SELECT id, key FROM resilience.cursor_keys ORDER BY id DESC LIMIT 1
+        SELECT id, hmac('resilience cursor v2'::bytea || oidsend(d.oid), key, 'sha256') AS key
+        FROM resilience.cursor_keys, pg_database d
+        WHERE d.datname = current_database()
+        ORDER BY id DESC LIMIT 1
     )
     SELECT count(*),
            count(DISTINCT length(b)),
@@ -34,7 +39,8 @@ SELECT resilience.rotate_cursor_key();
 SELECT * FROM sig_check();
 SELECT count(*) FROM resilience.page(NULL::sig, 't', after => :'old');
 
--- one flipped bit anywhere in a cursor is refused with 22023, never read
+-- one flipped bit anywhere in a cursor is refused with 22023, never read,
+-- with one message wherever it is
 CREATE FUNCTION sig_try(c text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM count(*) FROM resilience.page(NULL::sig, 't', after => c);

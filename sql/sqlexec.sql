@@ -38,3 +38,17 @@ DROP SCHEMA regress_sqlexec_r1, regress_sqlexec_r2 CASCADE;
 DROP ROLE regress_sqlexec_r1;
 DROP ROLE regress_sqlexec_r2;
 DROP SCHEMA sqlexec_a, sqlexec_b CASCADE;
+
+-- the plan cache is bounded: 300 distinct strings leave 256 plans, each in
+-- its own memory context under the cache's
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        PERFORM resilience.retry_statement(format('SELECT %s AS n', i));
+    END LOOP;
+END
+$$;
+SELECT count(*) AS cached_plans FROM pg_backend_memory_contexts
+WHERE name = 'resilience cached plan' AND parent = 'resilience plan cache';
+SELECT ident FROM pg_backend_memory_contexts WHERE name = 'resilience plan cache';
+SELECT resilience.retry_statement('SELECT 1 AS n');

@@ -19,15 +19,12 @@
  */
 #include "postgres.h"
 
-#include "common/int.h"
+#include "common/pg_prng.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#if PG_VERSION_NUM >= 150000
-#include "common/pg_prng.h"
-#endif
-
+#include "args.h"
 #include "backoff.h"
 #include "resilience.h"
 
@@ -55,33 +52,9 @@ backoff_parse_jitter(const char *name)
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown jitter mode \"%s\"", name),
+			 errmsg("unrecognized jitter mode \"%s\"", name),
 			 errhint("Valid jitter modes are \"none\", \"full\" and \"equal\".")));
 	pg_unreachable();
-}
-
-/* Interval to microseconds, with overflow checks. */
-int64
-backoff_interval_usec(const Interval *iv, const char *argname)
-{
-	int64		days_us;
-	int64		months_us;
-	int64		total;
-
-#ifdef INTERVAL_NOT_FINITE
-	if (INTERVAL_NOT_FINITE(iv))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a finite interval", argname)));
-#endif
-	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &days_us) ||
-		pg_mul_s64_overflow((int64) iv->month, (int64) DAYS_PER_MONTH * USECS_PER_DAY, &months_us) ||
-		pg_add_s64_overflow(iv->time, days_us, &total) ||
-		pg_add_s64_overflow(total, months_us, &total))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("%s is out of range", argname)));
-	return total;
 }
 
 /* Argument checks shared by backoff_delay and the retry wrappers. */
@@ -129,17 +102,8 @@ static int64
 backoff_uniform(int64 lo, int64 hi)
 {
 	Assert(lo >= 0 && lo <= hi);
-#if PG_VERSION_NUM >= 150000
 	return (int64) pg_prng_uint64_range(&pg_global_prng_state,
 										(uint64) lo, (uint64) hi);
-#else
-	{
-		uint64		span = (uint64) (hi - lo) + 1;
-		uint64		r = ((uint64) random() << 62) ^ ((uint64) random() << 31) ^ (uint64) random();
-
-		return lo + (int64) (span == 0 ? r : r % span);
-	}
-#endif
 }
 
 /* The delay for an attempt, given validated arguments. */
@@ -178,8 +142,8 @@ backoff_delay(PG_FUNCTION_ARGS)
 	int64		cap_us;
 	Interval   *result;
 
-	base_us = backoff_interval_usec(base, "base");
-	cap_us = backoff_interval_usec(cap, "cap");
+	base_us = args_interval_usec(base, "base");
+	cap_us = args_interval_usec(cap, "cap");
 	backoff_check_args(attempt, base_us, cap_us, "base", "cap");
 	jitter = backoff_parse_jitter(jitter_name);
 

@@ -12,6 +12,8 @@
 
 #include "datatype/timestamp.h"
 
+#include "args.h"
+
 typedef enum BackoffJitter
 {
 	BACKOFF_JITTER_NONE,		/* the ceiling itself */
@@ -19,15 +21,14 @@ typedef enum BackoffJitter
 	BACKOFF_JITTER_EQUAL		/* uniform in [ceiling/2, ceiling] */
 } BackoffJitter;
 
-/* Parse a jitter name; ERROR (22023, with the valid names) if unknown. */
+/* Parse a jitter name; ERROR (22023, with the valid names) if unrecognized. */
 extern BackoffJitter backoff_parse_jitter(const char *name);
 
 /*
- * An interval as microseconds (months count 30 days, days 24 hours, as
- * interval comparison does).  ERROR 22008 if that does not fit in int64 or
- * the interval is infinite.  argname names the argument in the message.
+ * Interval conversion lives in args.h; this alias keeps retry.c building
+ * until its owner converts it.  New code calls args_interval_usec.
  */
-extern int64 backoff_interval_usec(const Interval *iv, const char *argname);
+#define backoff_interval_usec(iv, argname) args_interval_usec((iv), (argname))
 
 /*
  * Validate (attempt >= 1, base > 0, cap >= base), ERROR 22023 otherwise.

@@ -3,33 +3,31 @@
  * cursor.c
  *		Signed, opaque pagination cursors and the keys that sign them.
  *
- * A cursor is the base64url text (no padding) of
- *
- *		byte	version (1)
- *		uint32	id of the signing key (big endian)
- *		byte[8]	fingerprint of (relation, normalized sort, key types)
- *		byte	number of key values
- *		per key	byte 0 (NULL) or 1, then uint32 length and the value in its
- *				type's binary send format (lossless for every type; text in
- *				the server encoding, whatever the client's)
- *		byte[32] HMAC-SHA256 of everything before it
- *
- * Decoding checks, in this order and with distinct messages: size (at most
- * CURSOR_MAX_TEXT bytes, before any decoding), alphabet, structure
- * (truncated or trailing bytes, version, a last character with stray bits:
- * a cursor has one spelling), key id (a key rotated out twice is
- * reported as such), signature (constant-time compare), fingerprint (made
- * for another relation or sort).  Values reach the types' receive functions
- * only after the signature matched, so they are our own bytes.
+ * The bytes of a cursor (layout, base64url, signature) are cursor_codec.c's,
+ * which authenticates a cursor before it looks at anything in it (the doom
+ * principle; see there).  This file adds what needs the server: the keys,
+ * the key values' send and receive functions, and the errors.  Every cursor
+ * that fails authentication, whatever was changed in it (a bit of a value,
+ * of the key id or of the signature, a truncation, an extension, a length
+ * over CURSOR_MAX_TEXT), gets the one message cursor_reject_invalid() gives;
+ * an authentic cursor made for another relation or sort gets its own, and
+ * so does an authentic value its type's receive function refuses (it names
+ * the type: only a key holder can make one, or a type that changed under a
+ * cursor, such as a domain given a new constraint).
  *
  * Keys live in resilience.cursor_keys (id, key, created_at), which no
  * ordinary role can read.  Signing and verification run with the caller's
  * rights (no SECURITY DEFINER), so the key is read here directly with a heap
  * scan that does no permission check: the key never leaves this file, it is
- * only fed to HMAC.  The two newest keys are cached per backend; the newest
- * signs, both verify.  rotate_cursor_key() adds a key, drops all but the two
- * newest and sends a relcache invalidation for the table, which tells every
- * backend to reload; an unknown key id also forces one reload.
+ * only fed to HMAC.  Cursors are not signed with a stored key itself but with
+ * a key derived from it and the database's OID, once when the keys are
+ * loaded: a database created with this one as TEMPLATE copies the stored
+ * keys, but not the OID, so it refuses this database's cursors (and pg_upgrade
+ * and physical replicas keep the OID, so cursors survive those).  The two
+ * newest keys are cached per backend; the newest signs, both verify.
+ * rotate_cursor_key() adds a key, drops all but the two newest and sends a
+ * relcache invalidation for the table, which tells every backend to reload;
+ * an unknown key id also forces one reload.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,21 +50,18 @@
 #include "utils/snapmgr.h"
 
 #include "cursor.h"
+#include "cursor_int.h"
 #include "extension.h"
 #include "resilience.h"
 #include "sha256.h"
 
 RESILIENCE_FUNCTION(cursor_rotate_key);
 
-#define CURSOR_VERSION		1
-#define CURSOR_KEY_LEN		32
-#define CURSOR_MAC_LEN		SHA256_DIGEST_LEN
-#define CURSOR_HEADER_LEN	(1 + 4 + CURSOR_FINGERPRINT_LEN + 1)
-
 typedef struct CursorKey
 {
 	int64		id;
-	Sha256HmacKey hmac;			/* the key, prepared for HMAC */
+	Sha256HmacKey hmac;			/* this database's key derived from it,
+								 * prepared for HMAC */
 } CursorKey;
 
 /* Per-backend key cache: [0] newest (signs), [1] previous; nkeys 0..2. */
@@ -75,9 +70,6 @@ static int	cursor_nkeys = 0;
 static bool cursor_keys_valid = false;
 static Oid	cursor_keys_relid = InvalidOid;
 static bool cursor_callback_registered = false;
-
-static const char b64url[] =
-"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Relcache callback: forget the keys when cursor_keys (or everything) is invalidated. */
 static void
@@ -138,7 +130,7 @@ cursor_load_keys(void)
 		if (VARSIZE_ANY_EXHDR(kb) != CURSOR_KEY_LEN)
 			continue;
 		k.id = id;
-		sha256_hmac_key(&k.hmac, (const uint8 *) VARDATA_ANY(kb), CURSOR_KEY_LEN);
+		cursor_derive_key(&k.hmac, (const uint8 *) VARDATA_ANY(kb), MyDatabaseId);
 		if (nfound == 0 || id > found[0].id)
 		{
 			found[1] = found[0];
@@ -190,98 +182,6 @@ cursor_fingerprint(const char *data, size_t len, uint8 *out)
 	memcpy(out, digest, CURSOR_FINGERPRINT_LEN);
 }
 
-/* Constant-time equality of two byte strings of length len. */
-static bool
-cursor_mac_equal(const uint8 *a, const uint8 *b, size_t len)
-{
-	volatile uint8 diff = 0;
-
-	for (size_t i = 0; i < len; i++)
-		diff |= a[i] ^ b[i];
-	return diff == 0;
-}
-
-/* base64url without padding. */
-static char *
-cursor_b64_encode(const uint8 *src, size_t len)
-{
-	char	   *out = palloc((len + 2) / 3 * 4 + 1);
-	char	   *p = out;
-	size_t		i;
-
-	for (i = 0; i + 2 < len; i += 3)
-	{
-		uint32		v = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2];
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-		*p++ = b64url[(v >> 6) & 63];
-		*p++ = b64url[v & 63];
-	}
-	if (len - i == 1)
-	{
-		uint32		v = src[i] << 16;
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-	}
-	else if (len - i == 2)
-	{
-		uint32		v = (src[i] << 16) | (src[i + 1] << 8);
-
-		*p++ = b64url[(v >> 18) & 63];
-		*p++ = b64url[(v >> 12) & 63];
-		*p++ = b64url[(v >> 6) & 63];
-	}
-	*p = '\0';
-	return out;
-}
-
-/*
- * Decode base64url without padding; false on a bad character or length.
- * *canonical is false if the last character carries bits the bytes do not
- * use, which would let one cursor be spelled several ways.
- */
-static bool
-cursor_b64_decode(const char *src, size_t len, uint8 *dst, size_t *dstlen, bool *canonical)
-{
-	uint32		acc = 0;
-	int			bits = 0;
-	size_t		n = 0;
-
-	if (len % 4 == 1)
-		return false;
-	for (size_t i = 0; i < len; i++)
-	{
-		char		c = src[i];
-		int			v;
-
-		if (c >= 'A' && c <= 'Z')
-			v = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			v = c - '0' + 52;
-		else if (c == '-')
-			v = 62;
-		else if (c == '_')
-			v = 63;
-		else
-			return false;
-		acc = (acc << 6) | v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			dst[n++] = (acc >> bits) & 0xFF;
-		}
-	}
-	/* the bits left over are zero in the one spelling of these bytes */
-	*canonical = (acc & ((1u << bits) - 1)) == 0;
-	*dstlen = n;
-	return true;
-}
-
 /*
  * The binary send and receive functions of text-like types (text, varchar,
  * name, enums, json ...) convert between the server's and the client's
@@ -317,8 +217,8 @@ cursor_encode(const uint8 *fingerprint, int nkeys, FmgrInfo *sendfns,
 			  const Datum *values, const bool *nulls)
 {
 	StringInfoData buf;
-	uint8		mac[CURSOR_MAC_LEN];
 	char	   *out;
+	size_t		outlen;
 	int			client;
 
 	cursor_ensure_keys();
@@ -351,11 +251,11 @@ cursor_encode(const uint8 *fingerprint, int nkeys, FmgrInfo *sendfns,
 		cursor_encoding_leave(client);
 	}
 	PG_END_TRY();
-	sha256_hmac(&cursor_keys[0].hmac, (uint8 *) buf.data, buf.len, mac);
-	pq_sendbytes(&buf, (char *) mac, CURSOR_MAC_LEN);
 
-	out = cursor_b64_encode((uint8 *) buf.data, buf.len);
-	if (strlen(out) > CURSOR_MAX_TEXT)
+	enlargeStringInfo(&buf, CURSOR_MAC_LEN);
+	out = palloc(CURSOR_TEXT_SIZE(buf.len + CURSOR_MAC_LEN));
+	outlen = cursor_seal(&cursor_keys[0].hmac, (uint8 *) buf.data, buf.len, out);
+	if (outlen > CURSOR_MAX_TEXT)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("cursor would be longer than %d bytes", CURSOR_MAX_TEXT),
@@ -365,149 +265,168 @@ cursor_encode(const uint8 *fingerprint, int nkeys, FmgrInfo *sendfns,
 	return out;
 }
 
-/* ERROR 22023 about a cursor: the one way every cursor problem is reported. */
+/*
+ * ERROR 22023 for a cursor that is not authentic: one message, whatever was
+ * changed in it (see the file header).
+ */
 static void
-cursor_reject(const char *msg, const char *detail)
+cursor_reject_invalid(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s", msg),
-			 errdetail("%s", detail),
-			 errhint("Pass a cursor exactly as page_json() or cursor_of() returned it, with the same relation and sort.")));
+			 errmsg("cursor is not valid"),
+			 errdetail("It is not a cursor this database signed with a current key: it was altered, truncated or extended, made by another database or by resilience 1.0, or signed with a key retired by two rotations since."),
+			 errhint("Pass a cursor exactly as page_json() or cursor_of() returned it in this database; to start over, omit after and before.")));
 }
 
-/* Verify and decode a cursor; see the file header for the order of checks. */
+/* The cached key with this id, reloading the keys once if there is none. */
+static const Sha256HmacKey *
+cursor_lookup_key(uint32 keyid, void *arg)
+{
+	bool		reloaded = false;
+
+	if (!cursor_keys_valid)
+	{
+		cursor_load_keys();
+		reloaded = true;
+	}
+	for (;;)
+	{
+		for (int i = 0; i < cursor_nkeys; i++)
+			if ((uint32) cursor_keys[i].id == keyid)
+				return &cursor_keys[i].hmac;
+		if (reloaded)
+			return NULL;
+		cursor_load_keys();
+		reloaded = true;
+	}
+}
+
+/*
+ * Whether an error a receive function raised says the value is not one of
+ * its type: those are reported as a cursor error naming the type.  Others
+ * (a cancel, a timeout, running out of memory, a permission a domain's check
+ * needs) keep their own code.
+ */
+static bool
+cursor_is_value_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:	/* 08P01 from pq_getmsg*() */
+		case ERRCODE_DATA_EXCEPTION:	/* 22P03, 22021, ... */
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:	/* a domain's constraint */
+			return true;
+		default:
+			break;
+	}
+	return sqlerrcode == ERRCODE_DATATYPE_MISMATCH ||	/* array_recv(), record_recv() */
+		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||	/* array sizes */
+		sqlerrcode == ERRCODE_INTERNAL_ERROR;	/* elog() in a receive function */
+}
+
+/*
+ * Re-throw a receive function's error (copied off the error stack, which was
+ * then flushed) as 22023 naming the type, its message as the detail.  Nothing
+ * runs between the catch and this but allocation: the state the error left
+ * is cleaned up by the abort the re-thrown error leads to, as for any error.
+ */
+static void
+cursor_rethrow_value_error(ErrorData *edata, const char *typname)
+{
+	char	   *reported = edata->message ? edata->message : "unknown error";
+
+	edata->sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
+	edata->message = psprintf("cursor holds a value that type %s does not accept", typname);
+	edata->message_id = edata->message;
+	edata->detail = psprintf("Reading it reported: %s.", reported);
+	edata->detail_log = NULL;
+	edata->hint = pstrdup("Cursors are made by page_json() and cursor_of(); a cursor whose key type changed since cannot be read.");
+	ReThrowError(edata);
+}
+
+/* Verify and decode a cursor; see the file header. */
 void
 cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 			  int nkeys, FmgrInfo *recvfns, const Oid *typioparams,
-			  const int32 *typmods, Datum *values, bool *nulls)
+			  const int32 *typmods, const char *const *typnames,
+			  Datum *values, bool *nulls)
 {
 	uint8	   *raw;
-	size_t		rawlen;
-	size_t		pos;
-	int			nvals;
-	uint32		keyid;
-	const CursorKey *key = NULL;
-	uint8		mac[CURSOR_MAC_LEN];
-	size_t		maclen;
-	bool		canonical;
+	CursorValue vals[256];
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int i = 0;
 	int			client;
 
+	Assert(nkeys > 0 && nkeys < 256);
 	if (len > CURSOR_MAX_TEXT)
-		cursor_reject("cursor is too long",
-					  psprintf("A cursor has at most %d bytes; this one has %zu.",
-							   CURSOR_MAX_TEXT, len));
-	raw = palloc(len + 1);
-	if (len == 0 || !cursor_b64_decode(text, len, raw, &rawlen, &canonical))
-		cursor_reject("cursor is malformed",
-					  "It is not URL-safe base64 text.");
-	if (rawlen < CURSOR_HEADER_LEN)
-		cursor_reject("cursor is truncated",
-					  "It ends before its header does.");
-	if (raw[0] != CURSOR_VERSION)
-		cursor_reject("cursor is malformed",
-					  psprintf("It has format version %d; this version of resilience reads version %d.",
-							   raw[0], CURSOR_VERSION));
-
-	/* walk the values to find where the signature starts */
-	nvals = raw[CURSOR_HEADER_LEN - 1];
-	pos = CURSOR_HEADER_LEN;
-	for (int i = 0; i < nvals; i++)
+		cursor_reject_invalid();
+	raw = palloc(CURSOR_RAW_SIZE(len));
+	switch (cursor_read(text, len, cursor_lookup_key, NULL, fingerprint, nkeys, raw, vals))
 	{
-		uint32		vlen;
-
-		if (pos + 1 > rawlen)
-			cursor_reject("cursor is truncated", "It ends inside its key values.");
-		if (raw[pos] > 1)
-			cursor_reject("cursor is malformed", "A key value has an invalid null flag.");
-		if (raw[pos++] == 0)
-			continue;
-		if (pos + 4 > rawlen)
-			cursor_reject("cursor is truncated", "It ends inside its key values.");
-		memcpy(&vlen, raw + pos, 4);
-		vlen = pg_ntoh32(vlen);
-		pos += 4;
-		if (vlen > rawlen - pos)
-			cursor_reject("cursor is truncated", "It ends inside its key values.");
-		pos += vlen;
+		case CURSOR_VALID:
+			break;
+		case CURSOR_INVALID:
+			cursor_reject_invalid();
+			break;
+		case CURSOR_OTHER_SPEC:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cursor was made for another relation or sort order"),
+					 errdetail("A cursor only continues the walk over the relation and normalized sort order it was made for."),
+					 errhint("Pass a cursor exactly as page_json() or cursor_of() returned it, with the same relation and sort.")));
+			break;
 	}
-	maclen = rawlen - pos;
-	if (maclen < CURSOR_MAC_LEN)
-		cursor_reject("cursor is truncated", "Its signature is incomplete.");
-	if (maclen > CURSOR_MAC_LEN)
-		cursor_reject("cursor is malformed", "It has bytes after its signature.");
-	if (!canonical)
-		cursor_reject("cursor is malformed", "Its last character is not the one its bytes end with.");
 
-	/* the key it names: the cached ones, or after one reload */
-	memcpy(&keyid, raw + 1, 4);
-	keyid = pg_ntoh32(keyid);
-	for (int attempt = 0; attempt < 2 && key == NULL; attempt++)
-	{
-		if (attempt == 1 || !cursor_keys_valid)
-			cursor_load_keys();
-		for (int i = 0; i < cursor_nkeys; i++)
-			if ((uint32) cursor_keys[i].id == keyid)
-				key = &cursor_keys[i];
-	}
-	if (key == NULL)
-		cursor_reject("cursor was signed with a retired key",
-					  "The cursor key was rotated twice since this cursor was made, or the cursor was forged.");
-
-	sha256_hmac(&key->hmac, raw, pos, mac);
-	if (!cursor_mac_equal(mac, raw + pos, CURSOR_MAC_LEN))
-		cursor_reject("cursor signature does not match",
-					  "The cursor was altered or was not made by this database.");
-
-	if (nvals != nkeys ||
-		memcmp(raw + 1 + 4, fingerprint, CURSOR_FINGERPRINT_LEN) != 0)
-		cursor_reject("cursor was made for another relation or sort order",
-					  "A cursor only continues the walk over the relation and normalized sort order it was made for.");
-
-	pos = CURSOR_HEADER_LEN;
 	client = cursor_encoding_enter();
 	PG_TRY();
 	{
-		for (int i = 0; i < nkeys; i++)
+		for (i = 0; i < nkeys; i++)
 		{
-			uint32		vlen;
 			StringInfoData vbuf;
 			uint8		saved;
 
-			if (raw[pos++] == 0)
+			if (vals[i].isnull)
 			{
 				values[i] = (Datum) 0;
 				nulls[i] = true;
 				continue;
 			}
-			memcpy(&vlen, raw + pos, 4);
-			vlen = pg_ntoh32(vlen);
-			pos += 4;
+
 			/*
 			 * Receive functions want a NUL-terminated StringInfo: read the
 			 * value in place, with a NUL over the byte after it meanwhile,
 			 * as record_recv() does (the signature follows the last value).
 			 */
-			vbuf.data = (char *) raw + pos;
-			vbuf.len = vlen;
-			vbuf.maxlen = vlen + 1;
+			vbuf.data = (char *) raw + vals[i].off;
+			vbuf.len = vals[i].len;
+			vbuf.maxlen = vals[i].len + 1;
 			vbuf.cursor = 0;
-			saved = raw[pos + vlen];
-			raw[pos + vlen] = '\0';
+			saved = raw[vals[i].off + vals[i].len];
+			raw[vals[i].off + vals[i].len] = '\0';
 			values[i] = ReceiveFunctionCall(&recvfns[i], &vbuf, typioparams[i], typmods[i]);
-			raw[pos + vlen] = saved;
+			raw[vals[i].off + vals[i].len] = saved;
 			if (vbuf.cursor != vbuf.len)
-				cursor_reject("cursor is malformed",
-							  "A key value is not in its type's binary format.");
-			pos += vlen;
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("incorrect binary data format")));
 			nulls[i] = false;
 		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		cursor_encoding_leave(client);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (!cursor_is_value_error(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+		cursor_rethrow_value_error(edata, typnames[i]);
 	}
 	PG_END_TRY();
+	cursor_encoding_leave(client);
 	pfree(raw);
 }
 

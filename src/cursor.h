@@ -30,13 +30,16 @@ extern char *cursor_encode(const uint8 *fingerprint, int nkeys,
 						   const bool *nulls);
 
 /*
- * Verify and decode a cursor made by cursor_encode for the same
- * fingerprint and key count; ERROR 22023 saying what is wrong otherwise.
- * recvfns/typioparams/typmods describe the key types.
+ * Verify and decode a cursor made by cursor_encode in this database for the
+ * same fingerprint and key count; ERROR 22023 otherwise (one message for
+ * every cursor that is not authentic).  recvfns/typioparams/typmods describe
+ * the key types, typnames names them in messages (computed beforehand: an
+ * error in a receive function is re-thrown without catalog lookups).
  */
 extern void cursor_decode(const char *text, size_t len,
 						  const uint8 *fingerprint, int nkeys,
 						  FmgrInfo *recvfns, const Oid *typioparams,
-						  const int32 *typmods, Datum *values, bool *nulls);
+						  const int32 *typmods, const char *const *typnames,
+						  Datum *values, bool *nulls);
 
 #endif							/* RESILIENCE_CURSOR_H */

@@ -31,6 +31,21 @@
  * held (after pg_advisory_unlock_all or DISCARD ALL), so every release
  * first checks LockHeldByMe.
  *
+ * Vocabulary.  In SQL names and in messages, what a caller takes is a lock
+ * (lock, try_lock, lock_many, session_lock, lock_key, lock_holders, the view
+ * resilience.locks; "could not acquire lock", "lock name must not be
+ * empty").  "Guard" names the capability: this file, the C prefix guard_,
+ * docs/guards.md, and in prose a lock in resilience's own lock space as
+ * opposed to the application's advisory locks.  Never "guard" in a message.
+ *
+ * C entry points are named <file prefix>_<SQL name>, the prefix not
+ * repeated when the SQL name starts with it (guard_lock_key for lock_key,
+ * backoff_delay for backoff_delay).  The 1.0 install script binds four
+ * older names that keep working that way: guard_xact_lock (lock),
+ * guard_try_xact_lock (try_lock), idempotency_run (idempotent) and
+ * cursor_rotate_key (rotate_cursor_key); renaming them would mean exporting
+ * both names, since 1.0 must stay installable with the current library.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -53,7 +68,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "backoff.h"
+#include "args.h"
 #include "guard.h"
 #include "resilience.h"
 #include "sha256.h"
@@ -72,6 +87,9 @@
 #define guard_lock_acquire(tag, mode, session, dontWait) \
 	LockAcquireExtended((tag), (mode), (session), (dontWait), true, NULL)
 #endif
+
+/* timeout_ms value meaning "no timeout of our own" (lock_timeout applies) */
+#define GUARD_WAIT_DEFAULT		(-1)
 
 RESILIENCE_FUNCTION(guard_lock_key);
 RESILIENCE_FUNCTION(guard_xact_lock);
@@ -109,20 +127,17 @@ static HTAB *guard_session_holds = NULL;
 static uint64
 guard_sha256_prefix(const uint8 *data, size_t len)
 {
-	Sha256		c;
 	uint8		digest[SHA256_DIGEST_LEN];
 	uint64		key = 0;
 
-	sha256_init(&c);
-	sha256_update(&c, data, len);
-	sha256_final(&c, digest);
+	sha256(data, len, digest);
 	for (int i = 0; i < 8; i++)
 		key = (key << 8) | digest[i];
 	return key;
 }
 
-/* SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */
-int64
+/* lock_key(): SHA-256 prefix of a name's UTF-8 bytes, as a signed bigint. */
+static int64
 guard_key_from_name(const char *name, int len)
 {
 	const char *utf8 = name;
@@ -142,7 +157,7 @@ guard_key_from_name(const char *name, int len)
 }
 
 /* The lock tag of a guard in the current database. */
-void
+static void
 guard_set_locktag(LOCKTAG *tag, int64 key)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
@@ -158,7 +173,7 @@ guard_check_parallel(void)
 	if (IsInParallelMode())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-				 errmsg("cannot take a guard during a parallel operation")));
+				 errmsg("cannot take a lock during a parallel operation")));
 }
 
 /* The session hold count of (key, mode); created on demand. */
@@ -242,8 +257,16 @@ guard_wait(const LOCKTAG *tag, LOCKMODE mode, bool session, int timeout_ms)
 	return granted;
 }
 
-/* Take a guard; false if not granted within timeout_ms. */
-bool
+/*
+ * Take a guard; false if it was not granted in time (nothing is left held
+ * or queued).  timeout_ms: 0 = do not wait, > 0 = wait at most that long
+ * (instead of lock_timeout), GUARD_WAIT_DEFAULT = wait like any lock;
+ * cancel, statement_timeout and deadlocks raise their own errors.  session
+ * takes a session-level lock, else it goes at the end of the transaction.
+ * A wait runs in an internal subtransaction, so call it only where a
+ * PL/pgSQL EXCEPTION block could run; never in parallel mode.
+ */
+static bool
 guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
 {
 	LOCKTAG		tag;
@@ -346,7 +369,7 @@ guard_report_unavailable(int64 key, const char *name, bool shared,
 
 	ereport(ERROR,
 			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-			 errmsg("could not acquire guard \"%s\"", name),
+			 errmsg("could not acquire lock \"%s\"", name),
 			 blockers == NULL ?
 			 errdetail("%sIts holders released it as the wait ended.", waited) :
 			 waiters ?
@@ -356,17 +379,8 @@ guard_report_unavailable(int64 key, const char *name, bool shared,
 					 key)));
 }
 
-/* Take a guard or raise 55P03 naming it and its holders. */
-void
-guard_lock(int64 key, const char *name, bool shared, bool session,
-		   int timeout_ms)
-{
-	if (!guard_acquire(key, shared, session, timeout_ms))
-		guard_report_unavailable(key, name, shared, timeout_ms);
-}
-
-/* Release one session-level hold of a guard. */
-bool
+/* Release one session-level hold of a guard; false if none is held. */
+static bool
 guard_session_release(int64 key, bool shared)
 {
 	LOCKTAG		tag;
@@ -395,15 +409,12 @@ guard_name_arg(FunctionCallInfo fcinfo, int argno)
 {
 	text	   *name;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("guard name must not be null")));
+	args_not_null(fcinfo, argno, "name");
 	name = PG_GETARG_TEXT_PP(argno);
 	if (VARSIZE_ANY_EXHDR(name) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("guard name must not be empty")));
+				 errmsg("lock name must not be empty")));
 	return name;
 }
 
@@ -411,11 +422,8 @@ guard_name_arg(FunctionCallInfo fcinfo, int argno)
 static bool
 guard_shared_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("shared must not be null"),
-				 errhint("Pass true for a shared guard, false for an exclusive one.")));
+	args_not_null_hint(fcinfo, argno, "shared",
+					   "Pass true for a shared lock, false for an exclusive one.");
 	return PG_GETARG_BOOL(argno);
 }
 
@@ -428,7 +436,7 @@ guard_timeout_arg(FunctionCallInfo fcinfo, int argno)
 
 	if (PG_ARGISNULL(argno))
 		return GUARD_WAIT_DEFAULT;
-	us = backoff_interval_usec(PG_GETARG_INTERVAL_P(argno), "timeout");
+	us = args_interval_usec(PG_GETARG_INTERVAL_P(argno), "timeout");
 	if (us < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -586,11 +594,9 @@ guard_lock_many(PG_FUNCTION_ARGS)
 	GuardManyItem *items;
 	TimestampTz start = 0;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("guard names must not be null")));
+	args_not_null(fcinfo, 0, "names");
 	names = PG_GETARG_ARRAYTYPE_P(0);
+	/* any shape is accepted (elements in storage order), as in 1.0 */
 	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &nelems);
 
@@ -602,13 +608,13 @@ guard_lock_many(PG_FUNCTION_ARGS)
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("guard name must not be null"),
+					 errmsg("lock name must not be null"),
 					 errdetail("Element %d of the array is null.", i + 1)));
 		name = DatumGetTextPP(elems[i]);
 		if (VARSIZE_ANY_EXHDR(name) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("guard name must not be empty"),
+					 errmsg("lock name must not be empty"),
 					 errdetail("Element %d of the array is empty.", i + 1)));
 		items[i].key = guard_text_key(name);
 		items[i].name = name;

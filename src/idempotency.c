@@ -33,6 +33,18 @@
  * took over the record, and while that transaction is open every other
  * claimer of the key waits; so it runs at most once per committed record.
  *
+ * A request runs as the calling role and must end as it (current user,
+ * session user and security context compared before and after): the record
+ * is written under the row-level security of that role, and a SET ROLE,
+ * RESET ROLE or SET SESSION AUTHORIZATION that outlived the request would
+ * leave the caller's session, and the record, in another role.  The check
+ * is on the outcome rather than on the statements, so a function that
+ * switches roles is caught too and one that switches back is allowed; the
+ * error rolls back the request and whatever role change it made.  Running
+ * the request as a security-restricted operation (as VACUUM runs index
+ * functions) would refuse those changes up front, but also deferred
+ * constraint triggers, temporary tables and LISTEN, which requests may use.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -47,9 +59,10 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "backoff.h"
+#include "args.h"
 #include "resilience.h"
 #include "sha256.h"
+#include "spiplan.h"
 #include "sqlexec.h"
 
 RESILIENCE_FUNCTION(idempotency_run);
@@ -67,20 +80,6 @@ static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr replay_plan = NULL;
 static SPIPlanPtr forget_plan = NULL;
 
-/* Prepare and keep one of the fixed statements this file runs. */
-static SPIPlanPtr
-idempotency_prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
 /* Prepare the fixed statements once per backend. */
 static void
 idempotency_prepare_plans(void)
@@ -89,49 +88,43 @@ idempotency_prepare_plans(void)
 	Oid			key_types[2] = {OIDOID, TEXTOID};
 	Oid			record_types[3] = {OIDOID, TEXTOID, JSONBOID};
 
-	if (read_plan == NULL)
-		read_plan = idempotency_prepare(
-										"SELECT fingerprint, result FROM resilience.idempotency_store"
-										" WHERE role_id OPERATOR(pg_catalog.=) $1"
-										" AND key OPERATOR(pg_catalog.=) $2"
-										" AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
-										" FOR KEY SHARE",
-										2, key_types);
-	if (insert_plan == NULL)
-		insert_plan = idempotency_prepare(
-										  "INSERT INTO resilience.idempotency_store"
-										  " (role_id, key, fingerprint, result, created_at, expires_at)"
-										  " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
-										  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
-										  " ON CONFLICT (role_id, key) DO NOTHING",
-										  4, claim_types);
-	if (takeover_plan == NULL)
-		takeover_plan = idempotency_prepare(
-											"UPDATE resilience.idempotency_store"
-											" SET fingerprint = $3, result = NULL,"
-											" created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
-											" FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
-											" WHERE role_id OPERATOR(pg_catalog.=) $1"
-											" AND key OPERATOR(pg_catalog.=) $2"
-											" AND expires_at OPERATOR(pg_catalog.<=) c.t",
-											4, claim_types);
-	if (record_plan == NULL)
-		record_plan = idempotency_prepare(
-										  "UPDATE resilience.idempotency_store SET result = $3"
-										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-										  " AND key OPERATOR(pg_catalog.=) $2",
-										  3, record_types);
-	if (replay_plan == NULL)
-		replay_plan = idempotency_prepare(
-										  "INSERT INTO resilience.idempotency_replays (role_id, key)"
-										  " VALUES ($1, $2)",
-										  2, key_types);
-	if (forget_plan == NULL)
-		forget_plan = idempotency_prepare(
-										  "DELETE FROM resilience.idempotency_replays"
-										  " WHERE role_id OPERATOR(pg_catalog.=) $1"
-										  " AND key OPERATOR(pg_catalog.=) $2",
-										  2, key_types);
+	spiplan_saved(&read_plan,
+				  "SELECT fingerprint, result FROM resilience.idempotency_store"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2"
+				  " AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
+				  " FOR KEY SHARE",
+				  2, key_types);
+	spiplan_saved(&insert_plan,
+				  "INSERT INTO resilience.idempotency_store"
+				  " (role_id, key, fingerprint, result, created_at, expires_at)"
+				  " SELECT $1, $2, $3, NULL, c.t, c.t OPERATOR(pg_catalog.+) $4"
+				  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+				  " ON CONFLICT (role_id, key) DO NOTHING",
+				  4, claim_types);
+	spiplan_saved(&takeover_plan,
+				  "UPDATE resilience.idempotency_store"
+				  " SET fingerprint = $3, result = NULL,"
+				  " created_at = c.t, expires_at = c.t OPERATOR(pg_catalog.+) $4"
+				  " FROM (SELECT pg_catalog.clock_timestamp() AS t) c"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2"
+				  " AND expires_at OPERATOR(pg_catalog.<=) c.t",
+				  4, claim_types);
+	spiplan_saved(&record_plan,
+				  "UPDATE resilience.idempotency_store SET result = $3"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2",
+				  3, record_types);
+	spiplan_saved(&replay_plan,
+				  "INSERT INTO resilience.idempotency_replays (role_id, key)"
+				  " VALUES ($1, $2)",
+				  2, key_types);
+	spiplan_saved(&forget_plan,
+				  "DELETE FROM resilience.idempotency_replays"
+				  " WHERE role_id OPERATOR(pg_catalog.=) $1"
+				  " AND key OPERATOR(pg_catalog.=) $2",
+				  2, key_types);
 }
 
 /* Append a 32-bit length in network byte order. */
@@ -151,7 +144,6 @@ static bytea *
 idempotency_fingerprint(text *sql, ArrayType *params)
 {
 	StringInfoData buf;
-	Sha256		ctx;
 	uint8		digest[SHA256_DIGEST_LEN];
 	bytea	   *result;
 
@@ -187,9 +179,7 @@ idempotency_fingerprint(text *sql, ArrayType *params)
 		}
 	}
 
-	sha256_init(&ctx);
-	sha256_update(&ctx, (uint8 *) buf.data, buf.len);
-	sha256_final(&ctx, digest);
+	sha256(buf.data, buf.len, digest);
 	pfree(buf.data);
 
 	result = (bytea *) palloc(VARHDRSZ + sizeof(digest));
@@ -270,14 +260,45 @@ idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
 	return reply;
 }
 
-/* Reject a NULL argument with the argument's name. */
-static void
-idempotency_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
+/* Who a request runs as. */
+typedef struct IdempotencyIdentity
 {
-	if (PG_ARGISNULL(argno))
+	Oid			userid;
+	int			sec_context;
+	Oid			session_userid;
+} IdempotencyIdentity;
+
+/* The current user, security context and session user. */
+static void
+idempotency_identity(IdempotencyIdentity *id)
+{
+	GetUserIdAndSecContext(&id->userid, &id->sec_context);
+	id->session_userid = GetSessionUserId();
+}
+
+/* 0A000 if the request ended as someone other than it started. */
+static void
+idempotency_check_identity(const IdempotencyIdentity *before)
+{
+	IdempotencyIdentity after;
+
+	idempotency_identity(&after);
+	if (after.session_userid != before->session_userid)
 		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("idempotent request changed the session user"),
+				 errdetail("The request started with session user \"%s\" and ended with \"%s\".",
+						   GetUserNameFromId(before->session_userid, false),
+						   GetUserNameFromId(after.session_userid, false)),
+				 errhint("Change roles before calling resilience.idempotent(): a key and its result belong to the calling role.")));
+	if (after.userid != before->userid || after.sec_context != before->sec_context)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("idempotent request changed the current role"),
+				 errdetail("The request started as role \"%s\" and ended as \"%s\".",
+						   GetUserNameFromId(before->userid, false),
+						   GetUserNameFromId(after.userid, false)),
+				 errhint("Change roles before calling resilience.idempotent(): a key and its result belong to the calling role.")));
 }
 
 /*
@@ -296,9 +317,9 @@ idempotency_run(PG_FUNCTION_ARGS)
 	Jsonb	   *reply = NULL;
 	MemoryContext callcxt = CurrentMemoryContext;
 
-	idempotency_not_null(fcinfo, 0, "key");
-	idempotency_not_null(fcinfo, 1, "sql");
-	idempotency_not_null(fcinfo, 3, "ttl");
+	args_not_null(fcinfo, 0, "key");
+	args_not_null(fcinfo, 1, "sql");
+	args_not_null(fcinfo, 3, "ttl");
 	key = PG_GETARG_TEXT_PP(0);
 	sql = PG_GETARG_TEXT_PP(1);
 	params = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
@@ -315,23 +336,18 @@ idempotency_run(PG_FUNCTION_ARGS)
 				 errmsg("idempotency key is too long"),
 				 errdetail("The key has %d bytes; the limit is %d.",
 						   (int) VARSIZE_ANY_EXHDR(key), IDEMPOTENCY_MAX_KEY_BYTES)));
-	if (backoff_interval_usec(ttl, "ttl") <= 0)
+	if (args_interval_usec(ttl, "ttl") <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be a positive interval"),
 				 errhint("Keep records at least as long as clients may retry, such as '24 hours'.")));
-	if (params != NULL && ARR_NDIM(params) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("params must be a one-dimensional array")));
 	/* no parameters is one request whether it is spelt NULL or '{}' */
-	if (params != NULL && ARR_NDIM(params) == 0)
+	if (args_text_array_length(params, "params") == 0)
 		params = NULL;
 
 	fingerprint = idempotency_fingerprint(sql, params);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spiplan_connect();
 	idempotency_prepare_plans();
 
 	values[0] = ObjectIdGetDatum(role);
@@ -386,10 +402,18 @@ idempotency_run(PG_FUNCTION_ARGS)
 		if (claimed)
 		{
 			/* The key is ours: run the request and record its result. */
-			Jsonb	   *result = sqlexec_execute(text_to_cstring(sql), params);
+			IdempotencyIdentity caller;
+			Jsonb	   *result;
 			Datum		rvalues[3];
-			char		rnulls[3] = {' ', ' ', result ? ' ' : 'n'};
+			char		rnulls[3];
 			MemoryContext old;
+
+			idempotency_identity(&caller);
+			result = sqlexec_execute(text_to_cstring(sql), params);
+			idempotency_check_identity(&caller);
+			rnulls[0] = ' ';
+			rnulls[1] = ' ';
+			rnulls[2] = result ? ' ' : 'n';
 
 			rvalues[0] = values[0];
 			rvalues[1] = values[1];

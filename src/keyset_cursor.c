@@ -136,13 +136,15 @@ keyset_cursor_decode(const KeysetSpec *spec, text *c, Datum *vals, bool *nulls)
 	if (!keyset_hold_begin())
 	{
 		cursor_decode(VARDATA_ANY(c), VARSIZE_ANY_EXHDR(c), spec->fingerprint, spec->ncols,
-					  (FmgrInfo *) spec->recv, spec->typioparams, spec->typmods, vals, nulls);
+					  (FmgrInfo *) spec->recv, spec->typioparams, spec->typmods,
+					  spec->typnames, vals, nulls);
 		return;
 	}
 	PG_TRY();
 	{
 		cursor_decode(VARDATA_ANY(c), VARSIZE_ANY_EXHDR(c), spec->fingerprint, spec->ncols,
-					  (FmgrInfo *) spec->recv, spec->typioparams, spec->typmods, vals, nulls);
+					  (FmgrInfo *) spec->recv, spec->typioparams, spec->typmods,
+					  spec->typnames, vals, nulls);
 	}
 	PG_FINALLY();
 	{

@@ -119,6 +119,7 @@ typedef struct KeysetSpec
 	FmgrInfo	recv[KEYSET_MAX_COLUMNS];
 	Oid			typioparams[KEYSET_MAX_COLUMNS];
 	int32		typmods[KEYSET_MAX_COLUMNS];	/* -1: values travel without */
+	const char *typnames[KEYSET_MAX_COLUMNS];	/* for cursor messages */
 	char	   *normalized;		/* the totalized spec, every default explicit */
 	uint64		normalized_hash;
 	uint8		fingerprint[CURSOR_FINGERPRINT_LEN];

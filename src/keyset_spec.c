@@ -123,6 +123,7 @@ keyset_resolve_type(KeysetSpec *spec, int i, Form_pg_attribute attr)
 	fmgr_info_cxt(typ->typreceive, &spec->recv[i], CurrentMemoryContext);
 	spec->typioparams[i] = getTypeIOParam(tup);
 	spec->typmods[i] = -1;
+	spec->typnames[i] = format_type_be(attr->atttypid);
 	ReleaseSysCache(tup);
 
 	c->typid = attr->atttypid;

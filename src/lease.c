@@ -40,11 +40,7 @@ lease_token_floor(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot grant a lease during recovery"),
 				 errhint("Leases are granted by the primary; connect to it.")));
-#if PG_VERSION_NUM >= 150000
 	tli = GetWALInsertionTimeLine();
-#else
-	tli = ThisTimeLineID;
-#endif
 	if (tli >= ((TimeLineID) 1 << (63 - LEASE_TOKEN_TIMELINE_SHIFT)))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

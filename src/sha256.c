@@ -299,6 +299,18 @@ sha256_final(Sha256 *ctx, uint8 *digest)
 	}
 }
 
+/* One-shot SHA-256 of a buffer; the state is wiped (it may hash a key). */
+void
+sha256(const void *data, size_t len, uint8 *digest)
+{
+	Sha256		c;
+
+	sha256_init(&c);
+	sha256_update(&c, (const uint8 *) data, len);
+	sha256_final(&c, digest);
+	explicit_bzero(&c, sizeof(c));
+}
+
 #ifdef USE_ASSERT_CHECKING
 /*
  * RFC 4231's test cases 2 and 6 (a key shorter than a block, and one longer,
@@ -352,14 +364,7 @@ sha256_hmac_key(Sha256HmacKey *hk, const uint8 *key, size_t keylen)
 
 	memset(k, 0, sizeof(k));
 	if (keylen > SHA256_BLOCK_LEN)
-	{
-		Sha256		c;
-
-		sha256_init(&c);
-		sha256_update(&c, key, keylen);
-		sha256_final(&c, k);
-		explicit_bzero(&c, sizeof(c));
-	}
+		sha256(key, keylen, k);
 	else
 		memcpy(k, key, keylen);
 

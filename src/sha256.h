@@ -3,6 +3,9 @@
  * sha256.h
  *		SHA-256 and HMAC-SHA256 (used by cursor.c, guard.c and idempotency.c).
  *
+ * For a digest of one buffer call sha256(); the init/update/final triple
+ * is for data absorbed in pieces (the HMAC key states, for instance).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef RESILIENCE_SHA256_H
@@ -41,6 +44,9 @@ typedef struct Sha256HmacKey
 extern SHA256_INTERNAL void sha256_init(Sha256 *ctx);
 extern SHA256_INTERNAL void sha256_update(Sha256 *ctx, const uint8 *data, size_t len);
 extern SHA256_INTERNAL void sha256_final(Sha256 *ctx, uint8 *digest);
+
+/* SHA-256 of len bytes at data, into digest (SHA256_DIGEST_LEN bytes). */
+extern SHA256_INTERNAL void sha256(const void *data, size_t len, uint8 *digest);
 
 extern SHA256_INTERNAL void sha256_hmac_key(Sha256HmacKey *hk, const uint8 *key,
 											size_t keylen);

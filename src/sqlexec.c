@@ -6,16 +6,14 @@
  *		as jsonb.  See sqlexec.h for the contract.
  *
  * What this file owns:
- * - A per-backend cache of prepared SQL strings: a dynahash keyed by
- *   (sql, nparams, role, search_path) whose entries point at SqlexecPlans, each in its own
- *   memory context under sqlexec_cache_cxt with a saved SPI plan
- *   (SPI_keepplan, so the plan cache revalidates it).  At most
- *   SQLEXEC_CACHE_SIZE entries: the least recently used one that is not
- *   running is evicted (SPI_freeplan + context delete).  Because an entry
- *   can be evicted by any later sqlexec_prepare (SQL run by the plan may
- *   itself call us), callers must not keep a SqlexecPlan pointer across
- *   anything that runs SQL: they call sqlexec_prepare again (a hash lookup)
- *   before each run.  A plan is pinned while sqlexec_run executes it.
+ * - The key of its plans in the shared plan cache (spiplan.c): parameter
+ *   count, role, search_path setting and the SQL text, at most
+ *   SQLEXEC_CACHE_SIZE entries, least recently used evicted first.  Because
+ *   an entry can be evicted by any later sqlexec_prepare (SQL run by the
+ *   plan may itself call us), callers must not keep a SqlexecPlan pointer
+ *   across anything that runs SQL: they call sqlexec_prepare again (a hash
+ *   lookup) before each run.  A plan is pinned while sqlexec_run executes
+ *   it.
  * - Parameter typing: the parser hook is PREPARE's variable-parameter hook
  *   (setup_parse_variable_parameters) pointed at an Oid array inside the
  *   plan's context, allocated up front with nparams slots so that the
@@ -33,12 +31,10 @@
 #include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "catalog/namespace.h"
-#include "lib/ilist.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
@@ -46,57 +42,26 @@
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
+#include "args.h"
+#include "spiplan.h"
 #include "sqlexec.h"
-
-#if PG_VERSION_NUM >= 140000
-
-#if PG_VERSION_NUM < 150000
-#define setup_parse_variable_parameters(pstate, types, n) \
-	parse_variable_parameters(pstate, types, n)
-#endif
 
 /* the most parameters a statement can have (the protocol's limit) */
 #define SQLEXEC_MAX_PARAMS 65535
 
-/*
- * A plan's parameter types are inferred once, when it is prepared, from
- * what the names in the SQL meant then; the plan cache re-analyses the SQL
- * after a search_path or role change but keeps those types.  So the role
- * and the search_path setting are part of the key: the same SQL run under
- * another schema's table of the same name gets its own plan and types.
- */
-typedef struct SqlexecKey
-{
-	uint32		hash;			/* of sql, nparams, userid and path */
-	int			nparams;
-	Oid			userid;
-	const char *sql;			/* point into the plan's context once cached */
-	const char *path;
-} SqlexecKey;
-
 struct SqlexecPlan
 {
-	SqlexecKey	key;			/* first: the hash entry is this struct */
-	MemoryContext cxt;			/* owns this struct and everything below */
-	SPIPlanPtr	spiplan;		/* saved */
+	SpiPlanEntry entry;			/* first: the cache's header; entry.plan */
+	int			nparams;		/* what it was prepared for */
 	Oid		   *paramtypes;		/* inferred types, nparams (+ growth) slots */
 	int			nparamtypes;
 	FmgrInfo   *inputs;			/* input function per parameter */
 	Oid		   *ioparams;
-	int			busy;			/* > 0 while sqlexec_run executes it */
-	dlist_node	lru;			/* head = most recently used */
 };
-
-typedef struct SqlexecEntry
-{
-	SqlexecKey	key;
-	SqlexecPlan *plan;
-} SqlexecEntry;
 
 typedef struct SqlexecReceiver
 {
@@ -104,81 +69,7 @@ typedef struct SqlexecReceiver
 	SqlexecResult *res;
 } SqlexecReceiver;
 
-static HTAB *sqlexec_cache = NULL;
-static MemoryContext sqlexec_cache_cxt = NULL;
-static dlist_head sqlexec_lru = DLIST_STATIC_INIT(sqlexec_lru);
-static int	sqlexec_cache_count = 0;
-
-/* Hash of a key: the precomputed text hash mixed with the parameter count. */
-static uint32
-sqlexec_key_hash(const void *key, Size keysize)
-{
-	const SqlexecKey *k = (const SqlexecKey *) key;
-
-	return k->hash;
-}
-
-/* Key equality for dynahash (0 = equal). */
-static int
-sqlexec_key_match(const void *key1, const void *key2, Size keysize)
-{
-	const SqlexecKey *a = (const SqlexecKey *) key1;
-	const SqlexecKey *b = (const SqlexecKey *) key2;
-
-	if (a->hash != b->hash || a->nparams != b->nparams || a->userid != b->userid)
-		return 1;
-	if (strcmp(a->path, b->path) != 0)
-		return 1;
-	return strcmp(a->sql, b->sql);
-}
-
-/* Create the cache on first use. */
-static void
-sqlexec_cache_init(void)
-{
-	HASHCTL		ctl;
-
-	if (sqlexec_cache != NULL)
-		return;
-	sqlexec_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
-											  "resilience sqlexec cache",
-											  ALLOCSET_SMALL_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(SqlexecKey);
-	ctl.entrysize = sizeof(SqlexecEntry);
-	ctl.hash = sqlexec_key_hash;
-	ctl.match = sqlexec_key_match;
-	ctl.hcxt = sqlexec_cache_cxt;
-	sqlexec_cache = hash_create("resilience sqlexec plans", 64, &ctl,
-								HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
-								HASH_CONTEXT);
-}
-
-/* Drop least recently used idle plans until there is room for one more. */
-static void
-sqlexec_cache_evict(void)
-{
-	dlist_iter	iter;
-
-	dlist_reverse_foreach(iter, &sqlexec_lru)
-	{
-		SqlexecPlan *plan;
-
-		if (sqlexec_cache_count < SQLEXEC_CACHE_SIZE)
-			break;
-		plan = dlist_container(SqlexecPlan, lru, iter.cur);
-		if (plan->busy > 0)
-			continue;
-		/* dlist_reverse_foreach is not delete-safe: restart after removal */
-		dlist_delete(&plan->lru);
-		hash_search(sqlexec_cache, &plan->key, HASH_REMOVE, NULL);
-		sqlexec_cache_count--;
-		SPI_freeplan(plan->spiplan);
-		MemoryContextDelete(plan->cxt);
-		sqlexec_cache_evict();
-		return;
-	}
-}
+static SpiPlanCache *sqlexec_cache = NULL;
 
 /* Parser hook: infer parameter types as an untyped PREPARE does. */
 static void
@@ -218,32 +109,25 @@ sqlexec_check_statements(SPIPlanPtr spiplan)
 	}
 }
 
-/* Parse, analyse and plan sql; the result is not yet in the cache. */
+/* Parse, analyse and plan sql into a new cache entry (not yet inserted). */
 static SqlexecPlan *
-sqlexec_build(const SqlexecKey *key)
+sqlexec_build(const char *sql, int nparams, const char *key, Size keylen)
 {
-	int			nparams = key->nparams;
-	MemoryContext cxt;
 	SqlexecPlan *plan;
+	MemoryContext cxt;
 	SPIPlanPtr	spiplan;
 
-	/* under the caller's context until it is complete, so errors free it */
-	cxt = AllocSetContextCreate(CurrentMemoryContext,
-								"resilience sqlexec plan",
-								ALLOCSET_SMALL_SIZES);
-	plan = MemoryContextAllocZero(cxt, sizeof(SqlexecPlan));
-	plan->cxt = cxt;
-	plan->key = *key;
-	plan->key.sql = MemoryContextStrdup(cxt, key->sql);
-	plan->key.path = MemoryContextStrdup(cxt, key->path);
+	plan = (SqlexecPlan *) spiplan_cache_entry_new(sqlexec_cache, key, keylen,
+												   sizeof(SqlexecPlan));
+	cxt = plan->entry.cxt;
+	plan->nparams = nparams;
 	plan->paramtypes = MemoryContextAllocZero(cxt, sizeof(Oid) * (nparams + 1));
 	plan->nparamtypes = nparams;
 
-	spiplan = SPI_prepare_params(plan->key.sql, sqlexec_parser_setup, plan,
-								 CURSOR_OPT_PARALLEL_OK);
-	if (spiplan == NULL)
-		elog(ERROR, "SPI_prepare_params failed: %s",
-			 SPI_result_code_string(SPI_result));
+	spiplan = spiplan_prepare_params(sql, sqlexec_parser_setup, plan,
+									 CURSOR_OPT_PARALLEL_OK);
+	/* freed with the entry, or with SPI's context if the checks fail */
+	plan->entry.plan = spiplan;
 
 	sqlexec_check_statements(spiplan);
 
@@ -271,11 +155,6 @@ sqlexec_build(const SqlexecKey *key)
 		getTypeInputInfo(plan->paramtypes[i], &typinput, &plan->ioparams[i]);
 		fmgr_info_cxt(typinput, &plan->inputs[i], cxt);
 	}
-
-	if (SPI_keepplan(spiplan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	plan->spiplan = spiplan;
-	MemoryContextSetParent(cxt, sqlexec_cache_cxt);
 	return plan;
 }
 
@@ -283,19 +162,8 @@ sqlexec_build(const SqlexecKey *key)
 int
 sqlexec_param_count(ArrayType *params)
 {
-	int			n;
+	int			n = args_text_array_length(params, "params");
 
-	if (params == NULL)
-		return 0;
-	if (ARR_NDIM(params) == 0)
-		return 0;
-	if (ARR_NDIM(params) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("params must be a one-dimensional array")));
-	if (ARR_ELEMTYPE(params) != TEXTOID)
-		elog(ERROR, "params must be text[]");
-	n = ArrayGetNItems(ARR_NDIM(params), ARR_DIMS(params));
 	if (n > SQLEXEC_MAX_PARAMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_TOO_MANY_ARGUMENTS),
@@ -304,40 +172,38 @@ sqlexec_param_count(ArrayType *params)
 	return n;
 }
 
-/* Prepare (or find in the cache) sql with nparams parameters. */
+/*
+ * Prepare (or find in the cache) sql with nparams parameters.  The key is
+ * everything the plan's parameter types depend on: they are inferred once,
+ * from what the names in the SQL meant then, and the plan cache re-analyses
+ * the SQL after a search_path or role change but keeps those types.  So the
+ * same SQL run under another schema's table of the same name gets its own
+ * plan and types.
+ */
 SqlexecPlan *
 sqlexec_prepare(const char *sql, int nparams)
 {
-	SqlexecKey	key;
-	SqlexecEntry *entry;
+	const char *path = namespace_search_path ? namespace_search_path : "";
+	Oid			userid = GetUserId();
+	StringInfoData key;
 	SqlexecPlan *plan;
-	bool		found;
 
-	sqlexec_cache_init();
-	key.nparams = nparams;
-	key.userid = GetUserId();
-	key.sql = sql;
-	key.path = namespace_search_path ? namespace_search_path : "";
-	key.hash = hash_bytes((const unsigned char *) sql, strlen(sql));
-	key.hash = hash_combine(key.hash, (uint32) nparams);
-	key.hash = hash_combine(key.hash, (uint32) key.userid);
-	key.hash = hash_combine(key.hash,
-							hash_bytes((const unsigned char *) key.path, strlen(key.path)));
-	entry = (SqlexecEntry *) hash_search(sqlexec_cache, &key, HASH_FIND, NULL);
-	if (entry != NULL)
+	if (sqlexec_cache == NULL)
+		sqlexec_cache = spiplan_cache_create("resilience sqlexec plans",
+											 SQLEXEC_CACHE_SIZE);
+	initStringInfo(&key);
+	appendBinaryStringInfo(&key, (const char *) &nparams, sizeof(nparams));
+	appendBinaryStringInfo(&key, (const char *) &userid, sizeof(userid));
+	appendBinaryStringInfo(&key, path, strlen(path) + 1);
+	appendBinaryStringInfo(&key, sql, strlen(sql));
+
+	plan = (SqlexecPlan *) spiplan_cache_lookup(sqlexec_cache, key.data, key.len);
+	if (plan == NULL)
 	{
-		dlist_move_head(&sqlexec_lru, &entry->plan->lru);
-		return entry->plan;
+		plan = sqlexec_build(sql, nparams, key.data, key.len);
+		spiplan_cache_insert(sqlexec_cache, &plan->entry);
 	}
-
-	plan = sqlexec_build(&key);
-	sqlexec_cache_evict();
-	entry = (SqlexecEntry *) hash_search(sqlexec_cache, &plan->key,
-										 HASH_ENTER, &found);
-	Assert(!found);
-	entry->plan = plan;
-	dlist_push_head(&sqlexec_lru, &plan->lru);
-	sqlexec_cache_count++;
+	pfree(key.data);
 	return plan;
 }
 
@@ -482,9 +348,9 @@ sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 	SqlexecReceiver receiver;
 	int			rc;
 
-	if (nparams != plan->key.nparams)
+	if (nparams != plan->nparams)
 		elog(ERROR, "sqlexec_run: %d parameters for a plan prepared with %d",
-			 nparams, plan->key.nparams);
+			 nparams, plan->nparams);
 
 	sqlexec_result_reset(res);
 
@@ -505,15 +371,15 @@ sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 	 * Pinned from here on: input functions (domain checks) and the SQL itself
 	 * may run SQL that prepares other strings and evicts idle plans.
 	 */
-	plan->busy++;
+	spiplan_cache_pin(&plan->entry);
 	PG_TRY();
 	{
 		options.params = sqlexec_bind(plan, params, nparams);
-		rc = SPI_execute_plan_extended(plan->spiplan, &options);
+		rc = SPI_execute_plan_extended(plan->entry.plan, &options);
 	}
 	PG_FINALLY();
 	{
-		plan->busy--;
+		spiplan_cache_unpin(&plan->entry);
 	}
 	PG_END_TRY();
 
@@ -590,77 +456,10 @@ sqlexec_execute(const char *sql, ArrayType *params)
 	int			nparams = sqlexec_param_count(params);
 
 	sqlexec_result_init(&res, caller);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spiplan_connect();
 	sqlexec_run(sqlexec_prepare(sql, nparams), params, &res);
 	SPI_finish();
 	result = sqlexec_result_jsonb(&res);
 	sqlexec_result_free(&res);
 	return result;
 }
-
-#else							/* PG_VERSION_NUM < 140000 */
-
-/*
- * PostgreSQL 13 has no SPI_execute_plan_extended (no custom DestReceiver for
- * a saved plan), so the module builds there but these entry points refuse.
- */
-static void
-sqlexec_unsupported(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("running caller SQL requires PostgreSQL 14 or later")));
-}
-
-int
-sqlexec_param_count(ArrayType *params)
-{
-	sqlexec_unsupported();
-	return 0;
-}
-
-SqlexecPlan *
-sqlexec_prepare(const char *sql, int nparams)
-{
-	sqlexec_unsupported();
-	return NULL;
-}
-
-void
-sqlexec_result_init(SqlexecResult *res, MemoryContext parent)
-{
-	sqlexec_unsupported();
-}
-
-void
-sqlexec_result_reset(SqlexecResult *res)
-{
-}
-
-void
-sqlexec_result_free(SqlexecResult *res)
-{
-}
-
-void
-sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
-{
-	sqlexec_unsupported();
-}
-
-Jsonb *
-sqlexec_result_jsonb(SqlexecResult *res)
-{
-	sqlexec_unsupported();
-	return NULL;
-}
-
-Jsonb *
-sqlexec_execute(const char *sql, ArrayType *params)
-{
-	sqlexec_unsupported();
-	return NULL;
-}
-
-#endif							/* PG_VERSION_NUM >= 140000 */

@@ -36,14 +36,14 @@
  *   commits; the jsonb can be built later, in any transaction.
  * - Plans are prepared once per backend and cached, keyed by (sql, nparams,
  *   current role, search_path setting), in a bounded LRU cache
- *   (SQLEXEC_CACHE_SIZE entries), so parameter types are inferred afresh
+ *   (spiplan.h, SQLEXEC_CACHE_SIZE entries), so parameter types are inferred afresh
  *   under another role or path; the plan cache revalidates them after DDL
  *   as it does for any prepared statement.  An idle plan can be evicted by any later
  *   sqlexec_prepare, so do not keep a SqlexecPlan pointer across anything
  *   that may run SQL: call sqlexec_prepare (a hash lookup) right before each
  *   sqlexec_run.  A plan is pinned while sqlexec_run executes it.
  * - Errors propagate (ereport); nothing is cached for SQL that fails to
- *   prepare.  Needs PostgreSQL 14 or later (0A000 on 13).
+ *   prepare.
  *
  *-------------------------------------------------------------------------
  */

@@ -1,5 +1,7 @@
 #!/bin/bash
-# Make sure everything `make demo|test|bench` needs is present.
+# Make sure everything `make demo|test|bench|fuzz` needs is present; the
+# argument is the target (`tools/deps.sh fuzz` also wants clang and its
+# libFuzzer and sanitizer runtimes, which no other target needs).
 #
 # As root on Debian the missing packages are installed with apt-get; anyone else
 # is told the exact command to run.  Quiet when nothing is missing.
@@ -16,6 +18,12 @@ missing=()
 perl -MIPC::Run -e1 2>/dev/null || missing+=(libipc-run-perl)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v make >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || missing+=(build-essential)
+if [ "${1:-}" = fuzz ]; then
+	command -v clang >/dev/null 2>&1 || missing+=(clang)
+	# libFuzzer and the ASan/UBSan runtimes: Debian ships them apart from clang
+	rt=$(clang -print-resource-dir 2>/dev/null || true)
+	[ -n "$rt" ] && compgen -G "$rt/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null || missing+=(libclang-rt-dev)
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 # de-duplicate

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Throwaway-server harness behind `make demo`, `make test` and `make bench`.
+# Throwaway-server harness behind `make demo`, `make test` and `make bench`,
+# and the fuzz run behind `make fuzz` (which needs no server, see below).
 #
 # It never touches a system cluster nor the system's extension directory:
 #   1. mirrors the server's bin/, lib/ and share/ into a private directory, so
@@ -8,14 +9,51 @@
 #   2. builds the extension and installs it into that mirror (DESTDIR);
 #   3. initdb + starts a server there on a free port, its socket in the same
 #      directory, as the postgres user when run as root (initdb refuses root);
-#   4. runs the demo, the suites or the benchmarks against it;
+#   4. runs the demo, the suites or the benchmarks against it (the suites
+#      through PGXS's installcheck, so the Makefile's lists are the only
+#      ones; make test also checks what the built module exports);
 #   5. stops the server and removes everything (KEEP=1 keeps the directory).
 set -euo pipefail
 
-mode=${1:?usage: harness.sh demo|test|bench|exec CMD...}
+mode=${1:?usage: harness.sh demo|test|bench|fuzz|exec CMD...}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . tools/pgenv.sh
+
+# ---- fuzz ----------------------------------------------------------------
+# The cursor decoder (src/cursor_codec.c, the extension's own file) under
+# libFuzzer with ASan and UBSan, for FUZZ_SECONDS (default 300), from the seed
+# corpus fuzz/corpus/.  Inputs found are kept in fuzz/out/corpus/ (ignored by
+# git) for the next run; a crash leaves its input in fuzz/out/ and fails.
+# One closing line: runs, seconds, executions per second, crashes.
+if [ "$mode" = fuzz ]; then
+	secs=${FUZZ_SECONDS:-300}
+	out=$top/fuzz/out
+	mkdir -p "$out/corpus"
+	rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* "$out"/slow-unit-*
+	fuzzflags=(-g -O1 -DUSE_ASSERT_CHECKING -Wall -Wextra -Wno-unused-parameter
+		-Wno-ignored-attributes -Werror -Isrc -I"$PGINC")
+	clang "${fuzzflags[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		fuzz/cursor_fuzz.c fuzz/shim.c src/cursor_codec.c src/sha256.c -o "$out/cursor_fuzz"
+	start=$(date +%s)
+	rc=0
+	"$out/cursor_fuzz" -max_total_time="$secs" -max_len=4200 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" fuzz/corpus \
+		>"$out/fuzz.log" 2>&1 || rc=$?
+	elapsed=$(($(date +%s) - start))
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/fuzz.log" | tail -n1)
+	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/fuzz.log" | tail -n1)
+	crashes=$(find "$out" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+	if [ "$rc" -ne 0 ] || [ "$crashes" -gt 0 ] || [ -z "$runs" ]; then
+		tail -n 60 "$out/fuzz.log"
+		find "$out" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) -printf 'input kept: %p\n'
+		[ "$crashes" -gt 0 ] || crashes=1
+		echo "fuzz: ${runs:-0} runs in $elapsed s (${eps:-0}/s), $crashes crashes"
+		exit 1
+	fi
+	echo "fuzz: $runs runs in $elapsed s ($eps/s), 0 crashes"
+	exit 0
+fi
 
 PKGLIB=$("$PG_CONFIG" --pkglibdir)
 SHARE=$("$PG_CONFIG" --sharedir)
@@ -124,36 +162,42 @@ test)
 			failed=$((failed + 1))
 		fi
 	}
-	mapfile -t regress < <(ls sql/*.sql 2>/dev/null | xargs -rn1 basename | sed 's/\.sql$//' | sort)
-	mapfile -t isolation < <(ls specs/*.spec 2>/dev/null | xargs -rn1 basename | sed 's/\.spec$//' | sort)
+	# the suites are the Makefile's (REGRESS, ISOLATION, TAP_TESTS), run by
+	# PGXS's installcheck against the staged server, one kind at a time so
+	# that each summary is counted; bindir points them at the staged binaries
+	pgxs_check() { make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" installcheck "$@"; }
+
+	echo "== exported symbols"
+	if tools/check-exports.sh "$STAGE$PKGLIB/resilience.so" resilience--*.sql; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
 
 	rm -rf results output_iso regression.diffs regression.out
-	if [ ${#regress[@]} -gt 0 ]; then
+	if compgen -G 'sql/*.sql' >/dev/null; then
 		echo "== regression suites"
-		"$PGXSDIR/src/test/regress/pg_regress" --inputdir=. --bindir="$PGBIN" \
-			--dbname=contrib_regression --load-extension=resilience \
-			"${regress[@]}" 2>&1 | tee "$STAGE/regress.log" || status=1
+		pgxs_check ISOLATION= TAP_TESTS= 2>&1 | tee "$STAGE/regress.log" || status=1
 		tally "$STAGE/regress.log"
 		[ -f regression.diffs ] && { echo "== regression.diffs"; cat regression.diffs; }
 	fi
-	if [ ${#isolation[@]} -gt 0 ]; then
+	if compgen -G 'specs/*.spec' >/dev/null; then
 		echo "== isolation suites"
-		"$PGXSDIR/src/test/isolation/pg_isolation_regress" --inputdir=. --outputdir=output_iso \
-			--bindir="$PGBIN" --dbname=isolation_regression --load-extension=resilience \
-			"${isolation[@]}" 2>&1 | tee "$STAGE/isolation.log" || status=1
+		pgxs_check REGRESS= TAP_TESTS= 2>&1 | tee "$STAGE/isolation.log" || status=1
 		tally "$STAGE/isolation.log"
 		[ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
 	fi
 	if compgen -G 't/*.pl' >/dev/null; then
 		echo "== TAP suites"
-		# TAP clusters are made by the tests themselves from the staged
-		# binaries; the tests are copied where the server's user can read them.
+		# TAP tests make their own clusters from the staged binaries, so they
+		# run as the server's user (initdb refuses root), from a copy of the
+		# Makefile and t/ that this user can write its tmp_check into.
 		mkdir -p "$STAGE/tap"
-		cp -a t drivers docs tools "$STAGE/tap/"   # t/030_drivers.pl: the programs, and the docs quoting them
+		# drivers/, docs/, tools/: the programs t/030_drivers.pl runs, the docs quoting them
+		cp -a Makefile resilience.control t drivers docs tools "$STAGE/tap/"
 		chown -R "$PGOSUSER" "$STAGE/tap"
-		(cd "$STAGE/tap" && as_pg env PATH="$SBIN:$PATH" PG_REGRESS="$PGXSDIR/src/test/regress/pg_regress" \
-			TESTDIR="$STAGE/tap" PGXSDIR="$PGXSDIR" \
-			prove -I "$PGXSDIR/src/test/perl" t/*.pl) 2>&1 | tee "$STAGE/tap.log" || status=1
+		(cd "$STAGE/tap" && as_pg env PATH="$PATH" make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" \
+			REGRESS= ISOLATION= installcheck) 2>&1 | tee "$STAGE/tap.log" || status=1
 		tapn=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$STAGE/tap.log" | tail -n1)
 		tapf=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$STAGE/tap.log" | awk '{s+=$1} END {print s+0}')
 		tapbad=$(grep -cE '(Wstat: [1-9]|No plan found|Bad plan|Parse errors)' "$STAGE/tap.log" || true)
