@@ -9,8 +9,9 @@ set -euo pipefail
 
 . "$(dirname "$0")/pgenv.sh"
 
-# the driver suites' packages (python3-psycopg, node + pg, golang + pgx v4): never fatal
-"$(dirname "$0")/deps-drivers.sh"
+# the driver suites' packages (python3-psycopg, node + pg, golang + pgx v4) for
+# make test and CI (no argument): never fatal
+case "${1:-test}" in test) "$(dirname "$0")/deps-drivers.sh" ;; esac
 
 missing=()
 [ -f "$PGINC/postgres.h" ] && [ -f "$PGXS_MK" ] || missing+=("postgresql-server-dev-$PGMAJOR")
