@@ -31,12 +31,14 @@ EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results log regression.diffs re
 # hide everything else.  PostgreSQL 16 and later define PGDLLEXPORT this way
 # themselves; 15 leaves it empty on ELF platforms.
 override CPPFLAGS += -DPGDLLEXPORT='__attribute__((visibility("default")))'
-override CFLAGS += -fvisibility=hidden
 
 PG_CONFIG ?= pg_config
 PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
 ifneq ($(PGXS),)
 include $(PGXS)
+# after the include: an override before it would drop the server's CFLAGS
+# (-O2 and its warning flags), which Makefile.global sets
+override CFLAGS += -fvisibility=hidden
 else
 # No server headers: a plain build cannot run, and installs nothing by itself.
 all install installcheck clean:
@@ -55,3 +57,9 @@ $(DATA_built): $(SQL_PARTS) resilience.control
 demo test bench fuzz:
 	@tools/deps.sh $@
 	@tools/harness.sh $@
+
+# make test on every supported major: the installed server, then each one
+# built from a source archive in ../shared/pg (tools/test-majors.sh); CI runs it
+.PHONY: test-majors
+test-majors:
+	@tools/test-majors.sh

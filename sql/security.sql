@@ -136,8 +136,11 @@ GRANT CREATE ON SCHEMA resilience TO regress_app WITH GRANT OPTION;
 \c regress_sec3 regress_app
 GRANT CREATE ON SCHEMA resilience TO regress_dbo2;
 \c regress_sec3 regress_dbo
+-- (the error's context, the update script's text, differs between majors)
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 ALTER EXTENSION resilience UPDATE;
+\set SHOW_CONTEXT errors
 \set VERBOSITY sqlstate
 ALTER EXTENSION resilience DROP FUNCTION resilience.lock(text, text);
 DROP FUNCTION resilience.lock(text, text);

@@ -48,7 +48,14 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT count(*) AS cached_plans FROM pg_backend_memory_contexts
-WHERE name = 'resilience cached plan' AND parent = 'resilience plan cache';
+-- (pg_backend_memory_contexts names a context's parent up to PostgreSQL 17;
+-- from 18 on it gives the path of context ids instead, the context's own id
+-- last: rows read as jsonb take either, one scan keeping the ids consistent)
+WITH m AS MATERIALIZED (SELECT to_jsonb(c) AS j FROM pg_backend_memory_contexts c)
+SELECT count(*) AS cached_plans FROM m
+WHERE j->>'name' = 'resilience cached plan'
+  AND (j->>'parent' = 'resilience plan cache'
+       OR EXISTS (SELECT FROM m p WHERE p.j->>'name' = 'resilience plan cache'
+                                    AND p.j->'path'->-1 = m.j->'path'->-2));
 SELECT ident FROM pg_backend_memory_contexts WHERE name = 'resilience plan cache';
 SELECT resilience.retry_statement('SELECT 1 AS n');

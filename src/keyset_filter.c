@@ -35,7 +35,6 @@
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
-#include "parser/gram.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -200,6 +199,7 @@ keyset_literal_settings(void)
 bool
 keyset_filter_reads_clock(const char *filter)
 {
+	const KeysetTokens *tokens = keyset_tokens();
 	static const char *const words[] = {"now", "today", "tomorrow", "yesterday"};
 	core_yy_extra_type yyextra;
 	core_yyscan_t scanner;
@@ -215,7 +215,7 @@ keyset_filter_reads_clock(const char *filter)
 
 		if (tok == 0)
 			break;
-		if (tok != SCONST && tok != USCONST)
+		if (tok != tokens->sconst && tok != tokens->usconst)
 			continue;
 		for (p = yylval.str; *p && !found;)
 		{
@@ -232,4 +232,45 @@ keyset_filter_reads_clock(const char *filter)
 	}
 	scanner_finish(scanner);
 	return found;
+}
+
+/* The token the core scanner returns first for sample. */
+static int
+keyset_first_token(const char *sample)
+{
+	core_yy_extra_type yyextra;
+	core_yyscan_t scanner;
+	core_YYSTYPE yylval;
+	YYLTYPE		yylloc;
+	int			tok;
+
+	scanner = scanner_init(sample, &yyextra, &ScanKeywords, ScanKeywordTokens);
+	/* U&'' is an error under standard_conforming_strings = off */
+	yyextra.standard_conforming_strings = true;
+	tok = core_yylex(&yylval, &yylloc, scanner);
+	scanner_finish(scanner);
+	return tok;
+}
+
+/*
+ * The core scanner's token numbers for what a filter is searched for.  bison
+ * generates them into parser/gram.h, which PostgreSQL 18 no longer installs
+ * for extensions, so they are learnt once per backend by lexing a sample.
+ */
+const KeysetTokens *
+keyset_tokens(void)
+{
+	static KeysetTokens tokens;
+	static bool known = false;
+
+	if (!known)
+	{
+		tokens.param = keyset_first_token("$1");
+		tokens.sconst = keyset_first_token("'x'");
+		tokens.usconst = keyset_first_token("U&'x'");
+		Assert(tokens.param > 0 && tokens.sconst > 0 && tokens.usconst > 0 &&
+			   tokens.param != tokens.sconst && tokens.sconst != tokens.usconst);
+		known = true;
+	}
+	return &tokens;
 }

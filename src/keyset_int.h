@@ -225,6 +225,13 @@ extern int	keyset_parse_spec(const char *spec, KeysetSpecItem *items);
 extern KeysetSpec *keyset_get_spec(Oid relid, const char *order_by, bool assume_unique);
 
 /* keyset_filter.c */
+typedef struct KeysetTokens		/* the core scanner's token numbers */
+{
+	int			param;			/* $n */
+	int			sconst;			/* 'text', E'text', $$text$$ */
+	int			usconst;		/* U&'text' */
+} KeysetTokens;
+extern const KeysetTokens *keyset_tokens(void);
 extern Oid *keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams);
 extern char *keyset_literal_settings(void);
 extern bool keyset_filter_reads_clock(const char *filter);

@@ -73,8 +73,10 @@ keyset_limit_bucket(int64 limit)
  * caller must keyset_unpin() it, also on error.  Parameters: the filter's
  * $1..$m, then the cursor values $m+1..$m+n.  Its LIMIT is
  * keyset_limit_bucket(q->limit); the caller stops at q->limit rows.
+ * Not inlined: in keyset_fetch(), beside its PG_TRY, gcc -O2 -Wextra would
+ * take the locals assigned twice here for ones a longjmp could clobber.
  */
-static KeysetPlan *
+static pg_noinline KeysetPlan *
 keyset_get_plan(const KeysetQuery *q)
 {
 	const KeysetSpec *spec = q->spec;

@@ -40,7 +40,6 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "parser/scanner.h"
-#include "parser/gram.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -232,6 +231,7 @@ keyset_inline_params(const char *filter, char **literals, int nliterals)
 	YYLTYPE		yylloc;
 	StringInfoData out;
 	int			done = 0;
+	int			param = keyset_tokens()->param;
 
 	initStringInfo(&out);
 	scanner = scanner_init(filter, &yyextra, &ScanKeywords, ScanKeywordTokens);
@@ -242,7 +242,7 @@ keyset_inline_params(const char *filter, char **literals, int nliterals)
 
 		if (tok == 0)
 			break;
-		if (tok != PARAM || yylval.ival < 1 || yylval.ival > nliterals)
+		if (tok != param || yylval.ival < 1 || yylval.ival > nliterals)
 			continue;
 		end = yylloc + 1;
 		while (filter[end] >= '0' && filter[end] <= '9')

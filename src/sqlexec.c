@@ -346,7 +346,7 @@ sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 	int			nparams = sqlexec_param_count(params);
 	SPIExecuteOptions options;
 	SqlexecReceiver receiver;
-	int			rc;
+	volatile int rc;			/* set under PG_TRY, read after it */
 
 	if (nparams != plan->nparams)
 		elog(ERROR, "sqlexec_run: %d parameters for a plan prepared with %d",

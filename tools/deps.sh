@@ -14,8 +14,24 @@ set -euo pipefail
 case "${1:-test}" in test) "$(dirname "$0")/deps-drivers.sh" ;; esac
 
 missing=()
-[ -f "$PGINC/postgres.h" ] && [ -f "$PGXS_MK" ] || missing+=("postgresql-server-dev-$PGMAJOR")
-[ -x "$PGXSDIR/src/test/isolation/pg_isolation_regress" ] || missing+=("postgresql-server-dev-$PGMAJOR")
+case "$PG_CONFIG" in
+/usr/lib/postgresql/* | /usr/bin/pg_config)
+	# Debian's packages
+	[ -f "$PGINC/postgres.h" ] && [ -f "$PGXS_MK" ] || missing+=("postgresql-server-dev-$PGMAJOR")
+	[ -x "$PGXSDIR/src/test/isolation/pg_isolation_regress" ] || missing+=("postgresql-server-dev-$PGMAJOR")
+	;;
+*)
+	# a server built from source (tools/build-pg.sh): no package can help
+	for f in "$PGINC/postgres.h" "$PGXS_MK" "$PGXSDIR/src/test/regress/pg_regress" \
+		"$PGXSDIR/src/test/isolation/pg_isolation_regress"; do
+		if ! [ -e "$f" ]; then
+			echo "$PG_CONFIG: the installation has no $f;" >&2
+			echo "build the server with tools/build-pg.sh, which installs what the tests need" >&2
+			exit 1
+		fi
+	done
+	;;
+esac
 perl -MIPC::Run -e1 2>/dev/null || missing+=(libipc-run-perl)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v make >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || missing+=(build-essential)

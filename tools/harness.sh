@@ -60,6 +60,13 @@ SHARE=$("$PG_CONFIG" --sharedir)
 NPROC=$(nproc 2>/dev/null || echo 2)
 
 # ---- build ---------------------------------------------------------------
+# objects compiled for another server (or with other flags) are not reused:
+# make cannot tell, so a change of server or of PG_CFLAGS cleans first
+stamp="$("$PG_CONFIG" --version) $PG_CONFIG ${PG_CFLAGS:-}"
+if [ "$(cat .build-server 2>/dev/null)" != "$stamp" ]; then
+	make -s PG_CONFIG="$PG_CONFIG" clean >/dev/null 2>&1 || true
+	printf '%s\n' "$stamp" >.build-server
+fi
 make -s -j"$NPROC" PG_CONFIG="$PG_CONFIG" ${PG_CFLAGS:+PG_CFLAGS="$PG_CFLAGS"} >/dev/null
 
 # ---- stage ---------------------------------------------------------------
@@ -147,11 +154,13 @@ test)
 	failed=0
 	status=0
 	# pg_regress / pg_isolation_regress summary: "All N tests passed." or
-	# "M of N tests failed." (with optional ", K of these failures ignored")
+	# "M of N tests failed." (with optional ", K of these failures ignored");
+	# from PostgreSQL 16 on, pg_regress writes TAP, so the line starts "# "
 	tally()
 	{
 		local line n m
-		line=$(grep -E '^ *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$1" | tail -n1 || true)
+		line=$(grep -E '^(# )? *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$1" | tail -n1 || true)
+		line=${line#"# "}
 		line=${line#"${line%%[! ]*}"}
 		if [[ $line =~ ^All\ ([0-9]+)\ tests\ passed ]]; then
 			passed=$((passed + BASH_REMATCH[1]))
