@@ -11,15 +11,37 @@
  *
  *		SPI_commit()						end the CALL's own transaction
  *		for each attempt:
- *			SET TRANSACTION ISOLATION LEVEL	before any snapshot is taken
+ *			isolation level (XactIsoLevel)	before any snapshot is taken
+ *			LockAcquire(lane)				shared, exclusive once escalated
  *			BeginInternalSubTransaction
  *			run the statements (sqlexec)	rows copied, detoasted
+ *			build and check the result		jsonb, rendering, encoding
  *			ReleaseCurrentSubTransaction
  *			SPI_commit()					may fail (SSI, deferred checks)
+ *			HOLD_CANCEL_INTERRUPTS			until the return
  *		on a statement error: RollbackAndReleaseCurrentSubTransaction, then
  *		SPI_rollback(); on a commit error: SPI_commit has already aborted and
  *		started a fresh transaction.  Then retry after a backoff sleep, or
  *		re-raise the error.
+ *
+ * Retry lanes (guaranteed progress): every attempt holds its lane's lock in
+ * ShareLock for the attempt's transaction; an attempt after escalate_after
+ * failed ones asks for ExclusiveLock instead, before its snapshot.  The lock
+ * manager queues later ShareLock requests behind a waiting ExclusiveLock, so
+ * the escalated call is served in turn; once granted, every other wrapped
+ * transaction of the lane has committed or rolled back (locks are released
+ * after ProcArrayEndTransaction), so none is concurrent with it, and a
+ * serialization failure or deadlock needs a concurrent transaction: it can
+ * lose only to work outside the lane.  The lane is an advisory lock tag with
+ * a fourth field of our own (RETRY_LANE_TAG), so it cannot collide with
+ * pg_advisory_lock() keys, and it is visible in pg_locks.
+ *
+ * Nothing fails after the final commit: the result jsonb is built inside the
+ * attempt (so size limits, output functions and cancels roll it back), and
+ * so are the two steps the output still needs, rendering as text (checked
+ * when it could exceed 1 GB) and conversion to the client's encoding.
+ * From the commit to the return only memory work remains, with cancel
+ * interrupts held off; a cancel that arrived meanwhile is left pending.
  *
  * Why the internal subtransaction: an error thrown from inside a statement
  * leaves the snapshot stack, nested SPI connections (a PL function the SQL
@@ -35,17 +57,19 @@
  * only harmless if the transaction holds nothing but the CALL, which is the
  * case except in an extended-protocol pipeline without Sync (PostgreSQL 15
  * runs such a CALL nonatomically in the same transaction as the statements
- * before it): if those wrote anything (an XID is assigned) we refuse with
- * 2D000 rather than commit them behind the client's back.
+ * before it): if any statement completed before it in that transaction
+ * (XACT_FLAGS_PIPELINING), or wrote anything (an XID is assigned), we refuse
+ * with 2D000 rather than commit its work (a NOTIFY, a lock, a write) behind
+ * the client's back.
  *
  * Invariants: the procedure never returns with a subtransaction open; a
  * failed attempt leaves nothing behind (its transaction is rolled back
  * before the sleep); memory is in a per-call context (a child of the context
  * the CALL runs in, which outlives our commits and is freed with the portal
- * on error) and a per-attempt context reset at each attempt; the caller's
- * rows are built into jsonb only after the final commit, from detoasted
- * copies.  A cancel (57014) is never retried, whatever retry_on says, and the
- * backoff sleep is a latch wait that services interrupts at once.
+ * on error), with a per-attempt context and one for the last attempt's
+ * error, both reset at each attempt, so memory stays flat however many
+ * attempts run.  A cancel (57014) is never retried, whatever retry_on says,
+ * and the backoff sleep is a latch wait that services interrupts at once.
  *
  * retry_statement runs its SQL inside the caller's transaction, each attempt
  * in an internal subtransaction (a savepoint), and retries deadlocks and
@@ -63,20 +87,26 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "mb/pg_wchar.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
 #include "backoff.h"
+#include "guard.h"
 #include "sqlexec.h"
 
 #include "resilience.h"
@@ -95,16 +125,6 @@ typedef struct RetryPolicy
 	int			ncodes;
 } RetryPolicy;
 
-/* 22004 if a required argument is NULL. */
-static void
-retry_require(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 /* Parse retry_on: every element a 5-character SQLSTATE of [0-9A-Z]. */
 static void
 retry_parse_codes(ArrayType *arr, RetryPolicy *policy)
@@ -113,12 +133,7 @@ retry_parse_codes(ArrayType *arr, RetryPolicy *policy)
 	bool	   *nulls;
 	int			n;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("retry_on must be a one-dimensional array")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
+	n = args_text_array(arr, "retry_on", &elems, &nulls);
 	policy->codes = palloc(sizeof(int) * (n + 1));
 	policy->ncodes = n;
 	for (int i = 0; i < n; i++)
@@ -152,10 +167,10 @@ retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
 				   int cap_arg, int codes_arg, int timeout_arg,
 				   RetryPolicy *policy)
 {
-	retry_require(fcinfo, max_arg, "max_attempts");
-	retry_require(fcinfo, base_arg, "base_delay");
-	retry_require(fcinfo, cap_arg, "max_delay");
-	retry_require(fcinfo, codes_arg, "retry_on");
+	args_not_null(fcinfo, max_arg, "max_attempts");
+	args_not_null(fcinfo, base_arg, "base_delay");
+	args_not_null(fcinfo, cap_arg, "max_delay");
+	args_not_null(fcinfo, codes_arg, "retry_on");
 
 	policy->max_attempts = PG_GETARG_INT32(max_arg);
 	if (policy->max_attempts < 1)
@@ -164,9 +179,9 @@ retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
 				 errmsg("max_attempts must be at least 1"),
 				 errdetail("max_attempts was %d.", policy->max_attempts)));
 
-	policy->base_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(base_arg),
+	policy->base_us = args_interval_usec(PG_GETARG_INTERVAL_P(base_arg),
 											"base_delay");
-	policy->cap_us = backoff_interval_usec(PG_GETARG_INTERVAL_P(cap_arg),
+	policy->cap_us = args_interval_usec(PG_GETARG_INTERVAL_P(cap_arg),
 										   "max_delay");
 	backoff_check_args(1, policy->base_us, policy->cap_us,
 					   "base_delay", "max_delay");
@@ -177,7 +192,7 @@ retry_parse_policy(FunctionCallInfo fcinfo, int max_arg, int base_arg,
 	if (timeout_arg >= 0 && !PG_ARGISNULL(timeout_arg))
 	{
 		policy->timeout_us =
-			backoff_interval_usec(PG_GETARG_INTERVAL_P(timeout_arg), "timeout");
+			args_interval_usec(PG_GETARG_INTERVAL_P(timeout_arg), "timeout");
 		if (policy->timeout_us < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -241,20 +256,26 @@ retry_add_context(ErrorData *edata, const char *line)
 		edata->context = psprintf("%s\n%s", edata->context, line);
 }
 
-/* Parse the isolation argument into the transaction_isolation value. */
-static const char *
+/* Parse the isolation argument into an XactIsoLevel value. */
+static int
 retry_parse_isolation(const char *name)
 {
-	static const char *const levels[] = {
-		"serializable", "repeatable read", "read committed"
+	static const struct
+	{
+		const char *name;
+		int			level;
+	}			levels[] = {
+		{"serializable", XACT_SERIALIZABLE},
+		{"repeatable read", XACT_REPEATABLE_READ},
+		{"read committed", XACT_READ_COMMITTED}
 	};
 
 	for (size_t i = 0; i < lengthof(levels); i++)
-		if (pg_strcasecmp(name, levels[i]) == 0)
-			return levels[i];
+		if (pg_strcasecmp(name, levels[i].name) == 0)
+			return levels[i].level;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown isolation level \"%s\"", name),
+			 errmsg("unrecognized isolation level \"%s\"", name),
 			 errhint("Valid levels are \"serializable\", \"repeatable read\" and \"read committed\".")));
 	pg_unreachable();
 }
@@ -278,9 +299,22 @@ retry_check_nonatomic(FunctionCallInfo fcinfo)
 	/*
 	 * In the extended protocol, statements pipelined before the CALL without
 	 * a Sync share its implicit transaction, yet the CALL is nonatomic.  Our
-	 * first SPI_commit would commit their writes even if the pipeline fails
-	 * later; refuse instead, so that they roll back with this error.
+	 * first SPI_commit would commit their work even if the pipeline fails
+	 * later: writes, but also what leaves no XID behind (NOTIFY, LISTEN,
+	 * LOCK TABLE, advisory locks, SET LOCAL).  PostgreSQL marks such a
+	 * transaction with XACT_FLAGS_PIPELINING once an Execute completes
+	 * without a commit, as PreventInTransactionBlock checks; refuse then, so
+	 * that their work rolls back with this error.  The XID test covers
+	 * servers without that flag.
 	 */
+#ifdef XACT_FLAGS_PIPELINING
+	if ((MyXactFlags & XACT_FLAGS_PIPELINING) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("resilience.retry_transaction cannot run after other statements in the same transaction"),
+				 errdetail("Statements sent before the CALL in the same implicit transaction (a pipeline without Sync) would be committed by its first commit, even if the pipeline fails later."),
+				 errhint("Send a Sync before the CALL (end the pipeline), or put those statements inside the retried SQL.")));
+#endif
 	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
@@ -290,40 +324,210 @@ retry_check_nonatomic(FunctionCallInfo fcinfo)
 }
 
 /*
- * One attempt of retry_transaction: run the statements in a subtransaction
- * of a fresh transaction and commit.  Returns NULL on success; on failure,
- * the rolled-back transaction has been replaced by a fresh one, and the
- * error comes back copied into errcxt (prev, the previous attempt's error,
- * is freed either way).
+ * Arguments of retry_transaction, in SQL order.  1.1 added lane and
+ * escalate_after after the INOUT pair, so that 1.0's positional calls keep
+ * their meaning; a 1.0 SQL definition (before ALTER EXTENSION UPDATE) passes
+ * only the first ten, and the others take their defaults.
+ */
+typedef enum RetryTxArg
+{
+	RT_SQL,
+	RT_PARAMS,
+	RT_MAX_ATTEMPTS,
+	RT_ISOLATION,
+	RT_BASE_DELAY,
+	RT_MAX_DELAY,
+	RT_RETRY_ON,
+	RT_TIMEOUT,
+	RT_RESULT,
+	RT_ATTEMPTS,
+	RT_LANE,
+	RT_ESCALATE_AFTER
+} RetryTxArg;
+
+/* escalate_after's default: the attempt after the third failure is alone */
+#define RETRY_DEFAULT_ESCALATE_AFTER 3
+
+/*
+ * The lane is an advisory lock (so pg_locks shows it) whose fourth field is
+ * ours: pg_advisory_lock() uses 1 and 2 there and guards GUARD_LOCKTAG_FIELD4,
+ * so no caller's advisory lock or guard can collide with a lane.  The first
+ * two fields hold a 64-bit hash of the lane name; the database's default
+ * lane (lane => NULL) is 0, 0.
+ */
+#define RETRY_LANE_TAG 0x5245
+StaticAssertDecl(RETRY_LANE_TAG != GUARD_LOCKTAG_FIELD4 && RETRY_LANE_TAG > 2,
+				 "retry lanes need a lock space of their own");
+
+/* The retry lane of a call: see docs/retry.md, "Guaranteed progress". */
+typedef struct RetryLane
+{
+	bool		enabled;		/* false: escalate_after => NULL, no lock */
+	int32		escalate_after; /* failed attempts before going alone */
+	LOCKTAG		tag;
+} RetryLane;
+
+/* One call of retry_transaction: what to run and where its memory lives. */
+typedef struct RetryCall
+{
+	const char *sql;
+	ArrayType  *params;
+	int			nparams;
+	RetryLane	lane;
+	SqlexecResult res;			/* rows of the current attempt */
+	MemoryContext callcxt;		/* arguments; deleted before the return */
+	MemoryContext attemptcxt;	/* reset at each attempt */
+	MemoryContext errcxt;		/* the last attempt's error; reset likewise */
+	MemoryContext resultcxt;	/* where the result jsonb is built */
+	Jsonb	   *result;			/* set by a successful attempt */
+} RetryCall;
+
+/* Where an attempt was when it failed, which says what to undo. */
+typedef enum RetryPhase
+{
+	RETRY_PHASE_LANE,			/* waiting for the lane: top level only */
+	RETRY_PHASE_RUN,			/* in the attempt's subtransaction */
+	RETRY_PHASE_COMMIT			/* SPI_commit cleaned up itself */
+} RetryPhase;
+
+/* Parse lane and escalate_after (absent under a 1.0 SQL definition). */
+static void
+retry_parse_lane(FunctionCallInfo fcinfo, RetryLane *lane)
+{
+	uint64		h = 0;
+
+	lane->enabled = true;
+	lane->escalate_after = RETRY_DEFAULT_ESCALATE_AFTER;
+	if (PG_NARGS() > RT_ESCALATE_AFTER)
+	{
+		if (PG_ARGISNULL(RT_ESCALATE_AFTER))
+			lane->enabled = false;
+		else
+			lane->escalate_after = PG_GETARG_INT32(RT_ESCALATE_AFTER);
+		if (lane->enabled && lane->escalate_after < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("escalate_after must not be negative"),
+					 errdetail("escalate_after was %d.", lane->escalate_after),
+					 errhint("Pass NULL to run outside any lane, 0 to run every attempt alone.")));
+	}
+	if (PG_NARGS() > RT_LANE && !PG_ARGISNULL(RT_LANE))
+	{
+		text	   *name = PG_GETARG_TEXT_PP(RT_LANE);
+
+		if (VARSIZE_ANY_EXHDR(name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lane must not be empty"),
+					 errhint("Pass NULL for the database's default lane.")));
+		h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(name),
+								VARSIZE_ANY_EXHDR(name), 0);
+		if (h == 0)
+			h = 1;				/* 0 is the default lane */
+	}
+	SET_LOCKTAG_ADVISORY(lane->tag, MyDatabaseId, (uint32) (h >> 32),
+						 (uint32) h, RETRY_LANE_TAG);
+}
+
+/* The lane lock an attempt takes: shared, or exclusive once escalated. */
+static LOCKMODE
+retry_lane_mode(const RetryLane *lane, int32 attempt)
+{
+	if (!lane->enabled)
+		return NoLock;
+	return attempt > lane->escalate_after ? ExclusiveLock : ShareLock;
+}
+
+/*
+ * After the final commit the result still has to be rendered as text
+ * (jsonb's binary send form is the same text) and converted to the client's
+ * encoding, and either can fail: the text can exceed 1 GB (escapes make a
+ * string up to 6 times longer, a numeric's display scale up to about 2000
+ * times), and the client's encoding may lack a character.  Do both here,
+ * inside the attempt, where a failure rolls back.  A result below
+ * MaxAllocSize / 2048 in the server's own encoding cannot fail, so the
+ * common small result is not rendered twice.
+ */
+static void
+retry_check_output(Jsonb *jb)
+{
+	int			client = pg_get_client_encoding();
+	int			server = GetDatabaseEncoding();
+	bool		convert;
+	char	   *text;
+
+	convert = client != server && client != PG_SQL_ASCII && server != PG_SQL_ASCII;
+	if (!convert && VARSIZE(jb) <= MaxAllocSize / 2048)
+		return;
+	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	if (convert)
+	{
+		char	   *converted = pg_server_to_client(text, strlen(text));
+
+		if (converted != text)
+			pfree(converted);
+	}
+	pfree(text);
+}
+
+/*
+ * One attempt of retry_transaction: take the lane, run the statements in a
+ * subtransaction of a fresh transaction, build the result, commit.  Returns
+ * NULL on success, with cancel interrupts held (the caller resumes them
+ * right before it returns) and call->result set.  On failure, the
+ * rolled-back transaction has been replaced by a fresh one, and the error
+ * comes back copied into call->errcxt.
  */
 static ErrorData *
-retry_transaction_attempt(const char *sql, int nparams, ArrayType *params,
-						  SqlexecResult *res, MemoryContext attemptcxt,
-						  MemoryContext errcxt, ErrorData *prev)
+retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 {
-	volatile bool at_commit = false;
+	volatile RetryPhase phase = RETRY_PHASE_LANE;
 	ErrorData  *volatile edata = NULL;
-
-	if (prev != NULL)
-		FreeErrorData(prev);
 
 	PG_TRY();
 	{
 		ResourceOwner oldowner = CurrentResourceOwner;
 
+		/*
+		 * Before any snapshot is taken: an attempt that has the lane
+		 * exclusively sees every wrapped transaction that ran before it as
+		 * committed or rolled back, so none is concurrent with it.
+		 */
+		if (lanemode != NoLock)
+			(void) LockAcquire(&call->lane.tag, lanemode, false, false);
+
+		phase = RETRY_PHASE_RUN;
 		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(attemptcxt);
-		sqlexec_run(sqlexec_prepare(sql, nparams), params, res);
+		MemoryContextSwitchTo(call->attemptcxt);
+		sqlexec_run(sqlexec_prepare(call->sql, call->nparams), call->params,
+					&call->res);
+
+		/*
+		 * Build and check the result now, as part of the attempt: an error
+		 * here (size limits, an output function, a cancel) rolls it back,
+		 * where after the commit it would report failure for a transaction
+		 * that committed.
+		 */
+		MemoryContextSwitchTo(call->resultcxt);
+		PushActiveSnapshot(GetTransactionSnapshot());
+		call->result = sqlexec_result_jsonb(&call->res);
+		if (call->result != NULL)
+			retry_check_output(call->result);
+		PopActiveSnapshot();
+
 		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(attemptcxt);
+		MemoryContextSwitchTo(call->attemptcxt);
 		CurrentResourceOwner = oldowner;
 
-		at_commit = true;
+		phase = RETRY_PHASE_COMMIT;
 		SPI_commit();
+
+		/* committed: from here to the return, nothing may report failure */
+		HOLD_CANCEL_INTERRUPTS();
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(errcxt);
+		MemoryContextSwitchTo(call->errcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 
@@ -332,12 +536,54 @@ retry_transaction_attempt(const char *sql, int nparams, ArrayType *params,
 		 * back the transaction.  A failed COMMIT was rolled back by SPI_commit
 		 * itself, which left a fresh transaction running.
 		 */
-		if (!at_commit)
-		{
+		if (phase == RETRY_PHASE_RUN)
 			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(errcxt);
+		if (phase != RETRY_PHASE_COMMIT)
+		{
+			MemoryContextSwitchTo(call->errcxt);
 			SPI_rollback();
 		}
+		if (call->result != NULL)
+		{
+			pfree(call->result);
+			call->result = NULL;
+		}
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(call->errcxt);
+	return edata;
+}
+
+/*
+ * One attempt of retry_statement: run the statements in a subtransaction of
+ * the caller's transaction, with allocations in attemptcxt.  Returns NULL on
+ * success, else the error copied into errcxt (the subtransaction rolled
+ * back).
+ */
+static ErrorData *
+retry_statement_attempt(const char *sql, int nparams, ArrayType *params,
+						SqlexecResult *res, MemoryContext attemptcxt,
+						MemoryContext errcxt)
+{
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(attemptcxt);
+	PG_TRY();
+	{
+		sqlexec_run(sqlexec_prepare(sql, nparams), params, res);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(attemptcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(errcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		CurrentResourceOwner = oldowner;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(errcxt);
@@ -345,83 +591,57 @@ retry_transaction_attempt(const char *sql, int nparams, ArrayType *params,
 }
 
 /*
- * One attempt of retry_statement: run the statements in a subtransaction of
- * the caller's transaction.  Returns NULL on success, else the error copied
- * into cxt (the subtransaction rolled back).
- */
-static ErrorData *
-retry_statement_attempt(const char *sql, int nparams, ArrayType *params,
-						SqlexecResult *res, MemoryContext cxt)
-{
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		sqlexec_run(sqlexec_prepare(sql, nparams), params, res);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
-	return edata;
-}
-
-/*
  * CALL resilience.retry_transaction(sql, params, max_attempts, isolation,
- *		base_delay, max_delay, retry_on, timeout, INOUT result, INOUT attempts)
+ *		base_delay, max_delay, retry_on, timeout, INOUT result, INOUT attempts,
+ *		lane, escalate_after)
  */
 Datum
 retry_transaction(PG_FUNCTION_ARGS)
 {
 	MemoryContext entrycxt = CurrentMemoryContext;
-	MemoryContext callcxt;
-	MemoryContext attemptcxt;
+	RetryCall	call;
 	RetryPolicy policy;
-	const char *isolation;
-	char	   *sql;
-	ArrayType  *params = NULL;
-	int			nparams;
-	SqlexecResult res;
+	int			isolation;
 	ErrorData  *lasterr = NULL;
 	TimestampTz started;
 	int32		attempt;
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
-	Jsonb	   *result;
+	HeapTuple	tuple;
 
 	retry_check_nonatomic(fcinfo);
 
+	/* everything that can fail on its own, before the first commit */
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
 	/*
 	 * Copy (and detoast) every argument into our own context before the
-	 * first commit: an argument may be a TOAST pointer.
+	 * first commit: an argument may be a TOAST pointer.  The result is built
+	 * in the entry context, which outlives our commits.
 	 */
-	callcxt = AllocSetContextCreate(entrycxt, "resilience retry_transaction",
-									ALLOCSET_DEFAULT_SIZES);
-	attemptcxt = AllocSetContextCreate(callcxt, "resilience retry attempt",
-									   ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(callcxt);
-	retry_require(fcinfo, 0, "sql");
-	retry_require(fcinfo, 3, "isolation");
-	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!PG_ARGISNULL(1))
-		params = DatumGetArrayTypePCopy(PG_GETARG_DATUM(1));
-	nparams = sqlexec_param_count(params);
-	isolation = retry_parse_isolation(text_to_cstring(PG_GETARG_TEXT_PP(3)));
-	retry_parse_policy(fcinfo, 2, 4, 5, 6, 7, &policy);
-	sqlexec_result_init(&res, callcxt);
+	memset(&call, 0, sizeof(call));
+	call.resultcxt = entrycxt;
+	call.callcxt = AllocSetContextCreate(entrycxt, "resilience retry_transaction",
+										 ALLOCSET_DEFAULT_SIZES);
+	call.attemptcxt = AllocSetContextCreate(call.callcxt, "resilience retry attempt",
+											ALLOCSET_DEFAULT_SIZES);
+	call.errcxt = AllocSetContextCreate(call.callcxt, "resilience retry error",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(call.callcxt);
+	args_not_null(fcinfo, RT_SQL, "sql");
+	args_not_null(fcinfo, RT_ISOLATION, "isolation");
+	call.sql = text_to_cstring(PG_GETARG_TEXT_PP(RT_SQL));
+	if (!PG_ARGISNULL(RT_PARAMS))
+		call.params = DatumGetArrayTypePCopy(PG_GETARG_DATUM(RT_PARAMS));
+	call.nparams = sqlexec_param_count(call.params);
+	isolation = retry_parse_isolation(text_to_cstring(PG_GETARG_TEXT_PP(RT_ISOLATION)));
+	retry_parse_policy(fcinfo, RT_MAX_ATTEMPTS, RT_BASE_DELAY, RT_MAX_DELAY,
+					   RT_RETRY_ON, RT_TIMEOUT, &policy);
+	retry_parse_lane(fcinfo, &call.lane);
+	sqlexec_result_init(&call.res, call.callcxt);
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect_ext failed");
@@ -439,19 +659,28 @@ retry_transaction(PG_FUNCTION_ARGS)
 		int64		delay;
 		const char *why;
 
-		MemoryContextReset(attemptcxt);
-		MemoryContextSwitchTo(attemptcxt);
-		(void) set_config_option("transaction_isolation", isolation,
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_LOCAL, true, 0, false);
+		/* the previous attempt's error and allocations are done with */
+		MemoryContextReset(call.errcxt);
+		MemoryContextReset(call.attemptcxt);
+		MemoryContextSwitchTo(call.attemptcxt);
 
-		lasterr = retry_transaction_attempt(sql, nparams, params, &res,
-											attemptcxt, callcxt, lasterr);
+		/*
+		 * SET TRANSACTION ISOLATION LEVEL, as RestoreTransactionCharacteristics
+		 * does it for COMMIT AND CHAIN: the transaction has just started and
+		 * taken no snapshot, and the level lasts until its end.  Through the
+		 * GUC machinery this cost a stack entry and its undo per attempt.
+		 * (SERIALIZABLE on a hot standby is still refused, when the snapshot
+		 * is taken.)
+		 */
+		Assert(!FirstSnapshotSet);
+		XactIsoLevel = isolation;
+
+		lasterr = retry_transaction_attempt(&call,
+											retry_lane_mode(&call.lane, attempt));
 		if (lasterr == NULL)
 			break;
 
-		MemoryContextSwitchTo(callcxt);
-		sqlexec_result_reset(&res);
+		sqlexec_result_reset(&call.res);
 		if (lasterr->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			why = psprintf("resilience.retry_transaction: attempt %d of %d was canceled",
 						   attempt, policy.max_attempts);
@@ -464,8 +693,16 @@ retry_transaction(PG_FUNCTION_ARGS)
 						   attempt, attempt == 1 ? "" : "s");
 		else
 		{
-			delay = backoff_delay_usec(attempt, policy.base_us, policy.cap_us,
-									   BACKOFF_JITTER_FULL);
+			/*
+			 * The first attempt alone in the lane waits for it instead of
+			 * sleeping: that wait is the backoff, and it queues the call
+			 * ahead of every attempt that starts later.
+			 */
+			if (call.lane.enabled && attempt == call.lane.escalate_after)
+				delay = 0;
+			else
+				delay = backoff_delay_usec(attempt, policy.base_us, policy.cap_us,
+										   BACKOFF_JITTER_FULL);
 			if (policy.timeout_us >= 0 &&
 				GetCurrentTimestamp() - started + delay > policy.timeout_us)
 				why = psprintf("resilience.retry_transaction: gave up after %d attempt%s (timeout)",
@@ -475,7 +712,8 @@ retry_transaction(PG_FUNCTION_ARGS)
 				ereport(DEBUG1,
 						(errmsg_internal("resilience.retry_transaction: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
 										 attempt, unpack_sql_state(lasterr->sqlerrcode), delay)));
-				retry_sleep(delay);
+				if (delay > 0)
+					retry_sleep(delay);
 				continue;
 			}
 		}
@@ -483,21 +721,22 @@ retry_transaction(PG_FUNCTION_ARGS)
 		ReThrowError(lasterr);
 	}
 
+	/*
+	 * The final commit is done and cancel interrupts are held: only memory
+	 * work remains before the return, and no cancel or statement_timeout can
+	 * turn it into an error.  The result was built before the commit.
+	 */
 	SPI_finish();
-
-	/* the final commit is done: build the results in the caller's context */
 	MemoryContextSwitchTo(entrycxt);
-	result = sqlexec_result_jsonb(&res);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	if (result != NULL)
-		values[0] = JsonbPGetDatum(result);
+	if (call.result != NULL)
+		values[0] = JsonbPGetDatum(call.result);
 	else
 		nulls[0] = true;
 	values[1] = Int32GetDatum(attempt);
-	MemoryContextDelete(callcxt);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	tuple = heap_form_tuple(tupdesc, values, nulls);
+	MemoryContextDelete(call.callcxt);
+	RESUME_CANCEL_INTERRUPTS();
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
 
 /*
@@ -508,7 +747,8 @@ Datum
 retry_statement(PG_FUNCTION_ARGS)
 {
 	MemoryContext fncxt = CurrentMemoryContext;
-	MemoryContext spicxt;
+	MemoryContext attemptcxt;
+	MemoryContext errcxt;
 	RetryPolicy policy;
 	char	   *sql;
 	ArrayType  *params = NULL;
@@ -516,7 +756,7 @@ retry_statement(PG_FUNCTION_ARGS)
 	SqlexecResult res;
 	Jsonb	   *result;
 
-	retry_require(fcinfo, 0, "sql");
+	args_not_null(fcinfo, 0, "sql");
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(1))
 		params = PG_GETARG_ARRAYTYPE_P(1);
@@ -526,14 +766,23 @@ retry_statement(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	spicxt = CurrentMemoryContext;
+	/* per attempt, so that memory stays flat however many attempts run */
+	attemptcxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "resilience retry attempt",
+									   ALLOCSET_DEFAULT_SIZES);
+	errcxt = AllocSetContextCreate(CurrentMemoryContext,
+								   "resilience retry error",
+								   ALLOCSET_SMALL_SIZES);
 
 	for (int32 attempt = 1;; attempt++)
 	{
 		ErrorData  *edata;
 		int64		delay;
 
-		edata = retry_statement_attempt(sql, nparams, params, &res, spicxt);
+		MemoryContextReset(errcxt);
+		MemoryContextReset(attemptcxt);
+		edata = retry_statement_attempt(sql, nparams, params, &res,
+										attemptcxt, errcxt);
 		if (edata == NULL)
 			break;
 
@@ -571,7 +820,6 @@ retry_statement(PG_FUNCTION_ARGS)
 		ereport(DEBUG1,
 				(errmsg_internal("resilience.retry_statement: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
 								 attempt, unpack_sql_state(edata->sqlerrcode), delay)));
-		FreeErrorData(edata);
 		retry_sleep(delay);
 	}
 

@@ -34,6 +34,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -392,24 +393,55 @@ sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 			 SPI_result_code_string(rc));
 }
 
-/* The collected rows as a jsonb array of objects, or NULL. */
+/*
+ * The collected rows as a jsonb array of objects, or NULL.
+ *
+ * Each row becomes an object with to_jsonb(record), in a context reset per
+ * row, and its binary container is appended to the array's as it is, as
+ * convertJsonbArray lays out nested containers: JEntries after the header
+ * (every JB_OFFSET_STRIDE'th an end offset, the others lengths), each child
+ * padded to a 4-byte boundary.  A container's offsets are relative to its
+ * own start, so a copy at another 4-aligned position reads the same.  This
+ * keeps one copy of the result in memory, where pushing every row into a
+ * JsonbParseState kept each row's object, its parse tree and the array's
+ * tree until the end (memory, page faults and time grew faster than the
+ * rows).  The limits are jsonb's own, with its messages (54000).
+ */
 Jsonb *
 sqlexec_result_jsonb(SqlexecResult *res)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext tmp;
+	MemoryContext rowcxt;
 	TupleDesc	desc;
 	FmgrInfo	flinfo;
-	JsonbParseState *state = NULL;
-	JsonbValue *array;
-	Jsonb	   *built;
-	Jsonb	   *result;
+	StringInfoData buf;
+	uint32		header;
+	int			jentries;
+	uint32		totallen = 0;
+	static const char pad[4] = {0, 0, 0, 0};
 
 	if (!res->returned)
 		return NULL;
+	if (res->nrows > JB_CMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("number of jsonb array elements exceeds the maximum allowed (%zu)",
+						(size_t) JB_CMASK)));
+
+	/* the result itself, in the caller's context: varlena header, array */
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, pad, VARHDRSZ);
+	header = (uint32) res->nrows | JB_FARRAY;
+	appendBinaryStringInfo(&buf, (const char *) &header, sizeof(uint32));
+	jentries = buf.len;
+	enlargeStringInfo(&buf, (int) (sizeof(JEntry) * res->nrows));
+	buf.len += sizeof(JEntry) * res->nrows;
 
 	tmp = AllocSetContextCreate(caller, "resilience sqlexec jsonb",
 								ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(tmp, "resilience sqlexec jsonb row",
+								   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(tmp);
 
 	/* rows become anonymous records, which to_jsonb turns into objects */
@@ -424,26 +456,51 @@ sqlexec_result_jsonb(SqlexecResult *res)
 					 list_make1(makeNullConst(RECORDOID, -1, InvalidOid)),
 					 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 
-	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 	for (uint64 i = 0; i < res->nrows; i++)
 	{
-		Datum		rec = heap_copy_tuple_as_datum(res->rows[i], desc);
-		Jsonb	   *obj = DatumGetJsonbP(FunctionCall1(&flinfo, rec));
-		JsonbValue	v;
+		Jsonb	   *obj;
+		int			start;
+		uint32		len;
+		JEntry		meta;
 
-		v.type = jbvBinary;
-		v.val.binary.data = &obj->root;
-		v.val.binary.len = VARSIZE(obj) - VARHDRSZ;
-		pushJsonbValue(&state, WJB_ELEM, &v);
+		/* millions of rows take a while: let a cancel or timeout in */
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(rowcxt);
+		MemoryContextSwitchTo(rowcxt);
+		obj = DatumGetJsonbP(FunctionCall1(&flinfo,
+										   heap_copy_tuple_as_datum(res->rows[i], desc)));
+		Assert(JsonContainerIsObject(&obj->root));
+		MemoryContextSwitchTo(tmp);
+
+		start = buf.len;
+		if (buf.len % 4 != 0)
+			appendBinaryStringInfo(&buf, pad, 4 - buf.len % 4);
+		appendBinaryStringInfo(&buf, (const char *) &obj->root,
+							   VARSIZE(obj) - VARHDRSZ);
+		len = buf.len - start;
+		if (len > JENTRY_OFFLENMASK - totallen)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
+							JENTRY_OFFLENMASK)));
+		totallen += len;
+		if (i % JB_OFFSET_STRIDE == 0)
+			meta = JENTRY_ISCONTAINER | JENTRY_HAS_OFF | totallen;
+		else
+			meta = JENTRY_ISCONTAINER | len;
+		memcpy(buf.data + jentries + sizeof(JEntry) * i, &meta, sizeof(JEntry));
 	}
-	array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
-	built = JsonbValueToJsonb(array);
-
 	MemoryContextSwitchTo(caller);
-	result = palloc(VARSIZE(built));
-	memcpy(result, built, VARSIZE(built));
 	MemoryContextDelete(tmp);
-	return result;
+
+	/* everything after the varlena header, as convertJsonbArray checks it */
+	if ((uint32) (buf.len - VARHDRSZ) > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
+						JENTRY_OFFLENMASK)));
+	SET_VARSIZE(buf.data, buf.len);
+	return (Jsonb *) buf.data;
 }
 
 /* Prepare (cached) and run sql in the caller's transaction. */

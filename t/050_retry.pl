@@ -4,8 +4,8 @@
 #  - write skew with 8 pgbench clients (take a doctor off call only if two or
 #    more remain) keeps the invariant with 0 failed transactions, while the
 #    same transaction without retries fails;
-#  - statements pipelined before the CALL that wrote data are refused, not
-#    committed behind the caller's back.
+#  - statements pipelined before the CALL (a write, or a NOTIFY, which leaves
+#    no XID) are refused, not committed behind the caller's back.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -115,10 +115,47 @@ close $fh;
 like($stderr,
 	$node->pg_version >= 17
 	? qr/cannot run inside a transaction block or an atomic context/
-	: qr/cannot run after other writes in the same transaction/,
+	: qr/cannot run after other statements in the same transaction/,
 	'a CALL pipelined after a write is refused');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM plog'), '0',
 	'and the pipelined write is rolled back, not committed');
+
+# A pipelined NOTIFY writes nothing, yet the CALL's first commit would send
+# it even though the pipeline fails afterwards.  A listener waits in
+# pg_sleep meanwhile and prints the notifications it got once woken.
+my ($lout, $lerr) = ('', '');
+my $listener = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'),
+	  '-c', 'LISTEN pipe_chan', '-c', 'SELECT pg_sleep(120)', '-c', 'SELECT 1' ],
+	'>', \$lout, '2>', \$lerr);
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'})
+  or die "the listener never started";
+# the control: a NOTIFY pipelined without a CALL is delivered
+open($fh, '>', "$dir/notify_ok.sql") or die;
+print $fh "\\startpipeline\nNOTIFY pipe_chan, 'control';\n\\endpipeline\n";
+close $fh;
+($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-f', "$dir/notify_ok.sql",
+	  $node->connstr('postgres') ]);
+open($fh, '>', "$dir/notify_call.sql") or die;
+print $fh "\\startpipeline\nNOTIFY pipe_chan, 'leaked';\n"
+  . "CALL resilience.retry_transaction('SELECT 1');\nSELECT 1 / 0;\n\\endpipeline\n";
+close $fh;
+($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-f', "$dir/notify_call.sql",
+	  $node->connstr('postgres') ]);
+like($stderr,
+	$node->pg_version >= 17
+	? qr/cannot run inside a transaction block or an atomic context/
+	: qr/cannot run after other statements in the same transaction/,
+	'a CALL pipelined after a NOTIFY is refused');
+$node->safe_psql('postgres',
+	q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'});
+$listener->finish;
+like($lout, qr/payload "control"/, 'the listener got the control notification');
+unlike($lout, qr/payload "leaked"/,
+	'the NOTIFY pipelined before the refused CALL was not sent');
 
 $node->stop;
 done_testing();
