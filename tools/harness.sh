@@ -131,6 +131,10 @@ max_prepared_transactions = 10
 shared_buffers = 256MB
 log_line_prefix = '%m [%p] %q%a '
 lc_messages = 'C'
+# rate limits and circuit breakers keep their state in shared memory
+shared_preload_libraries = 'resilience'
+# room for the benchmark's 100k rate limit keys
+resilience.max_rate_limit_keys = 131072
 CONF
 as_pg "$SBIN/pg_ctl" -D "$STAGE/data" -l "$STAGE/work/server.log" -w -t 60 start >/dev/null
 SERVER_UP=1

@@ -120,7 +120,8 @@ for f in "$EXTDIR/resilience.control" "$EXTDIR/resilience--$UPSTREAM.sql" \
 done
 
 # ---- a stock cluster from the system's binaries (max_prepared_transactions
-# = 0 and every other setting at its default), private socket, no TCP
+# = 0 and every other setting at its default but the preload), private
+# socket, no TCP
 id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
 mkdir -p "$WORK/data" "$WORK/sock" "$WORK/log" "$WORK/out" "$WORK/out_iso"
 chown postgres "$WORK/data" "$WORK/sock" "$WORK/log" "$WORK/out" "$WORK/out_iso"
@@ -130,7 +131,10 @@ as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C --
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PORT=$((20000 + RANDOM % 30000))
 until port_free "$PORT"; do PORT=$((20000 + RANDOM % 30000)); done
+# shared_preload_libraries: the install step the README asks of the
+# features with shared memory (rate limits, breakers)
 cat >>"$WORK/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'resilience'
 port = $PORT
 listen_addresses = ''
 unix_socket_directories = '$WORK/sock'

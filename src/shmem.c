@@ -1,0 +1,322 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *		The shared-memory tables (see shmem.h), their hooks and settings.
+ *
+ * Follows contrib/pg_stat_statements: _PG_init, when run from
+ * shared_preload_libraries, defines the size settings (PGC_POSTMASTER) and
+ * installs shmem_request_hook, which asks for each table's memory and
+ * LWLock tranche, and shmem_startup_hook, which creates or attaches to the
+ * tables.  Loaded any other way the tables stay NULL and their functions
+ * raise 55000; everything else in the extension works.
+ *
+ * A table's size is fixed at startup.  The entry count is kept in an atomic
+ * counter that an insert reserves a slot in before it enters the hash
+ * table, so the table never grows past its setting; when the counter is at
+ * the limit, the inserting backend takes every partition lock exclusively
+ * and lets the table's owner evict by its documented rule.
+ *
+ * A table to add (the monitoring counters, say) is one more ShmemTable and
+ * one more line in shmem_tables[].
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "common/hashfn.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "args.h"
+#include "shmem.h"
+
+int			shmem_max_rate_limit_keys = 10000;
+int			shmem_max_breakers = 1000;
+
+static ShmemTable *const shmem_tables[] = {&limit_table, &breaker_table};
+
+#define SHMEM_NTABLES ((int) lengthof(shmem_tables))
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void shmem_request(void);
+static uint32 shmem_key_hash(const void *key, Size keysize);
+static int	shmem_key_match(const void *key1, const void *key2, Size keysize);
+static void shmem_startup(void);
+
+/*
+ * When preloading: define the settings and install the hooks.  Otherwise
+ * nothing: PGC_POSTMASTER settings cannot be defined after startup (a FATAL
+ * error), and without the hooks they would mean nothing anyway.
+ */
+void
+shmem_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomIntVariable("resilience.max_rate_limit_keys",
+							"Number of rate limit keys kept in shared memory.",
+							"When full, keys at rest (allowing a full burst) are dropped first.",
+							&shmem_max_rate_limit_keys,
+							10000, 100, INT_MAX / 2,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("resilience.max_breakers",
+							"Number of circuit breakers kept in shared memory.",
+							"When full, the closed breakers used least recently are dropped.",
+							&shmem_max_breakers,
+							1000, 10, INT_MAX / 2,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
+
+/* Ask for each table's memory and partition locks. */
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	for (int i = 0; i < SHMEM_NTABLES; i++)
+	{
+		ShmemTable *t = shmem_tables[i];
+
+		RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(ShmemTableHeader)),
+										hash_estimate_size(*t->max_entries,
+														   t->entrysize)));
+		RequestNamedLWLockTranche(t->name, SHMEM_PARTITIONS);
+	}
+}
+
+/* Create the tables (postmaster) or attach to them (EXEC_BACKEND). */
+static void
+shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	for (int i = 0; i < SHMEM_NTABLES; i++)
+	{
+		ShmemTable *t = shmem_tables[i];
+		HASHCTL		info;
+		bool		found;
+		char		hdrname[64];
+
+		snprintf(hdrname, sizeof(hdrname), "%s header", t->name);
+		t->header = ShmemInitStruct(hdrname, sizeof(ShmemTableHeader), &found);
+		if (!found)
+		{
+			pg_atomic_init_u32(&t->header->count, 0);
+			pg_atomic_init_u64(&t->header->evicted, 0);
+		}
+		info.keysize = sizeof(ShmemKey);
+		info.entrysize = t->entrysize;
+		info.hash = shmem_key_hash;
+		info.match = shmem_key_match;
+		info.num_partitions = SHMEM_PARTITIONS;
+		t->htab = ShmemInitHash(t->name, *t->max_entries, *t->max_entries,
+								&info,
+								HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
+								HASH_PARTITION | HASH_FIXED_SIZE);
+		t->locks = GetNamedLWLockTranche(t->name);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Hash of a key: its database and the used bytes of its name. */
+static uint32
+shmem_key_hash(const void *key, Size keysize)
+{
+	const ShmemKey *k = (const ShmemKey *) key;
+
+	return hash_combine(murmurhash32(k->dbid),
+						hash_bytes((const unsigned char *) k->name, k->len));
+}
+
+/* 0 if two keys are equal, as dynahash's match functions answer. */
+static int
+shmem_key_match(const void *key1, const void *key2, Size keysize)
+{
+	const ShmemKey *a = (const ShmemKey *) key1;
+	const ShmemKey *b = (const ShmemKey *) key2;
+
+	if (a->dbid != b->dbid || a->len != b->len)
+		return 1;
+	return memcmp(a->name, b->name, a->len);
+}
+
+/* 55000 unless the table exists. */
+void
+shmem_require(ShmemTable *table, const char *funcname)
+{
+	if (table->htab == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s needs resilience in shared_preload_libraries", funcname),
+				 errdetail("Rate limits and circuit breakers keep their state in shared memory, which is set up only when the server starts."),
+				 errhint("Add resilience to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/* A name argument as a table key. */
+void
+shmem_key_from_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+				   ShmemKey *key)
+{
+	text	   *t;
+	int			len;
+
+	args_not_null(fcinfo, argno, argname);
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname),
+				 errhint("Name what is limited, for example 'api:' || user_id.")));
+	if (len > SHMEM_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long (%d bytes)", argname, len),
+				 errdetail("The limit is %d bytes.", SHMEM_NAME_MAX),
+				 errhint("Pass a shorter name, or a hash of a long one, such as md5(name).")));
+	key->dbid = MyDatabaseId;
+	key->len = (uint16) len;
+	memcpy(key->name, VARDATA_ANY(t), len);
+	key->name[len] = '\0';
+}
+
+/*
+ * Make room in a full table: every partition lock, then the owner's rule.
+ * The callback removes entries only after anything that can fail (its
+ * allocations), so an error leaves the count right.
+ */
+static void
+shmem_evict(ShmemTable *table)
+{
+	int			removed;
+	uint32		count;
+
+	shmem_lock_all(table, LW_EXCLUSIVE);
+	count = pg_atomic_read_u32(&table->header->count);
+	/* another backend may have made room meanwhile */
+	if (count < (uint32) *table->max_entries)
+	{
+		shmem_unlock_all(table);
+		return;
+	}
+	removed = table->evict(table->htab, (int) count, *table->max_entries);
+	if (removed > 0)
+	{
+		pg_atomic_sub_fetch_u32(&table->header->count, removed);
+		pg_atomic_add_fetch_u64(&table->header->evicted, removed);
+	}
+	shmem_unlock_all(table);
+	if (removed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("%s is full (%d entries)", table->setting, *table->max_entries),
+				 errdetail("Every entry is in use, and none may be dropped."),
+				 errhint("Raise %s and restart the server.", table->setting)));
+}
+
+/* Look up (and optionally create) an entry; see shmem.h. */
+void *
+shmem_lookup(ShmemTable *table, const ShmemKey *key, bool create,
+			 bool *found, LWLock **lock)
+{
+	uint32		hash = get_hash_value(table->htab, key);
+	LWLock	   *part = &table->locks[hash % SHMEM_PARTITIONS].lock;
+	void	   *entry;
+
+	LWLockAcquire(part, LW_SHARED);
+	entry = hash_search_with_hash_value(table->htab, key, hash, HASH_FIND, NULL);
+	if (entry != NULL || !create)
+	{
+		if (entry == NULL)
+			LWLockRelease(part);
+		*found = entry != NULL;
+		*lock = part;
+		return entry;
+	}
+	LWLockRelease(part);
+
+	for (;;)
+	{
+		LWLockAcquire(part, LW_EXCLUSIVE);
+		entry = hash_search_with_hash_value(table->htab, key, hash, HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			/* entered meanwhile; exclusive serves as well as shared */
+			*found = true;
+			*lock = part;
+			return entry;
+		}
+		if (pg_atomic_fetch_add_u32(&table->header->count, 1) < (uint32) *table->max_entries)
+		{
+			bool		dummy;
+
+			entry = hash_search_with_hash_value(table->htab, key, hash,
+												HASH_ENTER_NULL, &dummy);
+			if (entry == NULL)
+			{
+				/* cannot happen: the slot was reserved */
+				pg_atomic_sub_fetch_u32(&table->header->count, 1);
+				LWLockRelease(part);
+				elog(ERROR, "no free entry in %s", table->name);
+			}
+			*found = false;
+			*lock = part;
+			return entry;
+		}
+		pg_atomic_sub_fetch_u32(&table->header->count, 1);
+		LWLockRelease(part);
+		shmem_evict(table);
+	}
+}
+
+/* Remove an entry. */
+bool
+shmem_remove(ShmemTable *table, const ShmemKey *key)
+{
+	uint32		hash = get_hash_value(table->htab, key);
+	LWLock	   *part = &table->locks[hash % SHMEM_PARTITIONS].lock;
+	bool		found;
+
+	LWLockAcquire(part, LW_EXCLUSIVE);
+	hash_search_with_hash_value(table->htab, key, hash, HASH_REMOVE, &found);
+	if (found)
+		pg_atomic_sub_fetch_u32(&table->header->count, 1);
+	LWLockRelease(part);
+	return found;
+}
+
+/* Every partition lock, in order (the only order used, so no deadlock). */
+void
+shmem_lock_all(ShmemTable *table, LWLockMode mode)
+{
+	for (int i = 0; i < SHMEM_PARTITIONS; i++)
+		LWLockAcquire(&table->locks[i].lock, mode);
+}
+
+/* Release what shmem_lock_all took. */
+void
+shmem_unlock_all(ShmemTable *table)
+{
+	for (int i = SHMEM_PARTITIONS - 1; i >= 0; i--)
+		LWLockRelease(&table->locks[i].lock);
+}

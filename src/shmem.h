@@ -1,0 +1,121 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.h
+ *		Shared-memory tables of named entries (rate limits, breakers), the
+ *		hooks that create them and the settings that size them.
+ *
+ * A ShmemTable is a fixed-size, partitioned shared hash table of entries
+ * that start with a ShmemKey.  The module that owns a table declares it
+ * (a ShmemTable with its name, entry size, size setting and eviction
+ * callback) and lists it in shmem.c's table of tables; shmem.c requests its
+ * memory and locks in shmem_request_hook and attaches to it in
+ * shmem_startup_hook.  Without shared_preload_libraries the tables do not
+ * exist and shmem_require() raises 55000.
+ *
+ * Locking: a partition lock (LWLock, one of SHMEM_PARTITIONS per table)
+ * guards the existence of the entries that hash to it; shared mode is
+ * enough to read or change an entry's fields, which its own spinlock
+ * guards.  So calls on one hot key take the partition lock in shared mode
+ * (one atomic add) and a spinlock held for a few dozen instructions, and
+ * calls on different keys mostly touch different partitions.  Creating or
+ * removing an entry takes its partition lock exclusively; eviction takes
+ * every partition lock exclusively, in partition order.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESILIENCE_SHMEM_H
+#define RESILIENCE_SHMEM_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "utils/hsearch.h"
+
+/* longest rate limit key or breaker name, in bytes */
+#define SHMEM_NAME_MAX		127
+#define SHMEM_PARTITIONS	16
+
+/*
+ * An entry's hash key: the database and the name (NUL-terminated; only its
+ * len bytes are hashed and compared, so a short name costs little).  Names
+ * are per database.
+ */
+typedef struct ShmemKey
+{
+	Oid			dbid;
+	uint16		len;
+	char		name[SHMEM_NAME_MAX + 1];
+} ShmemKey;
+
+/* The part of a table in shared memory besides the hash table itself. */
+typedef struct ShmemTableHeader
+{
+	pg_atomic_uint32 count;		/* entries in the table */
+	pg_atomic_uint64 evicted;	/* entries ever evicted */
+} ShmemTableHeader;
+
+/*
+ * Eviction callback: called with every partition lock held exclusively
+ * when the table is full; removes entries (hash_search HASH_REMOVE) by the
+ * table's rule and returns how many.  Returning 0 makes the insert fail.
+ */
+typedef int (*ShmemEvictFunc) (HTAB *htab, int count, int max);
+
+typedef struct ShmemTable
+{
+	const char *name;			/* shared memory and LWLock tranche name */
+	Size		entrysize;		/* starts with ShmemKey */
+	int		   *max_entries;	/* the size setting */
+	const char *setting;		/* its name, for messages */
+	ShmemEvictFunc evict;
+	/* attached in shmem_startup_hook; NULL without preloading */
+	HTAB	   *htab;
+	ShmemTableHeader *header;
+	LWLockPadded *locks;
+} ShmemTable;
+
+/* the settings (PGC_POSTMASTER) */
+extern int	shmem_max_rate_limit_keys;
+extern int	shmem_max_breakers;
+
+/* the tables, owned by limit.c and breaker.c */
+extern ShmemTable limit_table;
+extern ShmemTable breaker_table;
+
+/* _PG_init: define the size settings; install the hooks when preloading. */
+extern void shmem_init(void);
+
+/*
+ * 55000 naming funcname, with the hint to preload the library, unless the
+ * table exists.
+ */
+extern void shmem_require(ShmemTable *table, const char *funcname);
+
+/*
+ * Fill *key from a text argument: 22004 if NULL, 22023 if empty or longer
+ * than SHMEM_NAME_MAX bytes.  argno is the argument's position.
+ */
+extern void shmem_key_from_arg(FunctionCallInfo fcinfo, int argno,
+							   const char *argname, ShmemKey *key);
+
+/*
+ * Look up key.  Returns the entry with its partition lock held (*lock) in
+ * shared mode, or, when create is set and it was missing, a new entry
+ * (*found false, only its key set) with the lock held exclusively, which
+ * the caller must initialise before releasing.  When create is not set and
+ * the key is missing, returns NULL with no lock held.  A full table is
+ * first made room in by its eviction rule; 53400 if that frees nothing.
+ */
+extern void *shmem_lookup(ShmemTable *table, const ShmemKey *key,
+						  bool create, bool *found, LWLock **lock);
+
+/* Remove key; true if it was there. */
+extern bool shmem_remove(ShmemTable *table, const ShmemKey *key);
+
+/* Hold every partition lock in mode (for a scan); release them again. */
+extern void shmem_lock_all(ShmemTable *table, LWLockMode mode);
+extern void shmem_unlock_all(ShmemTable *table);
+
+#endif							/* RESILIENCE_SHMEM_H */

@@ -1,0 +1,129 @@
+# Rate limits and circuit breakers in shared memory:
+#  - without shared_preload_libraries their functions raise 55000 with a
+#    hint, and the rest of the extension works;
+#  - 8 pgbench clients racing on one key are allowed exactly the burst, and
+#    a half-open breaker admits exactly `probes` calls across them;
+#  - the eviction rules of resilience.max_rate_limit_keys and
+#    resilience.max_breakers keep the entries that matter;
+#  - a restart empties the limits and closes the breakers.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('limits');
+$node->init;
+$node->append_conf('postgresql.conf',
+	"max_connections = 30\nfsync = off\nsynchronous_commit = off\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION resilience');
+
+# ---- not preloaded -------------------------------------------------------
+foreach my $call (
+	q{SELECT * FROM resilience.rate_limit('k', 10)},
+	q{SELECT resilience.rate_limit_reset('k')},
+	q{SELECT * FROM resilience.rate_limits},
+	q{SELECT resilience.breaker_allow('b')},
+	q{SELECT resilience.breaker_record('b', true)},
+	q{SELECT resilience.breaker_state('b')},
+	q{SELECT * FROM resilience.breakers})
+{
+	my ($ret, $out, $err) =
+	  $node->psql('postgres', "\\set VERBOSITY verbose\n$call");
+	like($err, qr/ERROR:  55000: .* needs resilience in shared_preload_libraries/,
+		"not preloaded: $call raises 55000");
+	like($err, qr/HINT:  Add resilience to shared_preload_libraries in postgresql.conf and restart the server\./,
+		"not preloaded: $call hints at the fix");
+}
+is( $node->safe_psql('postgres',
+		q{SELECT resilience.backoff_delay(2, '1s', '1 min', 'none'), resilience.try_lock('x')}),
+	'00:00:02|t',
+	'not preloaded: the rest of the extension works');
+# the size settings exist only when preloaded (PGC_POSTMASTER settings
+# cannot be defined later: that is a FATAL error in the backend)
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_settings WHERE name LIKE 'resilience.max_%s'}),
+	'0', 'not preloaded: no size settings, and the session survived loading the module');
+
+# ---- preloaded, small tables ---------------------------------------------
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'resilience'\n"
+	  . "resilience.max_rate_limit_keys = 100\nresilience.max_breakers = 10\n");
+$node->restart;
+is($node->safe_psql('postgres', 'SHOW resilience.max_rate_limit_keys'), '100', 'preloaded: the setting is read');
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+sub pgbench_script
+{
+	my ($name, $sql) = @_;
+	open(my $fh, '>', "$dir/$name.sql") or die;
+	print $fh "$sql\n";
+	close $fh;
+	return "$dir/$name.sql";
+}
+
+# 800 calls from 8 clients on a key allowing 300 per burst and 1 a day
+$node->safe_psql('postgres', 'CREATE TABLE hits (c int)');
+my ($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'prepared', '-c', '8', '-j', '8', '-t', '100',
+	  '-f', pgbench_script('race', q{INSERT INTO hits SELECT :client_id FROM resilience.rate_limit('race', 1, '1 day', 300) WHERE allowed;}),
+	  $node->connstr('postgres') ]);
+like($stdout, qr/number of transactions actually processed: 800\/800/, 'race: 800 calls made');
+is($node->safe_psql('postgres', 'SELECT count(*), count(DISTINCT c) > 1 FROM hits'),
+	'300|t', 'race: exactly the burst of 300 allowed, to several clients');
+is( $node->safe_psql('postgres',
+		q{SELECT allowed, denied FROM resilience.rate_limits WHERE key = 'race'}),
+	'300|500', 'race: the view counts 300 allowed and 500 denied');
+
+# a half-open breaker with probes = 3 raced by 8 clients: 3 calls in all
+$node->safe_psql('postgres', q{
+	CREATE TABLE probe_hits (c int);
+	SELECT resilience.breaker_allow('probe', probes => 3, open_for => '1 day');
+	SELECT resilience.breaker_force('probe', 'half_open');
+});
+($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'prepared', '-c', '8', '-j', '8', '-t', '50',
+	  '-f', pgbench_script('probe', q{INSERT INTO probe_hits SELECT :client_id WHERE resilience.breaker_allow('probe', probes => 3, open_for => '1 day');}),
+	  $node->connstr('postgres') ]);
+like($stdout, qr/number of transactions actually processed: 400\/400/, 'probes: 400 calls made');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM probe_hits'),
+	'3', 'probes: exactly 3 admitted across 8 clients');
+
+# eviction: a key with a day to refill survives 150 busy keys in 100 slots
+is( $node->safe_psql('postgres', q{
+	SELECT resilience.rate_limit_reset('race');
+	SELECT allowed FROM resilience.rate_limit('busy', 1, '1 day', 1);
+	SELECT allowed FROM resilience.rate_limit('busy', 1, '1 day', 1);
+	}), "t\nt\nf", 'eviction: busy key used up');
+is( $node->safe_psql('postgres', q{
+	SELECT count(*) FROM generate_series(1, 150) g,
+	    LATERAL resilience.rate_limit('k' || g, 10) r WHERE r.allowed;
+	SELECT count(*) <= 100 FROM resilience.rate_limits;
+	SELECT allowed FROM resilience.rate_limit('busy', 1, '1 day', 1);
+	}), "150\nt\nf", 'eviction: the table stays within 100 keys and the busy key is still denied');
+
+# breakers: an open one is never evicted; when all are open, 53400
+is( $node->safe_psql('postgres', q{
+	SELECT resilience.breaker_force('down', 'open');
+	SELECT count(*) FROM generate_series(1, 30) g WHERE resilience.breaker_allow('b' || g);
+	SELECT resilience.breaker_state('down'), (SELECT count(*) <= 10 FROM resilience.breakers);
+	}), "\n30\nopen|t", 'eviction: 30 closed breakers in 10 slots, the open one kept');
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	\set VERBOSITY verbose
+	SELECT resilience.breaker_force('open' || g, 'forced_open') FROM generate_series(1, 11) g;
+});
+like($err, qr/ERROR:  53400: resilience.max_breakers is full/, 'eviction: only open breakers left: 53400');
+
+# ---- restart: limits restart empty, breakers close -----------------------
+$node->safe_psql('postgres', q{SELECT resilience.breaker_reset('open' || g) FROM generate_series(1, 11) g});
+is($node->safe_psql('postgres', q{SELECT resilience.breaker_state('down')}), 'open', 'before restart: breaker open');
+$node->restart;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM resilience.rate_limits'),
+	'0', 'after restart: no rate limit keys');
+is($node->safe_psql('postgres', q{SELECT allowed FROM resilience.rate_limit('busy', 1, '1 day', 1)}),
+	't', 'after restart: the used-up key allows a full burst again');
+is($node->safe_psql('postgres', q{SELECT resilience.breaker_state('down'), (SELECT count(*) FROM resilience.breakers)}),
+	'closed|0', 'after restart: breakers are closed and forgotten');
+
+$node->stop;
+done_testing();
