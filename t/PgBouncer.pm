@@ -4,6 +4,7 @@ package PgBouncer;
 
 use strict;
 use warnings;
+use IO::Socket::INET;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -49,9 +50,16 @@ $extra});
 	my $h = IPC::Run::start([ binary(), "$dir/pgbouncer.ini" ], '>', \$out, '2>', \$err);
 	my $via = bless { %$node, _host => '127.0.0.1', _port => $port },
 	  'PostgreSQL::Test::Cluster';
+	# wait for the port first: psql against a pgbouncer not listening yet
+	# exits before reading its input, and IPC::Run dies of the broken pipe
+	for (my $i = 0; $i < 300; $i++)
+	{
+		last if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
+		select(undef, undef, undef, 0.1);
+	}
 	for (my $i = 0; $i < 100; $i++)
 	{
-		my ($ret) = $via->psql('postgres', 'SELECT 1');
+		my $ret = eval { ($via->psql('postgres', 'SELECT 1'))[0] } // -1;
 		last if $ret == 0;
 		select(undef, undef, undef, 0.1);
 	}

@@ -10,6 +10,10 @@ set -euo pipefail
 
 . "$(dirname "$0")/pgenv.sh"
 
+# the driver suites' packages (python3-psycopg, node + pg, golang + pgx v4) for
+# make test and CI (no argument): never fatal
+case "${1:-test}" in test) "$(dirname "$0")/deps-drivers.sh" ;; esac
+
 missing=()
 case "$PG_CONFIG" in
 /usr/lib/postgresql/* | /usr/bin/pg_config)

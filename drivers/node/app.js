@@ -1,0 +1,222 @@
+// resilience from Node (node-postgres), used the way an application would.
+//
+// Connects with the libpq environment (PGHOST, PGPORT, ...).  Directly, the
+// list endpoint uses a named (prepared) query; with
+// RESILIENCE_POOLER=transaction (PgBouncer in transaction mode, before 1.21)
+// every query is unnamed, which is node-postgres's pooler-safe mode.  Every
+// step asserts; the program exits non-zero on the first surprise.  Run by
+// t/030_drivers.pl after drivers/schema.sql; docs/drivers.md quotes it.
+'use strict';
+const assert = require('assert/strict');
+const crypto = require('crypto');
+const { Pool, Client } = require('pg');
+
+const POOLER = process.env.RESILIENCE_POOLER === 'transaction';
+const RUN = crypto.randomBytes(4).toString('hex');   // lease names and keys unique to this run
+const pool = new Pool({ max: 4 });
+
+// --- a JSON list endpoint ---------------------------------------------------
+
+const PAGE = `SELECT resilience.page_json('orders', 'created_at DESC',
+                after => $1, before => $2, page_size => $3,
+                filter => 'customer_id = $1', params => $4) AS page`;
+
+async function listOrders(customerId, { after = null, before = null, pageSize = 25 } = {}) {
+  const query = { text: PAGE, values: [after, before, pageSize, [String(customerId)]] };
+  if (!POOLER) query.name = 'list-orders';   // a prepared statement: never behind PgBouncer < 1.21
+  const { rows: [{ page }] } = await pool.query(query);
+  return page;   // { rows, next, prev, has_next, has_prev }: res.json(page)
+}
+
+async function walkPages() {
+  const { rows } = await pool.query(
+    'SELECT id FROM orders WHERE customer_id = 2 ORDER BY created_at DESC, id DESC');
+  // bigint arrives as a string from a query, as a JSON number inside jsonb
+  const expected = rows.map((r) => Number(r.id));
+  let page = await listOrders(2);
+  assert.equal(page.has_prev, false);
+  const forward = [];
+  let pages = 0;
+  for (;;) {
+    pages++;
+    forward.push(...page.rows.map((r) => r.id));
+    if (!page.has_next) break;
+    page = await listOrders(2, { after: page.next });
+  }
+  assert.deepEqual(forward, expected);
+  let backward = [];
+  for (;;) {
+    backward = page.rows.map((r) => r.id).concat(backward);
+    if (!page.has_prev) break;
+    page = await listOrders(2, { before: page.prev });
+  }
+  assert.deepEqual(backward, expected);
+  const one = await listOrders(2, { pageSize: 1 });
+  assert.equal(typeof one.rows[0].total, 'number');   // numeric: a JSON number
+
+  const tampered = one.next.slice(0, -4) + (one.next.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+  await assert.rejects(listOrders(2, { after: tampered }), (e) => e.code === '22023');
+  return { pages, rows: forward.length };
+}
+
+// --- concurrent transfers through retry_transaction -------------------------
+
+const TRANSFER = `UPDATE acct SET bal = bal - $3 WHERE id = $1;
+                  UPDATE acct SET bal = bal + $3 WHERE id = $2;
+                  SELECT id, bal FROM acct WHERE id IN ($1, $2) ORDER BY id`;
+
+async function transfer(src, dst, amount) {
+  const query = {
+    text: 'CALL resilience.retry_transaction($1, $2, max_attempts => $3)',
+    values: [TRANSFER, [String(src), String(dst), String(amount)], 50],
+  };
+  if (!POOLER) query.name = 'transfer';   // prepared: never behind PgBouncer < 1.21
+  const { rows } = await pool.query(query);
+  const { result, attempts } = rows[0];   // result: parsed jsonb, attempts: a number
+  assert.deepEqual(result.map((r) => r.id), [src, dst].sort((x, y) => x - y));
+  return attempts;
+}
+
+async function transfers(workers = 4, each = 25) {
+  const stats = { done: 0, failed: 0, maxAttempts: 0, attempts: 0 };
+  await Promise.all([...Array(workers).keys()].map(async (n) => {
+    for (let i = 0; i < each; i++) {
+      const src = 1 + ((n + i) % 8);
+      let dst = 1 + ((n * 3 + i * 5 + 1) % 8);
+      if (dst === src) dst = 1 + (src % 8);
+      try {
+        const a = await transfer(src, dst, 1 + ((i * 7) % 40));
+        stats.done++;
+        stats.attempts += a;
+        stats.maxAttempts = Math.max(stats.maxAttempts, a);
+      } catch (e) {
+        stats.failed++;
+        console.error(`transfer failed: ${e.code} ${e.message}`);
+      }
+    }
+  }));
+  const { rows: [{ total }] } = await pool.query('SELECT sum(bal)::int AS total FROM acct');
+  assert.equal(stats.failed, 0);
+  assert.equal(stats.done, workers * each);
+  assert.equal(total, 8000, 'money was created or lost');
+  return stats;
+}
+
+// --- concurrent idempotent payments -----------------------------------------
+
+const PAY = 'INSERT INTO payments (account, amount) VALUES ($1, $2) RETURNING id, amount';
+
+async function createPayment(client, idemKey, account, amount) {
+  const { rows } = await client.query(
+    'SELECT resilience.idempotent($1, $2, $3) AS r',
+    [idemKey, PAY, [String(account), String(amount)]]);
+  return { status: rows[0].r.replayed ? 200 : 201, body: rows[0].r.result[0] };
+}
+
+async function payments(keys = 5, senders = 4) {
+  const results = {};
+  // one connection per sender, as separate app servers would have
+  const clients = await Promise.all([...Array(senders)].map(async () => {
+    const c = new Client();
+    await c.connect();
+    return c;
+  }));
+  try {
+    await Promise.all(clients.map(async (c) => {
+      for (let k = 0; k < keys; k++) {
+        const key = `pay-${RUN}-${k}`;
+        const { status, body } = await createPayment(c, key, 40 + k, '19.99');
+        (results[key] ??= []).push([status, body.id]);
+      }
+    }));
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+  for (const [key, got] of Object.entries(results)) {
+    assert.equal(got.length, senders, key);
+    assert.deepEqual(got.map(([s]) => s).sort(), [...Array(senders - 1).fill(200), 201], key);
+    assert.equal(new Set(got.map(([, id]) => id)).size, 1, key);
+  }
+  const { rows: [{ n }] } = await pool.query('SELECT count(*)::int AS n FROM payments');
+  assert.equal(n, keys, `${n} payments applied for ${keys} keys`);
+  return { keys, replays: keys * (senders - 1) };
+}
+
+// --- lease leader election with fencing -------------------------------------
+
+async function leaseElection() {
+  const name = `cron:cleanup:${RUN}`;
+  const acquire = 'SELECT resilience.lease_acquire($1, $2, $3) AS token';
+  const renew = 'SELECT resilience.lease_renew($1, $2, $3, $4) AS ok';
+  // a bigint token arrives as a string: pass it back as it came
+  const ta = (await pool.query(acquire, [name, 'node-a', '2 seconds'])).rows[0].token;
+  assert.notEqual(ta, null);
+  assert.equal((await pool.query(acquire, [name, 'node-b', '1 minute'])).rows[0].token, null);
+  assert.equal((await pool.query(renew, [name, 'node-a', ta, '2 seconds'])).rows[0].ok, true);
+  await new Promise((r) => setTimeout(r, 2500));   // node-a stalls past its ttl
+  const tb = (await pool.query(acquire, [name, 'node-b', '1 minute'])).rows[0].token;
+  assert.ok(tb !== null && BigInt(tb) > BigInt(ta), `${ta} then ${tb}`);
+  assert.equal((await pool.query(renew, [name, 'node-a', ta, '1 minute'])).rows[0].ok, false);
+
+  async function leaderWrite(holder, token) {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT resilience.lease_fence($1, $2)', [name, token]);
+      await client.query('INSERT INTO job_runs (holder, token) VALUES ($1, $2)', [holder, token]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+  await leaderWrite('node-b', tb);
+  await assert.rejects(leaderWrite('node-a', ta), (e) => e.code === 'RL001');
+  const { rows } = await pool.query('SELECT holder, token FROM job_runs');
+  assert.deepEqual(rows, [{ holder: 'node-b', token: tb }]);
+  const rel = await pool.query('SELECT resilience.lease_release($1, $2, $3) AS ok', [name, 'node-b', tb]);
+  assert.equal(rel.rows[0].ok, true);
+}
+
+// --- error handling by SQLSTATE ----------------------------------------------
+
+async function errors() {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await assert.rejects(client.query("CALL resilience.retry_transaction('SELECT 1')"),
+      (e) => e.code === '2D000');
+    await client.query('ROLLBACK');
+  } finally {
+    client.release();
+  }
+  await assert.rejects(
+    pool.query("CALL resilience.retry_transaction('SELECT 1 / 0', max_attempts => 3, " +
+      "retry_on => ARRAY['22012'], base_delay => '1ms')"),
+    (e) => e.code === '22012' && e.where.includes('gave up after 3 attempts (max_attempts)'));
+  await assert.rejects(pool.query("CALL resilience.retry_transaction('SELECT 1 / 0')"),
+    (e) => e.code === '22012' && e.where.includes('which is not in retry_on'));
+  await assert.rejects(pool.query("SELECT resilience.lock('x', timeout => '-1s')"),
+    (e) => e.code === '22023');
+}
+
+async function main() {
+  const where = POOLER ? 'pgbouncer (transaction mode)' : 'direct';
+  const p = await walkPages();
+  const t = await transfers();
+  const pay = await payments();
+  await leaseElection();
+  await errors();
+  const version = require('pg/package.json').version;
+  console.log(`node pg ${version} ${where}: pages=${p.pages} rows=${p.rows} both ways;` +
+    ` transfers=${t.done} failed=${t.failed} max_attempts=${t.maxAttempts}` +
+    ` attempts=${t.attempts} total=8000; payments keys=${pay.keys} applied=${pay.keys}` +
+    ` replays=${pay.replays}; lease fencing RL001; errors 2D000 22012 22023: ok`);
+}
+
+main().then(() => pool.end(), (e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""resilience from Python (psycopg 3), used the way an application would.
+
+Connects with the libpq environment (PGHOST, PGPORT, ...).  With
+RESILIENCE_POOLER=transaction (PgBouncer in transaction mode, before 1.21) it
+turns off psycopg's prepared statements with prepare_threshold=None.  Every
+step asserts; the program exits non-zero on the first surprise.  Run by
+t/030_drivers.pl after drivers/schema.sql; docs/drivers.md quotes it.
+"""
+import os
+import sys
+import threading
+import uuid
+
+import psycopg
+import psycopg.errors
+
+POOLER = os.environ.get("RESILIENCE_POOLER") == "transaction"
+RUN = uuid.uuid4().hex[:8]          # lease names and keys unique to this run
+
+
+def connect(autocommit=True):
+    # autocommit=True: psycopg's default is a transaction per connection, in
+    # which CALL resilience.retry_transaction fails with 2D000.
+    # prepare_threshold=None: behind PgBouncer < 1.21 in transaction mode, a
+    # prepared statement may be missing on the next server connection.
+    return psycopg.connect("", autocommit=autocommit,
+                           prepare_threshold=None if POOLER else 5)
+
+
+# --- a JSON list endpoint ---------------------------------------------------
+
+PAGE = """SELECT resilience.page_json('orders', 'created_at DESC',
+                  after => %s, before => %s, page_size => %s,
+                  filter => 'customer_id = $1', params => %s)"""
+
+
+def list_orders(conn, customer_id, after=None, before=None, page_size=25):
+    row = conn.execute(PAGE, (after, before, page_size, [str(customer_id)])).fetchone()
+    return row[0]   # a dict: rows, next, prev, has_next, has_prev -- send it as is
+
+
+def walk_pages(conn):
+    expected = [r[0] for r in conn.execute(
+        "SELECT id FROM orders WHERE customer_id = 2 ORDER BY created_at DESC, id DESC")]
+    forward, pages = [], 0
+    page = list_orders(conn, 2)
+    assert page["has_prev"] is False, page
+    while True:
+        pages += 1
+        forward += [r["id"] for r in page["rows"]]
+        if not page["has_next"]:
+            break
+        page = list_orders(conn, 2, after=page["next"])
+    assert forward == expected, (forward, expected)
+    backward = []
+    while True:
+        backward = [r["id"] for r in page["rows"]] + backward
+        if not page["has_prev"]:
+            break
+        page = list_orders(conn, 2, before=page["prev"])
+    assert backward == expected, "walking back gave other rows"
+    # numeric arrives as a JSON number, which psycopg decodes to float
+    one = list_orders(conn, 2, page_size=1)
+    assert isinstance(one["rows"][0]["total"], (int, float)), one
+
+    # a client that edits a cursor gets 22023, its API a 400
+    cursor = one["next"]
+    tampered = cursor[:-4] + ("AAAA" if not cursor.endswith("AAAA") else "BBBB")
+    try:
+        list_orders(conn, 2, after=tampered)
+        raise AssertionError("a tampered cursor was accepted")
+    except psycopg.errors.InvalidParameterValue as e:    # SQLSTATE 22023
+        assert e.sqlstate == "22023"
+    return pages, len(forward)
+
+
+# --- concurrent transfers through retry_transaction -------------------------
+
+TRANSFER = """UPDATE acct SET bal = bal - $3 WHERE id = $1;
+              UPDATE acct SET bal = bal + $3 WHERE id = $2;
+              SELECT id, bal FROM acct WHERE id IN ($1, $2) ORDER BY id"""
+
+
+def transfer(conn, src, dst, amount):   # conn: psycopg.connect(autocommit=True)
+    result, attempts = conn.execute(
+        "CALL resilience.retry_transaction(%s, %s, max_attempts => 50)",
+        (TRANSFER, [str(src), str(dst), str(amount)])).fetchone()
+    # result is a list of dicts (jsonb is decoded), attempts an int
+    assert [r["id"] for r in result] == sorted({src, dst}), result
+    return attempts
+
+
+def transfers(workers=4, each=25):
+    stats = {"done": 0, "failed": 0, "max_attempts": 0, "attempts": 0}
+    lock = threading.Lock()
+
+    def worker(n):
+        with connect() as conn:
+            for i in range(each):
+                src = 1 + (n + i) % 8
+                dst = 1 + (n * 3 + i * 5 + 1) % 8
+                if dst == src:
+                    dst = 1 + src % 8
+                try:
+                    a = transfer(conn, src, dst, 1 + (i * 7) % 40)
+                    with lock:
+                        stats["done"] += 1
+                        stats["attempts"] += a
+                        stats["max_attempts"] = max(stats["max_attempts"], a)
+                except psycopg.Error as e:
+                    with lock:
+                        stats["failed"] += 1
+                    print(f"transfer failed: {e.sqlstate} {e}", file=sys.stderr)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with connect() as conn:
+        total = conn.execute("SELECT sum(bal) FROM acct").fetchone()[0]
+    assert stats["failed"] == 0, stats
+    assert stats["done"] == workers * each, stats
+    assert total == 8000, f"money was created or lost: total {total}"
+    return stats
+
+
+# --- concurrent idempotent payments -----------------------------------------
+
+PAY = "INSERT INTO payments (account, amount) VALUES ($1, $2) RETURNING id, amount"
+
+
+def create_payment(conn, idem_key, account, amount):
+    with conn.transaction():
+        row = conn.execute("SELECT resilience.idempotent(%s, %s, %s)",
+                           (idem_key, PAY, [str(account), str(amount)])).fetchone()[0]
+    status = 200 if row["replayed"] else 201
+    return status, row["result"][0]
+
+
+def payments(keys=5, senders=4):
+    results = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(senders)
+
+    def sender(n):
+        with connect() as conn:
+            barrier.wait()
+            for k in range(keys):
+                key = f"pay-{RUN}-{k}"
+                status, body = create_payment(conn, key, 40 + k, "19.99")
+                with lock:
+                    results.setdefault(key, []).append((status, body["id"]))
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for key, got in results.items():
+        assert len(got) == senders, got
+        assert sorted(s for s, _ in got) == [200] * (senders - 1) + [201], (key, got)
+        assert len({i for _, i in got}) == 1, (key, got)
+    with connect() as conn:
+        n = conn.execute("SELECT count(*) FROM payments").fetchone()[0]
+    assert n == keys, f"{n} payments applied for {keys} keys"
+    return keys, keys * (senders - 1)
+
+
+# --- lease leader election with fencing -------------------------------------
+
+def lease_election():
+    name = f"cron:cleanup:{RUN}"
+    with connect() as a, connect() as b:
+        acquire = "SELECT resilience.lease_acquire(%s, %s, %s::interval)"
+        ta = a.execute(acquire, (name, "node-a", "2 seconds")).fetchone()[0]
+        assert ta is not None
+        assert b.execute(acquire, (name, "node-b", "1 minute")).fetchone()[0] is None
+        assert a.execute("SELECT resilience.lease_renew(%s, %s, %s, %s::interval)",
+                         (name, "node-a", ta, "2 seconds")).fetchone()[0] is True
+        # node-a stalls past its ttl; node-b takes over with a larger token
+        b.execute("SELECT pg_sleep(2.5)")
+        tb = b.execute(acquire, (name, "node-b", "1 minute")).fetchone()[0]
+        assert tb is not None and tb > ta, (ta, tb)
+        assert a.execute("SELECT resilience.lease_renew(%s, %s, %s, %s::interval)",
+                         (name, "node-a", ta, "1 minute")).fetchone()[0] is False
+
+        def leader_write(conn, holder, token):
+            with conn.transaction():
+                conn.execute("SELECT resilience.lease_fence(%s, %s)", (name, token))
+                conn.execute("INSERT INTO job_runs (holder, token) VALUES (%s, %s)",
+                             (holder, token))
+
+        leader_write(b, "node-b", tb)
+        try:
+            leader_write(a, "node-a", ta)       # the stale leader's write
+            raise AssertionError("a stale token was accepted")
+        except psycopg.Error as e:
+            # RL001 has no psycopg class (errors.lookup raises KeyError): test sqlstate
+            assert e.sqlstate == "RL001", e.sqlstate
+        rows = a.execute("SELECT holder, token FROM job_runs").fetchall()
+        assert rows == [("node-b", tb)], rows
+        assert b.execute("SELECT resilience.lease_release(%s, %s, %s)",
+                         (name, "node-b", tb)).fetchone()[0] is True
+
+
+# --- error handling by SQLSTATE ----------------------------------------------
+
+def errors():
+    # psycopg's default (autocommit off) opens a transaction: CALL refuses it
+    with connect(autocommit=False) as conn:
+        try:
+            conn.execute("CALL resilience.retry_transaction('SELECT 1')")
+            raise AssertionError("CALL ran inside a transaction")
+        except psycopg.errors.InvalidTransactionTermination as e:     # 2D000
+            assert e.sqlstate == "2D000"
+    with connect() as conn:
+        try:
+            conn.execute("CALL resilience.retry_transaction('SELECT 1 / 0', max_attempts => 3,"
+                         " retry_on => ARRAY['22012'], base_delay => '1ms')")
+            raise AssertionError("1 / 0 succeeded")
+        except psycopg.errors.DivisionByZero as e:                    # 22012
+            # the CONTEXT line says why it stopped
+            assert "gave up after 3 attempts (max_attempts)" in e.diag.context, e.diag.context
+        try:
+            conn.execute("CALL resilience.retry_transaction('SELECT 1 / 0')")
+            raise AssertionError("1 / 0 succeeded")
+        except psycopg.Error as e:
+            assert e.sqlstate == "22012"
+            assert "which is not in retry_on" in e.diag.context, e.diag.context
+        try:
+            conn.execute("SELECT resilience.lock('x', timeout => '-1s')")
+            raise AssertionError("a negative timeout was accepted")
+        except psycopg.errors.InvalidParameterValue as e:             # 22023
+            assert e.sqlstate == "22023"
+
+
+def main():
+    where = "pgbouncer (transaction mode)" if POOLER else "direct"
+    with connect() as conn:
+        pages, rows = walk_pages(conn)
+    t = transfers()
+    keys, replays = payments()
+    lease_election()
+    errors()
+    print(f"python psycopg {psycopg.__version__} {where}: pages={pages} rows={rows} both ways;"
+          f" transfers={t['done']} failed={t['failed']} max_attempts={t['max_attempts']}"
+          f" attempts={t['attempts']} total=8000; payments keys={keys} applied={keys}"
+          f" replays={replays}; lease fencing RL001; errors 2D000 22012 22023: ok")
+
+
+if __name__ == "__main__":
+    main()
