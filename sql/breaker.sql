@@ -179,3 +179,18 @@ SELECT resilience.breaker_force('user-breaker', 'open');
 SELECT resilience.breaker_reset('user-breaker');
 RESET ROLE;
 DROP ROLE breaker_user;
+
+-- a clock before 2000 (negative timestamps) counts calls in the window
+SET resilience.clock_override = '1990-01-01 00:00:03+00';
+SELECT resilience.breaker_reset('pre2000');
+SELECT resilience.breaker_allow('pre2000', min_calls => 100);
+SELECT resilience.breaker_record('pre2000', false) FROM generate_series(1, 5);
+SELECT calls, failures FROM resilience.breakers WHERE name = 'pre2000';
+SET resilience.clock_override = '2026-01-01 00:00:00+00';
+
+-- an open breaker whose next probe lies past the last timestamp keeps the view readable
+SELECT resilience.breaker_allow('forever', min_calls => 1, open_for => '106751000 days');
+SELECT resilience.breaker_record('forever', false);
+SELECT state, next_probe FROM resilience.breakers WHERE name = 'forever';
+SELECT resilience.breaker_reset('forever');
+SELECT resilience.breaker_reset('pre2000');

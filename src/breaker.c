@@ -49,6 +49,7 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -367,7 +368,9 @@ breaker_record(PG_FUNCTION_ARGS)
 			{
 				int64		width = breaker_bucket_us(e->config.window_us);
 				int64		slot = now / width;
-				BreakerBucket *b = &e->buckets[slot % BREAKER_BUCKETS];
+				/* before 2000 (a test clock) slot is negative, and so is C's % */
+				int			idx = (int) (slot % BREAKER_BUCKETS);
+				BreakerBucket *b = &e->buckets[idx < 0 ? idx + BREAKER_BUCKETS : idx];
 				int64		calls;
 				int64		failures;
 
@@ -530,6 +533,7 @@ breaker_list(PG_FUNCTION_ARGS)
 		bool		nulls[16] = {0};
 		int64		calls;
 		int64		failures;
+		TimestampTz next_probe;
 
 		breaker_window(c, now, &calls, &failures);
 		values[0] = CStringGetTextDatum(c->key.name);
@@ -542,8 +546,13 @@ breaker_list(PG_FUNCTION_ARGS)
 			nulls[4] = true;
 		values[5] = TimestampTzGetDatum(c->opened_at);
 		nulls[5] = c->opened_at == 0;
-		values[6] = TimestampTzGetDatum(c->opened_at + c->config.open_for_us);
-		nulls[6] = c->state != BREAKER_OPEN;
+		/* a huge open_for may point past the last valid timestamp */
+		if (c->state != BREAKER_OPEN ||
+			pg_add_s64_overflow(c->opened_at, c->config.open_for_us, &next_probe) ||
+			!IS_VALID_TIMESTAMP(next_probe))
+			nulls[6] = true;
+		else
+			values[6] = TimestampTzGetDatum(next_probe);
 		values[7] = Int32GetDatum(c->admitted);
 		values[8] = Int64GetDatum(c->times_opened);
 		values[9] = TimestampTzGetDatum(c->last_used);

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
@@ -99,6 +100,8 @@ keyset_hold_begin(void)
 	}
 	if (keyset_hold_depth++ == 0)
 	{
+		/* a replay cut short by an error (out of memory) must not linger */
+		keyset_hold_replaying = false;
 		keyset_hold_log_min_messages = log_min_messages;
 		log_min_messages = DEBUG5;
 	}
@@ -119,14 +122,29 @@ keyset_hold_end(void)
 	log_min_messages = keyset_hold_log_min_messages;
 	held = keyset_held;
 	keyset_held = NIL;
-	/* each held message has its context already */
+	/*
+	 * Each held message has its context already.  Interrupts are held while
+	 * they are raised again: errfinish() checks for interrupts, and a cancel
+	 * thrown from here would leave replaying set (the hook would then keep
+	 * every later message out of the server log); the cancel is serviced at
+	 * the next CHECK_FOR_INTERRUPTS instead.
+	 */
 	error_context_stack = NULL;
 	keyset_hold_replaying = true;
-	foreach(lc, held)
-		ThrowErrorData((ErrorData *) lfirst(lc));
-	keyset_hold_replaying = false;
-	error_context_stack = context;
-	MemoryContextReset(keyset_held_cxt);
+	HOLD_INTERRUPTS();
+	PG_TRY();
+	{
+		foreach(lc, held)
+			ThrowErrorData((ErrorData *) lfirst(lc));
+	}
+	PG_FINALLY();
+	{
+		RESUME_INTERRUPTS();
+		keyset_hold_replaying = false;
+		error_context_stack = context;
+		MemoryContextReset(keyset_held_cxt);
+	}
+	PG_END_TRY();
 }
 
 /* cursor_decode() for spec, with messages held. */

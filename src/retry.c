@@ -88,6 +88,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "mb/pg_wchar.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -222,7 +223,11 @@ retry_code_listed(const RetryPolicy *policy, int sqlerrcode)
 static void
 retry_sleep(int64 delay_us)
 {
-	TimestampTz end = GetCurrentTimestamp() + delay_us;
+	TimestampTz end;
+
+	/* max_delay is any interval: never let the deadline wrap around */
+	if (pg_add_s64_overflow(GetCurrentTimestamp(), delay_us, &end))
+		end = PG_INT64_MAX;
 
 	for (;;)
 	{
@@ -241,7 +246,7 @@ retry_sleep(int64 delay_us)
 			continue;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 (long) (left / 1000), PG_WAIT_EXTENSION);
+						 (long) Min(left / 1000, INT_MAX), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
@@ -704,7 +709,7 @@ retry_transaction(PG_FUNCTION_ARGS)
 				delay = backoff_delay_usec(attempt, policy.base_us, policy.cap_us,
 										   BACKOFF_JITTER_FULL);
 			if (policy.timeout_us >= 0 &&
-				GetCurrentTimestamp() - started + delay > policy.timeout_us)
+				delay > policy.timeout_us - (GetCurrentTimestamp() - started))
 				why = psprintf("resilience.retry_transaction: gave up after %d attempt%s (timeout)",
 							   attempt, attempt == 1 ? "" : "s");
 			else
