@@ -280,18 +280,81 @@ SELECT resilience.rotate_cursor_key();
 SELECT resilience.rotate_cursor_key();
 
 -------------------------------------------------------------------------------
+-- Keyset pagination: params of any array type
+-------------------------------------------------------------------------------
+
+-- params was text[]; it is now anycompatiblearray, so that int[], uuid[] and
+-- the like bind each element with its own type, while an untyped literal
+-- such as '{1,2}' still resolves (to text[], as before).  An argument's type
+-- cannot change in place: drop 1.0's functions and create 1.1's.  1.0
+-- granted nothing on them beyond the default EXECUTE to PUBLIC.
+DROP FUNCTION resilience.page(anyelement, text, text, text, integer, text, text[], boolean);
+DROP FUNCTION resilience.page_json(regclass, text, text, text, integer, text, text[], boolean);
+DROP FUNCTION resilience.page_sql(regclass, text, text, text, integer, text, text[], boolean);
+
+CREATE FUNCTION resilience.page(
+    rel anyelement,
+    order_by text,
+    after text DEFAULT NULL,
+    before text DEFAULT NULL,
+    page_size integer DEFAULT 50,
+    filter text DEFAULT NULL,
+    params anycompatiblearray DEFAULT NULL::text[],
+    assume_unique boolean DEFAULT false)
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'keyset_page'
+LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 50;
+
+COMMENT ON FUNCTION resilience.page(anyelement, text, text, text, integer, text, anycompatiblearray, boolean) IS
+'one page of rows of a table or view in a total sort order, after or before a cursor, read by index at any depth';
+
+CREATE FUNCTION resilience.page_json(
+    rel regclass,
+    order_by text,
+    after text DEFAULT NULL,
+    before text DEFAULT NULL,
+    page_size integer DEFAULT 50,
+    filter text DEFAULT NULL,
+    params anycompatiblearray DEFAULT NULL::text[],
+    assume_unique boolean DEFAULT false)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'keyset_page_json'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION resilience.page_json(regclass, text, text, text, integer, text, anycompatiblearray, boolean) IS
+'one page as {"rows", "next", "prev", "has_next", "has_prev"}, with signed cursors for the neighbouring pages';
+
+CREATE FUNCTION resilience.page_sql(
+    rel regclass,
+    order_by text,
+    after text DEFAULT NULL,
+    before text DEFAULT NULL,
+    page_size integer DEFAULT 50,
+    filter text DEFAULT NULL,
+    params anycompatiblearray DEFAULT NULL::text[],
+    assume_unique boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'keyset_page_sql'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION resilience.page_sql(regclass, text, text, text, integer, text, anycompatiblearray, boolean) IS
+'the query page() runs for these arguments, values as typed literals, for EXPLAIN';
+
+-------------------------------------------------------------------------------
 -- Retryable transactions: retry lanes (lane, escalate_after)
 -------------------------------------------------------------------------------
 
 -- A procedure's arguments cannot change in place: drop 1.0's and create
 -- 1.1's.  The new arguments come after the INOUT pair, so 1.0's positional
--- and named calls keep their meaning.  1.0 granted nothing on it beyond the
--- default EXECUTE to PUBLIC, which the new procedure has as well.
+-- and named calls keep their meaning.  params is anycompatiblearray, as for
+-- page() above.  1.0 granted nothing on it (nor on retry_statement and
+-- idempotent, replaced likewise) beyond the default EXECUTE to PUBLIC, which
+-- the new ones have as well.
 DROP PROCEDURE resilience.retry_transaction(text, text[], integer, text, interval, interval, text[], interval, jsonb, integer);
 
 CREATE PROCEDURE resilience.retry_transaction(
     sql text,
-    params text[] DEFAULT NULL,
+    params anycompatiblearray DEFAULT NULL::text[],
     max_attempts integer DEFAULT 10,
     isolation text DEFAULT 'serializable',
     base_delay interval DEFAULT '2ms',
@@ -305,8 +368,42 @@ CREATE PROCEDURE resilience.retry_transaction(
 AS 'MODULE_PATHNAME', 'retry_transaction'
 LANGUAGE C;
 
-COMMENT ON PROCEDURE resilience.retry_transaction(text, text[], integer, text, interval, interval, text[], interval, jsonb, integer, text, integer) IS
+COMMENT ON PROCEDURE resilience.retry_transaction(text, anycompatiblearray, integer, text, interval, interval, text[], interval, jsonb, integer, text, integer) IS
 'run sql as its own transaction at the given isolation level and commit it, retrying serialization failures and deadlocks (or any SQLSTATE in retry_on) with jittered exponential backoff; after escalate_after failed attempts a call runs alone in its lane, so it cannot keep losing to other calls; CALL in autocommit mode only';
+
+DROP FUNCTION resilience.retry_statement(text, text[], integer, interval, interval, text[]);
+
+CREATE FUNCTION resilience.retry_statement(
+    sql text,
+    params anycompatiblearray DEFAULT NULL::text[],
+    max_attempts integer DEFAULT 5,
+    base_delay interval DEFAULT '2ms',
+    max_delay interval DEFAULT '200ms',
+    retry_on text[] DEFAULT '{40P01,55P03}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'retry_statement'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.retry_statement(text, anycompatiblearray, integer, interval, interval, text[]) IS
+'run sql in a savepoint of the current transaction, retrying deadlocks and lock timeouts (never serialization failures under REPEATABLE READ or SERIALIZABLE); returns the rows of its last row-returning statement as jsonb';
+
+-------------------------------------------------------------------------------
+-- Idempotency keys: params of any array type
+-------------------------------------------------------------------------------
+
+DROP FUNCTION resilience.idempotent(text, text, text[], interval);
+
+CREATE FUNCTION resilience.idempotent(
+    key text,
+    sql text,
+    params anycompatiblearray DEFAULT NULL::text[],
+    ttl interval DEFAULT '24 hours')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'idempotency_run'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.idempotent(text, text, anycompatiblearray, interval) IS
+'run sql once per (role, key) in the caller''s transaction; later calls with the same key replay the recorded result';
 
 -------------------------------------------------------------------------------
 -- The schema: a superuser's, and no other role may create in it

@@ -14,6 +14,7 @@ BEGIN
     SELECT * INTO p FROM pg_proc WHERE oid = f;
     SELECT string_agg(format('NULL::%s',
                              CASE WHEN t = 'anyelement'::regtype THEN 'null_args_t'
+                                  WHEN t = 'anycompatiblearray'::regtype THEN 'text[]'
                                   ELSE format_type(t, NULL) END), ', ' ORDER BY i)
       INTO args
       FROM unnest(p.proargtypes::regtype[]) WITH ORDINALITY AS a(t, i);

@@ -15,6 +15,8 @@
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -69,6 +71,58 @@ args_text_array(ArrayType *arr, const char *name, Datum **elems, bool **nulls)
 		return 0;
 	}
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, elems, nulls, &n);
+	return n;
+}
+
+/*
+ * Elements of a params array of any element type (NULL, '{}': 0, element
+ * type text); 22023 if it has more than one dimension or its elements are
+ * of a pseudo-type (record[] of anonymous rows, cstring[]), which no
+ * parameter can be declared with.
+ */
+int
+args_param_array_length(ArrayType *arr, const char *name, Oid *elemtype)
+{
+	Oid			typid;
+
+	*elemtype = TEXTOID;
+	if (arr == NULL || ARR_NDIM(arr) == 0)
+		return 0;
+	if (ARR_NDIM(arr) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", name)));
+	typid = ARR_ELEMTYPE(arr);
+	if (get_typtype(typid) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s cannot be an array of type %s", name,
+						format_type_be(typid)),
+				 errhint("Pass an array of a named type, such as text[], integer[] or an array of a composite type.")));
+	*elemtype = typid;
+	return ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+}
+
+/* Check and deconstruct a params array of any element type. */
+int
+args_param_array(ArrayType *arr, const char *name, Oid *elemtype,
+				 Datum **elems, bool **nulls)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			n;
+
+	if (args_param_array_length(arr, name, elemtype) == 0)
+	{
+		*elemtype = TEXTOID;
+		*elems = NULL;
+		*nulls = NULL;
+		return 0;
+	}
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, *elemtype, typlen, typbyval, typalign,
+					  elems, nulls, &n);
 	return n;
 }
 

@@ -10,6 +10,9 @@
  * - An array argument of more than one dimension: 22023
  *   invalid_parameter_value, "<name> must be a one-dimensional array".  An
  *   empty array ('{}', zero dimensions) counts as zero elements.
+ * - A params array (anycompatiblearray in SQL) may have any element type
+ *   but a pseudo-type (22023); an empty one reports element type text, so
+ *   '{}', '{}'::int[] and NULL are all "no parameters".
  * - An interval used as a duration: int64 microseconds, months counting 30
  *   days and days 24 hours as interval comparison does; 22008 if it does
  *   not fit, 22023 if it is infinite (PostgreSQL 17 and later).
@@ -19,7 +22,8 @@
  *		#include "args.h"
  *
  *		args_not_null(fcinfo, 1, "order_by");
- *		n = args_text_array(arr, "params", &elems, &nulls);
+ *		n = args_text_array(arr, "retry_on", &elems, &nulls);
+ *		n = args_param_array(arr, "params", &elemtype, &elems, &nulls);
  *		us = args_interval_usec(iv, "base_delay");
  *
  * backoff_interval_usec (backoff.h) is an alias of args_interval_usec that
@@ -56,6 +60,21 @@ extern int	args_text_array_length(ArrayType *arr, const char *name);
  */
 extern int	args_text_array(ArrayType *arr, const char *name,
 							Datum **elems, bool **nulls);
+
+/*
+ * Number of elements of a params array of any element type, which it sets
+ * *elemtype to (NULL or '{}': 0, text); 22023 if it has more than one
+ * dimension or its elements are of a pseudo-type.
+ */
+extern int	args_param_array_length(ArrayType *arr, const char *name,
+									Oid *elemtype);
+
+/*
+ * As args_param_array_length, and deconstruct the array into *elems (of
+ * type *elemtype, pointing into arr where by reference) and *nulls.
+ */
+extern int	args_param_array(ArrayType *arr, const char *name, Oid *elemtype,
+							 Datum **elems, bool **nulls);
 
 /*
  * An interval as microseconds; 22008 "<name> is out of range" if it does

@@ -229,9 +229,64 @@ idempotency_append_u32(StringInfo buf, uint32 v)
 	appendBinaryStringInfo(buf, (char *) b, 4);
 }
 
+/* The fingerprint's encoding of params of a type other than text. */
+static void
+idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
+						 bool *nulls, int nelems)
+{
+	char	   *typname = format_type_be_qualified(elemtype);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	char		typdelim;
+	Oid			typioparam;
+	Oid			func;
+	bool		binary;
+	FmgrInfo	flinfo;
+
+	get_type_io_data(elemtype, IOFunc_send, &typlen, &typbyval, &typalign,
+					 &typdelim, &typioparam, &func);
+	binary = OidIsValid(func);
+	if (!binary)
+		get_type_io_data(elemtype, IOFunc_output, &typlen, &typbyval, &typalign,
+						 &typdelim, &typioparam, &func);
+	fmgr_info(func, &flinfo);
+
+	appendStringInfoChar(buf, binary ? 'B' : 'T');
+	idempotency_append_u32(buf, strlen(typname));
+	appendStringInfoString(buf, typname);
+	idempotency_append_u32(buf, nelems);
+	for (int i = 0; i < nelems; i++)
+	{
+		if (nulls[i])
+			appendStringInfoChar(buf, 'n');
+		else if (binary)
+		{
+			bytea	   *b = SendFunctionCall(&flinfo, elems[i]);
+
+			appendStringInfoChar(buf, 'v');
+			idempotency_append_u32(buf, VARSIZE(b) - VARHDRSZ);
+			appendBinaryStringInfo(buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+		}
+		else
+		{
+			char	   *str = OutputFunctionCall(&flinfo, elems[i]);
+
+			appendStringInfoChar(buf, 'v');
+			idempotency_append_u32(buf, strlen(str));
+			appendStringInfoString(buf, str);
+		}
+	}
+}
+
 /*
  * SHA-256 of the request: the SQL text and every parameter, each
  * length-prefixed so that no two different requests share an encoding.
+ * text[] params are encoded as in 1.0, so records made then still match;
+ * params of another element type are tagged with its schema-qualified name
+ * (not its OID, which a dump and restore changes) and encoded by its binary
+ * send function, which unlike its text form does not depend on settings
+ * such as DateStyle; a type without one falls back to its text form.
  */
 static bytea *
 idempotency_fingerprint(text *sql, ArrayType *params)
@@ -252,22 +307,27 @@ idempotency_fingerprint(text *sql, ArrayType *params)
 		Datum	   *elems;
 		bool	   *nulls;
 		int			nelems;
+		Oid			elemtype;
 
-		deconstruct_array(params, TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &nelems);
-		appendStringInfoChar(&buf, 'A');
-		idempotency_append_u32(&buf, nelems);
-		for (int i = 0; i < nelems; i++)
+		nelems = args_param_array(params, "params", &elemtype, &elems, &nulls);
+		if (elemtype != TEXTOID)
+			idempotency_typed_params(&buf, elemtype, elems, nulls, nelems);
+		else
 		{
-			if (nulls[i])
-				appendStringInfoChar(&buf, 'n');
-			else
+			appendStringInfoChar(&buf, 'A');
+			idempotency_append_u32(&buf, nelems);
+			for (int i = 0; i < nelems; i++)
 			{
-				text	   *t = DatumGetTextPP(elems[i]);
+				if (nulls[i])
+					appendStringInfoChar(&buf, 'n');
+				else
+				{
+					text	   *t = DatumGetTextPP(elems[i]);
 
-				appendStringInfoChar(&buf, 'v');
-				idempotency_append_u32(&buf, VARSIZE_ANY_EXHDR(t));
-				appendBinaryStringInfo(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					appendStringInfoChar(&buf, 'v');
+					idempotency_append_u32(&buf, VARSIZE_ANY_EXHDR(t));
+					appendBinaryStringInfo(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				}
 			}
 		}
 	}
@@ -395,7 +455,8 @@ idempotency_check_identity(const IdempotencyIdentity *before)
 }
 
 /*
- * idempotent(key text, sql text, params text[], ttl interval) RETURNS jsonb
+ * idempotent(key text, sql text, params anycompatiblearray, ttl interval)
+ * RETURNS jsonb
  */
 Datum
 idempotency_run(PG_FUNCTION_ARGS)
@@ -404,6 +465,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 	text	   *sql;
 	ArrayType  *params;
 	Interval   *ttl;
+	Oid			elemtype;
 	bytea	   *fingerprint;
 	Datum		values[4];
 	Oid			role = GetUserId();
@@ -435,7 +497,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 				 errmsg("ttl must be a positive interval"),
 				 errhint("Keep records at least as long as clients may retry, such as '24 hours'.")));
 	/* no parameters is one request whether it is spelt NULL or '{}' */
-	if (args_text_array_length(params, "params") == 0)
+	if (args_param_array_length(params, "params", &elemtype) == 0)
 		params = NULL;
 
 	fingerprint = idempotency_fingerprint(sql, params);

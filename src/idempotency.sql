@@ -49,13 +49,13 @@ GRANT SELECT, INSERT, DELETE ON resilience.idempotency_replays TO PUBLIC;
 CREATE FUNCTION resilience.idempotent(
     key text,
     sql text,
-    params text[] DEFAULT NULL,
+    params anycompatiblearray DEFAULT NULL::text[],
     ttl interval DEFAULT '24 hours')
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'idempotency_run'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION resilience.idempotent(text, text, text[], interval) IS
+COMMENT ON FUNCTION resilience.idempotent(text, text, anycompatiblearray, interval) IS
 'run sql once per (role, key) in the caller''s transaction; later calls with the same key replay the recorded result';
 
 CREATE FUNCTION resilience.idempotency_purge()

@@ -117,10 +117,12 @@ keyset_read_args(FunctionCallInfo fcinfo, Oid relid, KeysetRequest *req)
 				 errmsg("page_size must be between 1 and %d", keyset_max_page_size),
 				 errhint("The upper bound is the setting resilience.max_page_size.")));
 	req->filter = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	req->paramtype = TEXTOID;
 	if (!PG_ARGISNULL(6))
 	{
-		req->nparams = args_text_array(PG_GETARG_ARRAYTYPE_P(6), "params",
-									   &req->params, &req->paramnulls);
+		req->nparams = args_param_array(PG_GETARG_ARRAYTYPE_P(6), "params",
+										&req->paramtype, &req->params,
+										&req->paramnulls);
 		if (req->nparams > FUNC_MAX_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_TOO_MANY_ARGUMENTS),
@@ -452,7 +454,7 @@ keyset_page_sql_body(KeysetCall *call)
 
 	if (req->filter)
 	{
-		types = keyset_filter_types(spec, req->filter, req->nparams);
+		types = keyset_filter_types(spec, req->filter, req->nparams, req->paramtype);
 		pvals = palloc0(sizeof(Datum) * Max(req->nparams, 1));
 		/* read under the session's settings, as page() reads them */
 		for (int i = 0; i < req->nparams; i++)
@@ -462,6 +464,11 @@ keyset_page_sql_body(KeysetCall *call)
 
 			if (req->paramnulls[i])
 				continue;
+			if (req->paramtype != TEXTOID)
+			{
+				pvals[i] = req->params[i];
+				continue;
+			}
 			getTypeInputInfo(types[i], &infunc, &ioparam);
 			pvals[i] = OidInputFunctionCall(infunc, TextDatumGetCString(req->params[i]),
 											ioparam, -1);

@@ -13,8 +13,10 @@
  * ALL, a trailing semicolon).  The newline ends a trailing "--" comment.
  * What fails either check is 22023 before any page query is prepared.
  *
- * $1..$n take the types their context gives them, as an untyped PREPARE
- * does, so the params array (text) is read by each type's input function.
+ * With params text[], $1..$n take the types their context gives them, as
+ * an untyped PREPARE does, so the params array (text) is read by each
+ * type's input function.  With params of any other element type, $1..$n
+ * are of that type, as PREPARE name(type, ...) declares them.
  *
  * Parse analysis turns the filter's literals into constants when its plan
  * is prepared, under the settings of that moment, and a prepared plan keeps
@@ -118,17 +120,27 @@ keyset_check_filter(const char *filter)
 }
 
 /*
- * The types of the filter's $1..$n, inferred from context as an untyped
- * PREPARE does.  ERROR 22023 if params does not have exactly n elements,
- * 42P18 if a type cannot be determined.
+ * The types of the filter's $1..$n: paramtype for each (params of another
+ * type than text), else inferred from context as an untyped PREPARE does.
+ * ERROR 22023 if params does not have exactly n elements (text) or has
+ * fewer (another type), 42P18 if a type cannot be determined.
  */
 Oid *
-keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams)
+keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams,
+					Oid paramtype)
 {
 	char	   *sql;
 	List	   *raw;
 	Oid		   *types = NULL;
 	int			ntypes = 0;
+
+	if (paramtype != TEXTOID && nparams > 0)
+	{
+		types = palloc(sizeof(Oid) * nparams);
+		for (int i = 0; i < nparams; i++)
+			types[i] = paramtype;
+		ntypes = nparams;
+	}
 
 	keyset_check_filter(filter);
 	sql = psprintf("SELECT 1 FROM %s AS %s WHERE (%s\n)", spec->relsql, spec->alias, filter);

@@ -137,7 +137,8 @@ typedef struct KeysetRequest
 	int32		page_size;
 	char	   *filter;			/* NULL: none */
 	int			nparams;		/* at most FUNC_MAX_ARGS */
-	Datum	   *params;			/* text values */
+	Oid			paramtype;		/* their type; TEXTOID: types from context */
+	Datum	   *params;			/* values of paramtype */
 	bool	   *paramnulls;
 	bool		assume_unique;
 } KeysetRequest;
@@ -183,6 +184,7 @@ typedef struct KeysetPlanKey
 	uint32		cursor_nulls;	/* bit i: cursor value i is NULL */
 	int64		limit;			/* the page size rounded up to a power of two */
 	Oid			userid;			/* with a filter: "$user" in its search_path */
+	Oid			paramtype;		/* with a filter: KeysetRequest.paramtype */
 } KeysetPlanKey;
 
 /*
@@ -235,7 +237,8 @@ typedef struct KeysetTokens		/* the core scanner's token numbers */
 	int			usconst;		/* U&'text' */
 } KeysetTokens;
 extern const KeysetTokens *keyset_tokens(void);
-extern Oid *keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams);
+extern Oid *keyset_filter_types(const KeysetSpec *spec, const char *filter, int nparams,
+								Oid paramtype);
 extern char *keyset_literal_settings(void);
 extern bool keyset_filter_reads_clock(const char *filter);
 

@@ -9,8 +9,9 @@
  * everything that changes the query's text or meaning: relation, normalized
  * spec, side of the cursor, output columns, which cursor values are NULL
  * (they are tested with IS NULL, not bound), the LIMIT, and for a filter its
- * text, the search_path and role its parameter types were inferred under,
- * and the settings its literals were read under.  A plan whose filter reads
+ * text, the element type of its params, the search_path and role its
+ * parameter types were inferred under, and the settings its literals were
+ * read under.  A plan whose filter reads
  * the clock is reused only in the transaction it was prepared in.
  *
  * The plan's LIMIT is the page size rounded up to a power of two, a
@@ -19,8 +20,9 @@
  * make generic plans assume a tenth of the table is read.
  *
  * Cursor values are bound as parameters of their column's type (no typmod),
- * the filter's params as values of the types inferred for them, read by
- * each type's input function at every call.  Plans are never prepared
+ * the filter's params (text[]) as values of the types inferred for them,
+ * read by each type's input function at every call, or (any other array)
+ * as they are, the parameters declared of their element type.  Plans are never prepared
  * parallel (no CURSOR_OPT_PARALLEL_OK), which the order of a UNION ALL page
  * query relies on.  A plan is pinned while it runs.
  *
@@ -29,6 +31,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -97,6 +100,7 @@ keyset_get_plan(const KeysetQuery *q)
 	k.limit = planned.limit;
 	k.has_filter = req->filter != NULL;
 	k.userid = req->filter ? GetUserId() : InvalidOid;
+	k.paramtype = req->filter ? req->paramtype : InvalidOid;
 	initStringInfo(&key);
 	appendBinaryStringInfo(&key, (const char *) &k, sizeof(k));
 	appendBinaryStringInfo(&key, spec->normalized, strlen(spec->normalized) + 1);
@@ -128,7 +132,7 @@ keyset_get_plan(const KeysetQuery *q)
 	inval_count = keyset_inval_count;
 	if (req->filter)
 	{
-		ftypes = keyset_filter_types(spec, req->filter, req->nparams);
+		ftypes = keyset_filter_types(spec, req->filter, req->nparams, req->paramtype);
 		nf = req->nparams;
 	}
 	Assert(nf <= FUNC_MAX_ARGS);	/* keyset_read_args() */
@@ -185,6 +189,12 @@ keyset_run_plan(KeysetPlan *pe, const KeysetQuery *q, DestReceiver *dest)
 		{
 			values[n] = (Datum) 0;
 			nulls[n] = 'n';
+			continue;
+		}
+		if (req->paramtype != TEXTOID)
+		{
+			values[n] = req->params[i];
+			nulls[n] = ' ';
 			continue;
 		}
 		getTypeInputInfo(pe->fparamtypes[i], &infunc, &ioparam);

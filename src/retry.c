@@ -377,7 +377,6 @@ typedef struct RetryCall
 {
 	const char *sql;
 	ArrayType  *params;
-	int			nparams;
 	RetryLane	lane;
 	SqlexecResult res;			/* rows of the current attempt */
 	MemoryContext callcxt;		/* arguments; deleted before the return */
@@ -504,7 +503,7 @@ retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 		phase = RETRY_PHASE_RUN;
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(call->attemptcxt);
-		sqlexec_run(sqlexec_prepare(call->sql, call->nparams), call->params,
+		sqlexec_run(sqlexec_prepare(call->sql, call->params), call->params,
 					&call->res);
 
 		/*
@@ -566,7 +565,7 @@ retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
  * back).
  */
 static ErrorData *
-retry_statement_attempt(const char *sql, int nparams, ArrayType *params,
+retry_statement_attempt(const char *sql, ArrayType *params,
 						SqlexecResult *res, MemoryContext attemptcxt,
 						MemoryContext errcxt)
 {
@@ -577,7 +576,7 @@ retry_statement_attempt(const char *sql, int nparams, ArrayType *params,
 	MemoryContextSwitchTo(attemptcxt);
 	PG_TRY();
 	{
-		sqlexec_run(sqlexec_prepare(sql, nparams), params, res);
+		sqlexec_run(sqlexec_prepare(sql, params), params, res);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(attemptcxt);
 		CurrentResourceOwner = oldowner;
@@ -641,7 +640,7 @@ retry_transaction(PG_FUNCTION_ARGS)
 	call.sql = text_to_cstring(PG_GETARG_TEXT_PP(RT_SQL));
 	if (!PG_ARGISNULL(RT_PARAMS))
 		call.params = DatumGetArrayTypePCopy(PG_GETARG_DATUM(RT_PARAMS));
-	call.nparams = sqlexec_param_count(call.params);
+	(void) sqlexec_param_count(call.params);	/* bad params: before any attempt */
 	isolation = retry_parse_isolation(text_to_cstring(PG_GETARG_TEXT_PP(RT_ISOLATION)));
 	retry_parse_policy(fcinfo, RT_MAX_ATTEMPTS, RT_BASE_DELAY, RT_MAX_DELAY,
 					   RT_RETRY_ON, RT_TIMEOUT, &policy);
@@ -757,7 +756,6 @@ retry_statement(PG_FUNCTION_ARGS)
 	RetryPolicy policy;
 	char	   *sql;
 	ArrayType  *params = NULL;
-	int			nparams;
 	SqlexecResult res;
 	Jsonb	   *result;
 
@@ -765,7 +763,7 @@ retry_statement(PG_FUNCTION_ARGS)
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(1))
 		params = PG_GETARG_ARRAYTYPE_P(1);
-	nparams = sqlexec_param_count(params);
+	(void) sqlexec_param_count(params); /* bad params: before any attempt */
 	retry_parse_policy(fcinfo, 2, 3, 4, 5, -1, &policy);
 	sqlexec_result_init(&res, fncxt);
 
@@ -786,7 +784,7 @@ retry_statement(PG_FUNCTION_ARGS)
 
 		MemoryContextReset(errcxt);
 		MemoryContextReset(attemptcxt);
-		edata = retry_statement_attempt(sql, nparams, params, &res,
+		edata = retry_statement_attempt(sql, params, &res,
 										attemptcxt, errcxt);
 		if (edata == NULL)
 			break;

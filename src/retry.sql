@@ -8,7 +8,7 @@
 -- keep their meaning.
 CREATE PROCEDURE resilience.retry_transaction(
     sql text,
-    params text[] DEFAULT NULL,
+    params anycompatiblearray DEFAULT NULL::text[],
     max_attempts integer DEFAULT 10,
     isolation text DEFAULT 'serializable',
     base_delay interval DEFAULT '2ms',
@@ -22,12 +22,12 @@ CREATE PROCEDURE resilience.retry_transaction(
 AS 'MODULE_PATHNAME', 'retry_transaction'
 LANGUAGE C;
 
-COMMENT ON PROCEDURE resilience.retry_transaction(text, text[], integer, text, interval, interval, text[], interval, jsonb, integer, text, integer) IS
+COMMENT ON PROCEDURE resilience.retry_transaction(text, anycompatiblearray, integer, text, interval, interval, text[], interval, jsonb, integer, text, integer) IS
 'run sql as its own transaction at the given isolation level and commit it, retrying serialization failures and deadlocks (or any SQLSTATE in retry_on) with jittered exponential backoff; after escalate_after failed attempts a call runs alone in its lane, so it cannot keep losing to other calls; CALL in autocommit mode only';
 
 CREATE FUNCTION resilience.retry_statement(
     sql text,
-    params text[] DEFAULT NULL,
+    params anycompatiblearray DEFAULT NULL::text[],
     max_attempts integer DEFAULT 5,
     base_delay interval DEFAULT '2ms',
     max_delay interval DEFAULT '200ms',
@@ -36,5 +36,5 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'retry_statement'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION resilience.retry_statement(text, text[], integer, interval, interval, text[]) IS
+COMMENT ON FUNCTION resilience.retry_statement(text, anycompatiblearray, integer, interval, interval, text[]) IS
 'run sql in a savepoint of the current transaction, retrying deadlocks and lock timeouts (never serialization failures under REPEATABLE READ or SERIALIZABLE); returns the rows of its last row-returning statement as jsonb';

@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * sqlexec.c
- *		Prepared, cached execution of caller-supplied SQL with text[]
- *		parameters; the rows of the last row-returning statement come back
+ *		Prepared, cached execution of caller-supplied SQL with parameters
+ *		from an array of any type; the rows of the last row-returning statement come back
  *		as jsonb.  See sqlexec.h for the contract.
  *
  * What this file owns:
  * - The key of its plans in the shared plan cache (spiplan.c): parameter
- *   count, role, search_path setting and the SQL text, at most
+ *   count and element type, role, search_path setting and the SQL text, at most
  *   SQLEXEC_CACHE_SIZE entries, least recently used evicted first.  Because
  *   an entry can be evicted by any later sqlexec_prepare (SQL run by the
  *   plan may itself call us), callers must not keep a SqlexecPlan pointer
@@ -19,7 +19,9 @@
  *   plan's context, allocated up front with nparams slots so that the
  *   hook's repalloc never moves it to a shorter-lived context.  The array
  *   doubles as parserSetupArg for revalidation: types fixed at the first
- *   analysis stay fixed.
+ *   analysis stay fixed.  For params of another element type than text
+ *   every slot starts as that type, which the hook then treats as declared
+ *   (as PREPARE name(type, ...) does): only unknown slots are inferred.
  * - A DestReceiver that copies rows, detoasted, into SqlexecResult.cxt and
  *   restarts the collection at each statement that returns rows (rStartup),
  *   which gives "the last row-returning statement" for free.
@@ -57,7 +59,8 @@
 struct SqlexecPlan
 {
 	SpiPlanEntry entry;			/* first: the cache's header; entry.plan */
-	int			nparams;		/* what it was prepared for */
+	int			nparams;		/* what it was prepared for: */
+	Oid			paramtype;		/* element type; TEXTOID: types inferred */
 	Oid		   *paramtypes;		/* inferred types, nparams (+ growth) slots */
 	int			nparamtypes;
 	FmgrInfo   *inputs;			/* input function per parameter */
@@ -112,7 +115,8 @@ sqlexec_check_statements(SPIPlanPtr spiplan)
 
 /* Parse, analyse and plan sql into a new cache entry (not yet inserted). */
 static SqlexecPlan *
-sqlexec_build(const char *sql, int nparams, const char *key, Size keylen)
+sqlexec_build(const char *sql, int nparams, Oid paramtype, const char *key,
+			  Size keylen)
 {
 	SqlexecPlan *plan;
 	MemoryContext cxt;
@@ -124,6 +128,10 @@ sqlexec_build(const char *sql, int nparams, const char *key, Size keylen)
 	plan->nparams = nparams;
 	plan->paramtypes = MemoryContextAllocZero(cxt, sizeof(Oid) * (nparams + 1));
 	plan->nparamtypes = nparams;
+	plan->paramtype = paramtype;
+	if (paramtype != TEXTOID)
+		for (int i = 0; i < nparams; i++)
+			plan->paramtypes[i] = paramtype;
 
 	spiplan = spiplan_prepare_params(sql, sqlexec_parser_setup, plan,
 									 CURSOR_OPT_PARALLEL_OK);
@@ -138,6 +146,8 @@ sqlexec_build(const char *sql, int nparams, const char *key, Size keylen)
 				 errmsg("there is no parameter $%d", plan->nparamtypes),
 				 errdetail("params has %d element%s.", nparams,
 						   nparams == 1 ? "" : "s")));
+	if (paramtype != TEXTOID)
+		return plan;			/* values are bound as they are */
 
 	plan->inputs = MemoryContextAllocZero(cxt, sizeof(FmgrInfo) * (nparams + 1));
 	plan->ioparams = MemoryContextAllocZero(cxt, sizeof(Oid) * (nparams + 1));
@@ -159,11 +169,12 @@ sqlexec_build(const char *sql, int nparams, const char *key, Size keylen)
 	return plan;
 }
 
-/* Number of parameters in a text[] (NULL array: 0); 22023 if not 1-D. */
+/* Number of parameters in params (NULL array: 0); 22023 if not 1-D. */
 int
 sqlexec_param_count(ArrayType *params)
 {
-	int			n = args_text_array_length(params, "params");
+	Oid			elemtype;
+	int			n = args_param_array_length(params, "params", &elemtype);
 
 	if (n > SQLEXEC_MAX_PARAMS)
 		ereport(ERROR,
@@ -174,26 +185,34 @@ sqlexec_param_count(ArrayType *params)
 }
 
 /*
- * Prepare (or find in the cache) sql with nparams parameters.  The key is
- * everything the plan's parameter types depend on: they are inferred once,
+ * Prepare (or find in the cache) sql for the parameters in params.  The key
+ * is everything the plan's parameter types depend on: the element type of
+ * params (another type is another plan), and for text[] what they are
+ * inferred from: they are inferred once,
  * from what the names in the SQL meant then, and the plan cache re-analyses
  * the SQL after a search_path or role change but keeps those types.  So the
  * same SQL run under another schema's table of the same name gets its own
  * plan and types.
  */
 SqlexecPlan *
-sqlexec_prepare(const char *sql, int nparams)
+sqlexec_prepare(const char *sql, ArrayType *params)
 {
 	const char *path = namespace_search_path ? namespace_search_path : "";
 	Oid			userid = GetUserId();
+	Oid			paramtype;
+	int			nparams;
 	StringInfoData key;
 	SqlexecPlan *plan;
+
+	nparams = sqlexec_param_count(params);
+	(void) args_param_array_length(params, "params", &paramtype);
 
 	if (sqlexec_cache == NULL)
 		sqlexec_cache = spiplan_cache_create("resilience sqlexec plans",
 											 SQLEXEC_CACHE_SIZE);
 	initStringInfo(&key);
 	appendBinaryStringInfo(&key, (const char *) &nparams, sizeof(nparams));
+	appendBinaryStringInfo(&key, (const char *) &paramtype, sizeof(paramtype));
 	appendBinaryStringInfo(&key, (const char *) &userid, sizeof(userid));
 	appendBinaryStringInfo(&key, path, strlen(path) + 1);
 	appendBinaryStringInfo(&key, sql, strlen(sql));
@@ -201,7 +220,7 @@ sqlexec_prepare(const char *sql, int nparams)
 	plan = (SqlexecPlan *) spiplan_cache_lookup(sqlexec_cache, key.data, key.len);
 	if (plan == NULL)
 	{
-		plan = sqlexec_build(sql, nparams, key.data, key.len);
+		plan = sqlexec_build(sql, nparams, paramtype, key.data, key.len);
 		spiplan_cache_insert(sqlexec_cache, &plan->entry);
 	}
 	pfree(key.data);
@@ -311,24 +330,36 @@ sqlexec_receiver_destroy(DestReceiver *self)
 {
 }
 
-/* Bind params (text[]) to the plan's parameter types. */
+/*
+ * Bind params to the plan's parameter types: text elements through the
+ * inferred types' input functions, elements of any other type as they are.
+ */
 static ParamListInfo
 sqlexec_bind(SqlexecPlan *plan, ArrayType *params, int nparams)
 {
 	ParamListInfo paramli;
 	Datum	   *elems;
 	bool	   *nulls;
-	int			nelems;
+	Oid			elemtype;
 
 	if (nparams == 0)
 		return NULL;
-	deconstruct_array(params, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &nelems);
+	(void) args_param_array(params, "params", &elemtype, &elems, &nulls);
 	paramli = makeParamList(nparams);
 	for (int i = 0; i < nparams; i++)
 	{
 		ParamExternData *prm = &paramli->params[i];
-		char	   *str = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+		char	   *str;
+
+		if (plan->paramtype != TEXTOID)
+		{
+			prm->value = nulls[i] ? (Datum) 0 : elems[i];
+			prm->isnull = nulls[i];
+			prm->pflags = PARAM_FLAG_CONST;
+			prm->ptype = plan->paramtype;
+			continue;
+		}
+		str = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
 
 		/* input functions get NULL too, so domains can check NOT NULL */
 		prm->value = InputFunctionCall(&plan->inputs[i], str,
@@ -344,14 +375,15 @@ sqlexec_bind(SqlexecPlan *plan, ArrayType *params, int nparams)
 void
 sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 {
-	int			nparams = sqlexec_param_count(params);
+	Oid			paramtype;
+	int			nparams = args_param_array_length(params, "params", &paramtype);
 	SPIExecuteOptions options;
 	SqlexecReceiver receiver;
 	volatile int rc;			/* set under PG_TRY, read after it */
 
-	if (nparams != plan->nparams)
-		elog(ERROR, "sqlexec_run: %d parameters for a plan prepared with %d",
-			 nparams, plan->nparams);
+	if (nparams != plan->nparams || paramtype != plan->paramtype)
+		elog(ERROR, "sqlexec_run: %d parameters of type %u for a plan prepared with %d of type %u",
+			 nparams, paramtype, plan->nparams, plan->paramtype);
 
 	sqlexec_result_reset(res);
 
@@ -510,11 +542,10 @@ sqlexec_execute(const char *sql, ArrayType *params)
 	MemoryContext caller = CurrentMemoryContext;
 	SqlexecResult res;
 	Jsonb	   *result;
-	int			nparams = sqlexec_param_count(params);
 
 	sqlexec_result_init(&res, caller);
 	spiplan_connect();
-	sqlexec_run(sqlexec_prepare(sql, nparams), params, &res);
+	sqlexec_run(sqlexec_prepare(sql, params), params, &res);
 	SPI_finish();
 	result = sqlexec_result_jsonb(&res);
 	sqlexec_result_free(&res);

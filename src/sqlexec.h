@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * sqlexec.h
- *		Run a caller-supplied SQL string with $1..$n bound from a text[],
- *		collecting the rows of its last row-returning statement.
+ *		Run a caller-supplied SQL string with $1..$n bound from an array of
+ *		any element type, collecting the rows of its last row-returning statement.
  *
  * Used by retry_transaction/retry_statement (retry.c) and by the
  * idempotency keys.  Typical use, all inside one SPI connection:
  *
- *		SqlexecPlan *plan = sqlexec_prepare(sql, sqlexec_param_count(params));
+ *		SqlexecPlan *plan = sqlexec_prepare(sql, params);
  *		SqlexecResult res;
  *
  *		sqlexec_result_init(&res, CurrentMemoryContext);
@@ -22,11 +22,18 @@
  * - sql holds one or more statements; each is parsed and analysed when the
  *   string is first prepared (so a statement cannot use a table that an
  *   earlier statement of the same string creates, as with PREPARE).
- * - Parameter types are inferred from context, as an untyped PREPARE does;
- *   every $k with k <= nparams must be referenced and its type determinable
- *   (42P18 otherwise), and no $k with k > nparams may appear (42P02).  Text
- *   values are converted with the inferred type's input function; NULL
- *   elements are SQL NULLs.
+ * - params text[] (or NULL, or empty): parameter types are inferred from
+ *   context, as an untyped PREPARE does; every $k with k <= nparams must be
+ *   referenced and its type determinable (42P18 otherwise).  Text values are
+ *   converted with the inferred type's input function.
+ * - params of any other element type (int[], numeric[], uuid[], jsonb[],
+ *   an array of a domain or composite type ...): every $k is of that type,
+ *   as if declared by PREPARE name(type, type, ...), and the elements are
+ *   bound as they are, with no text round trip.  A $k the SQL does not use
+ *   is ignored.  Arrays of a pseudo-type (record[], cstring[]) and arrays of
+ *   more than one dimension are refused (22023).
+ * - Either way NULL elements are SQL NULLs, and no $k with k > nparams may
+ *   appear (42P02).
  * - Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT ...) and COPY
  *   from/to the client are refused (0A000).
  * - The rows of the LAST statement that returns rows (SELECT, ... RETURNING,
@@ -35,7 +42,7 @@
  *   context, so they stay valid after the transaction that produced them
  *   commits; the jsonb can be built later, in any transaction.
  * - Plans are prepared once per backend and cached, keyed by (sql, nparams,
- *   current role, search_path setting), in a bounded LRU cache
+ *   element type of params, current role, search_path setting), in a bounded LRU cache
  *   (spiplan.h, SQLEXEC_CACHE_SIZE entries), so parameter types are inferred afresh
  *   under another role or path; the plan cache revalidates them after DDL
  *   as it does for any prepared statement.  An idle plan can be evicted by any later
@@ -74,11 +81,14 @@ typedef struct SqlexecResult
 	uint64		maxrows;
 } SqlexecResult;
 
-/* Number of parameters in a text[] (NULL array: 0); 22023 if not 1-D. */
+/* Number of parameters in params (NULL array: 0); 22023 if not 1-D. */
 extern int	sqlexec_param_count(ArrayType *params);
 
-/* Prepare (or find in the cache) sql with nparams parameters.  SPI connected. */
-extern SqlexecPlan *sqlexec_prepare(const char *sql, int nparams);
+/*
+ * Prepare (or find in the cache) sql for params (its length and element
+ * type; NULL: none).  SPI connected.
+ */
+extern SqlexecPlan *sqlexec_prepare(const char *sql, ArrayType *params);
 
 /* Set up an empty result whose memory lives under parent. */
 extern void sqlexec_result_init(SqlexecResult *res, MemoryContext parent);
@@ -90,8 +100,8 @@ extern void sqlexec_result_reset(SqlexecResult *res);
 extern void sqlexec_result_free(SqlexecResult *res);
 
 /*
- * Run a prepared plan with params (a text[] or NULL, as many elements as the
- * plan was prepared for) in the current transaction, replacing the rows in
+ * Run a prepared plan with params (NULL, or an array of the length and
+ * element type the plan was prepared for) in the current transaction, replacing the rows in
  * res.  SPI connected.
  */
 extern void sqlexec_run(SqlexecPlan *plan, ArrayType *params,
