@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 
 #include "args.h"
+#include "jsonout.h"
 #include "keyset.h"
 #include "keyset_int.h"
 #include "resilience.h"
@@ -358,6 +359,7 @@ keyset_page_json_body(KeysetCall *call)
 	SPITupleTable *tt;
 	StringInfoData buf;
 	Datum		result;
+	bool		exact;
 
 	initStringInfo(&buf);
 	/* buf stays in the call's context as it grows; everything else dies with SPI */
@@ -365,6 +367,8 @@ keyset_page_json_body(KeysetCall *call)
 
 	tt = keyset_fetch(&q, NULL);
 	n = Min(tt->numvals, (uint64) call->req.page_size);
+	exact = jsonout_exact_numbers &&
+		jsonout_type_needs_exact(SPI_gettypeid(tt->tupdesc, 1));
 
 	appendStringInfoString(&buf, "{\"rows\": [");
 	for (uint64 j = 0; j < n; j++)
@@ -372,10 +376,16 @@ keyset_page_json_body(KeysetCall *call)
 		uint64		i = reverse ? n - 1 - j : j;
 		bool		isnull;
 		Datum		d = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
-		text	   *js = DatumGetTextPP(DirectFunctionCall1(row_to_json, d));
+		text	   *js;
 
 		if (j > 0)
 			appendStringInfoString(&buf, ", ");
+		if (exact)
+		{
+			jsonout_append_row(&buf, d);
+			continue;
+		}
+		js = DatumGetTextPP(DirectFunctionCall1(row_to_json, d));
 		appendBinaryStringInfo(&buf, VARDATA_ANY(js), VARSIZE_ANY_EXHDR(js));
 	}
 	appendStringInfoChar(&buf, ']');

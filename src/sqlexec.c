@@ -50,6 +50,7 @@
 #include "utils/plancache.h"
 
 #include "args.h"
+#include "jsonout.h"
 #include "spiplan.h"
 #include "sqlexec.h"
 
@@ -428,7 +429,8 @@ sqlexec_run(SqlexecPlan *plan, ArrayType *params, SqlexecResult *res)
 /*
  * The collected rows as a jsonb array of objects, or NULL.
  *
- * Each row becomes an object with to_jsonb(record), in a context reset per
+ * Each row becomes an object with to_jsonb(record) (or, under
+ * resilience.json_exact_numbers, jsonout.c's text of it), in a context reset per
  * row, and its binary container is appended to the array's as it is, as
  * convertJsonbArray lays out nested containers: JEntries after the header
  * (every JB_OFFSET_STRIDE'th an end offset, the others lengths), each child
@@ -451,6 +453,7 @@ sqlexec_result_jsonb(SqlexecResult *res)
 	uint32		header;
 	int			jentries;
 	uint32		totallen = 0;
+	bool		exact;
 	static const char pad[4] = {0, 0, 0, 0};
 
 	if (!res->returned)
@@ -481,6 +484,7 @@ sqlexec_result_jsonb(SqlexecResult *res)
 	desc->tdtypeid = RECORDOID;
 	desc->tdtypmod = -1;
 	desc = BlessTupleDesc(desc);
+	exact = jsonout_exact_numbers && jsonout_desc_needs_exact(desc);
 
 	fmgr_info(F_TO_JSONB, &flinfo);
 	flinfo.fn_expr = (Node *)
@@ -499,8 +503,19 @@ sqlexec_result_jsonb(SqlexecResult *res)
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(rowcxt);
 		MemoryContextSwitchTo(rowcxt);
-		obj = DatumGetJsonbP(FunctionCall1(&flinfo,
-										   heap_copy_tuple_as_datum(res->rows[i], desc)));
+		if (exact)
+		{
+			StringInfoData js;
+
+			/* resilience.json_exact_numbers: through JSON text (jsonout.c) */
+			initStringInfo(&js);
+			jsonout_append_row(&js, heap_copy_tuple_as_datum(res->rows[i], desc));
+			obj = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													 CStringGetDatum(js.data)));
+		}
+		else
+			obj = DatumGetJsonbP(FunctionCall1(&flinfo,
+											   heap_copy_tuple_as_datum(res->rows[i], desc)));
 		Assert(JsonContainerIsObject(&obj->root));
 		MemoryContextSwitchTo(tmp);
 

@@ -109,7 +109,8 @@ extern void sqlexec_run(SqlexecPlan *plan, ArrayType *params,
 
 /*
  * The collected rows as a jsonb array of objects (column name -> value, as
- * to_jsonb(record) makes them), or NULL if no statement returned rows.
+ * to_jsonb(record) makes them, numbers as resilience.json_exact_numbers
+ * says: jsonout.h), or NULL if no statement returned rows.
  * Needs a transaction (for output functions); allocated in the caller's
  * memory context.
  */
