@@ -13,7 +13,9 @@
  * is under CacheMemoryContext.
  *
  * A relcache callback marks every spec and plan of a relation stale when it
- * changes (new index, altered or dropped column, dropped relation), and a
+ * changes (new index, altered or dropped column, dropped relation), every
+ * spec of a simple view whose table's key it used when that table changes,
+ * and a
  * syscache callback every entry when a schema changes, since entries carry
  * schema-qualified names in their SQL; plancache revalidates the SPI plans
  * on everything else.  A stale entry is rebuilt on its next use.
@@ -72,7 +74,8 @@ keyset_relcache_callback(Datum arg, Oid relid)
 	{
 		KeysetSpec *spec = (KeysetSpec *) slot->entry;
 
-		if (relid == InvalidOid || spec->relid == relid)
+		if (relid == InvalidOid || spec->relid == relid ||
+			(OidIsValid(spec->baserelid) && spec->baserelid == relid))
 			spec->entry.valid = false;
 		for (int i = 0; i < spec->nindexes; i++)
 			if (spec->indexes[i] == relid)

@@ -12,6 +12,8 @@
  * The order is made total by appending the primary key (or the narrowest
  * unique index on NOT NULL columns, ties broken by index name) unless the
  * spec already contains such a key or the caller says the spec is unique.
+ * A simple view (keyset_view_table) has the keys of its table whose columns
+ * it shows as they are; any other view has none.
  * Only btree indexes whose equality and collation are the sort's prove
  * uniqueness.  Appended columns take the direction of the last spec column,
  * so "created_at DESC" becomes "created_at DESC, id DESC" and stays one
@@ -53,6 +55,8 @@
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -212,9 +216,15 @@ keyset_index_column_proves(HeapTuple indtup, int k, Form_pg_attribute attr)
  * index name).  Only btree indexes whose equality and collation are the
  * sort's count (keyset_index_column_proves).  Returns -1 if there is no
  * such key.
+ *
+ * rel is the relation paged, or the table of a simple view: then expose maps
+ * each of rel's attribute numbers to the view column showing it as it is
+ * (0: none), only keys whose every column is shown count, and the spec's
+ * and the returned keycols' attribute numbers are the view's.
  */
 static int
-keyset_unique_key(Relation rel, const KeysetSpec *spec, AttrNumber *keycols)
+keyset_unique_key(Relation rel, const KeysetSpec *spec, const AttrNumber *expose,
+				  AttrNumber *keycols)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	List	   *indexes = RelationGetIndexList(rel);
@@ -243,6 +253,7 @@ keyset_unique_key(Relation rel, const KeysetSpec *spec, AttrNumber *keycols)
 		for (int k = 0; usable && k < nkeys; k++)
 		{
 			AttrNumber	attnum = ix->indkey.values[k];
+			AttrNumber	shown;
 			bool		found = false;
 
 			if (attnum <= 0 || !TupleDescAttr(desc, attnum - 1)->attnotnull ||
@@ -251,8 +262,14 @@ keyset_unique_key(Relation rel, const KeysetSpec *spec, AttrNumber *keycols)
 				usable = false;
 				break;
 			}
+			shown = expose ? expose[attnum] : attnum;
+			if (shown == 0)
+			{
+				usable = false;
+				break;
+			}
 			for (int j = 0; j < spec->ncols; j++)
-				if (spec->cols[j].attnum == attnum)
+				if (spec->cols[j].attnum == shown)
 					found = true;
 			if (!found)
 				covered = false;
@@ -282,13 +299,97 @@ keyset_unique_key(Relation rel, const KeysetSpec *spec, AttrNumber *keycols)
 				best_pk = ix->indisprimary;
 				best_name = name;
 				for (int k = 0; k < nkeys; k++)
-					keycols[k] = ix->indkey.values[k];
+					keycols[k] = expose ? expose[ix->indkey.values[k]] :
+						ix->indkey.values[k];
 			}
 		}
 		ReleaseSysCache(tup);
 	}
 	list_free(indexes);
 	return best_n;
+}
+
+/*
+ * The table of a simple view, opened and locked (AccessShareLock), or NULL:
+ * a view whose query reads one table, materialized view or partitioned
+ * table (its own rows only: no inheritance children, no foreign partition,
+ * no TABLESAMPLE), with no DISTINCT, GROUP BY, HAVING, aggregates, window
+ * functions, set-returning functions in its select list, set operations,
+ * WITH, LIMIT or OFFSET.  Such a view shows each row of the table at most
+ * once (a WHERE clause, row-level security or a security barrier only
+ * leave rows out), so a unique key of the table is one of the view where
+ * its columns are shown as they are: expose[attnum of the table] is then
+ * the view column that is a plain reference to it (the first such, 0 if
+ * none).  Everything is read from the view's stored definition and the
+ * catalogs, by OID; nothing a caller names or sets (search_path, their own
+ * objects) enters into it.  The view's owner decides what it reads, and the
+ * table's owner its keys.
+ */
+static Relation
+keyset_view_table(Relation view, AttrNumber **expose)
+{
+	/* a copy: opening the table can rebuild the view's relcache entry */
+	Query	   *q = copyObject(get_view_query(view));
+	RangeTblRef *rtr;
+	RangeTblEntry *rte;
+	Relation	base;
+	ListCell   *lc;
+
+	if (q->commandType != CMD_SELECT || q->cteList != NIL ||
+		q->distinctClause != NIL || q->groupClause != NIL ||
+		q->groupingSets != NIL || q->havingQual != NULL || q->hasAggs ||
+		q->hasWindowFuncs || q->hasTargetSRFs || q->setOperations != NULL ||
+		q->limitCount != NULL || q->limitOffset != NULL ||
+		q->jointree == NULL || list_length(q->jointree->fromlist) != 1 ||
+		!IsA(linitial(q->jointree->fromlist), RangeTblRef))
+		return NULL;
+	rtr = linitial_node(RangeTblRef, q->jointree->fromlist);
+	rte = rt_fetch(rtr->rtindex, q->rtable);
+	if (rte->rtekind != RTE_RELATION || rte->tablesample != NULL)
+		return NULL;
+	if (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW &&
+		rte->relkind != RELKIND_PARTITIONED_TABLE)
+		return NULL;
+
+	base = try_relation_open(rte->relid, AccessShareLock);
+	if (base == NULL)
+		return NULL;
+	if (base->rd_rel->relkind == RELKIND_RELATION && rte->inh &&
+		has_subclass(rte->relid))
+	{
+		relation_close(base, NoLock);
+		return NULL;
+	}
+	if (base->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		List	   *members = find_all_inheritors(rte->relid, NoLock, NULL);
+		bool		foreign = false;
+
+		foreach(lc, members)
+			if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+				foreign = true;
+		list_free(members);
+		if (foreign)
+		{
+			relation_close(base, NoLock);
+			return NULL;
+		}
+	}
+
+	*expose = palloc0(sizeof(AttrNumber) * (RelationGetDescr(base)->natts + 1));
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Var		   *var = (Var *) tle->expr;
+
+		if (tle->resjunk || !IsA(var, Var) || var->varno != rtr->rtindex ||
+			var->varlevelsup != 0 || var->varattno <= 0 ||
+			var->varattno > RelationGetDescr(base)->natts)
+			continue;
+		if ((*expose)[var->varattno] == 0)
+			(*expose)[var->varattno] = tle->resno;
+	}
+	return base;
 }
 
 /* Fill a column's attribute fields and its type's. */
@@ -380,8 +481,17 @@ keyset_build_spec(Relation rel, const KeysetSpecItem *items, int nitems, bool as
 		AttrNumber	keycols[INDEX_MAX_KEYS];
 		int			nkey;
 		KeysetDirection lastdir = spec->cols[spec->ncols - 1].desc ? KEYSET_DIR_DESC : KEYSET_DIR_ASC;
-		List	   *indexes = RelationGetIndexList(rel);
+		Relation	base = NULL;
+		AttrNumber *expose = NULL;
+		List	   *indexes;
 		ListCell   *lc;
+
+		/* a simple view's rows are unique where its table's are */
+		if (kind == RELKIND_VIEW)
+			base = keyset_view_table(rel, &expose);
+		if (base != NULL)
+			spec->baserelid = RelationGetRelid(base);
+		indexes = RelationGetIndexList(base ? base : rel);
 
 		spec->indexes = palloc(sizeof(Oid) * Max(list_length(indexes), 1));
 		foreach(lc, indexes)
@@ -396,7 +506,16 @@ keyset_build_spec(Relation rel, const KeysetSpecItem *items, int nitems, bool as
 					 errdetail("\"%s\" has inheritance children, which its primary key and unique indexes do not cover, so rows with equal sort keys could be skipped or repeated.",
 							   spec->relname),
 					 errhint("Page over the children one by one, or pass assume_unique => true if the sort columns are unique across all of them.")));
-		nkey = keyset_unique_key(rel, spec, keycols);
+		nkey = keyset_unique_key(base ? base : rel, spec, expose, keycols);
+		if (base != NULL)
+			relation_close(base, NoLock);
+		if (nkey < 0 && kind == RELKIND_VIEW)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("sort order on \"%s\" is not total", spec->relname),
+					 errdetail("\"%s\" is a view that does not show a primary key or unique index on NOT NULL columns of a table it reads as its own columns, so rows with equal sort keys could be skipped or repeated.",
+							   spec->relname),
+					 errhint("Only a view of one table, without DISTINCT, GROUP BY, aggregates, set operations or LIMIT, that shows the key columns unchanged counts as unique; add a unique column to the sort, or pass assume_unique => true if the sort columns are unique.")));
 		if (nkey < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
