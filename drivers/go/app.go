@@ -105,6 +105,29 @@ func listOrders(pool *pgxpool.Pool, customerID int, after, before *string, pageS
 	return page, err
 }
 
+// Exact is a row with numeric, and bigint beyond 2^53, rendered as JSON strings
+type Exact struct {
+	Total string `json:"total"` // numeric: its text, as stored
+	Big   string `json:"big"`   // bigint beyond 2^53: a string
+	Small int64  `json:"small"` // within 2^53: still a number
+}
+
+// numeric and large bigint as strings; SET LOCAL lasts for this transaction
+// only, which is safe behind a pooler
+func exactNumbers(pool *pgxpool.Pool) Exact {
+	var rows []Exact
+	must(pool.BeginFunc(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL resilience.json_exact_numbers = on"); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, "SELECT resilience.retry_statement($1)",
+			"SELECT 695.90 AS total, 9007199254740993::int8 AS big, 9007199254740991::int8 AS small",
+		).Scan(&rows)
+	}))
+	check(len(rows) == 1, "exact numbers: %v", rows)
+	return rows[0]
+}
+
 func walkPages(pool *pgxpool.Pool) (int, int) {
 	var expected []int64
 	rows, err := pool.Query(ctx, "SELECT id FROM orders WHERE customer_id = 2 ORDER BY created_at DESC, id DESC")
@@ -150,6 +173,9 @@ func walkPages(pool *pgxpool.Pool) (int, int) {
 
 	one, err := listOrders(pool, 2, nil, nil, 1)
 	must(err)
+	exact := exactNumbers(pool)
+	check(exact.Total == "695.90" && exact.Big == "9007199254740993" && exact.Small == 9007199254740991,
+		"exact numbers: %+v", exact)
 	cursor := *one.Next
 	tampered := cursor[:len(cursor)-4] + "AAAA"
 	if strings.HasSuffix(cursor, "AAAA") {
@@ -169,9 +195,12 @@ const transferSQL = `UPDATE acct SET bal = bal - $3 WHERE id = $1;
 func transfer(pool *pgxpool.Pool, src, dst, amount int) (int, error) {
 	var result []map[string]interface{} // jsonb: one map per row
 	var attempts int
+	// $2::bigint[]: pgx asks the server for the parameter's type, and then
+	// sends a []int as bigint[]; without the cast it is text[], which a
+	// []int cannot be converted to
 	err := pool.QueryRow(ctx,
-		"CALL resilience.retry_transaction($1, $2, max_attempts => $3)",
-		transferSQL, []string{strconv.Itoa(src), strconv.Itoa(dst), strconv.Itoa(amount)}, 50,
+		"CALL resilience.retry_transaction($1, $2::bigint[], max_attempts => $3)",
+		transferSQL, []int{src, dst, amount}, 50,
 	).Scan(&result, &attempts)
 	if err != nil {
 		return 0, err

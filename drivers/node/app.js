@@ -22,10 +22,32 @@ const PAGE = `SELECT resilience.page_json('orders', 'created_at DESC',
                 filter => 'customer_id = $1', params => $4) AS page`;
 
 async function listOrders(customerId, { after = null, before = null, pageSize = 25 } = {}) {
-  const query = { text: PAGE, values: [after, before, pageSize, [String(customerId)]] };
+  // params: a JS array goes as an untyped array literal, read as text[]: $1 takes its type from the filter
+  const query = { text: PAGE, values: [after, before, pageSize, [customerId]] };
   if (!POOLER) query.name = 'list-orders';   // a prepared statement: never behind PgBouncer < 1.21
   const { rows: [{ page }] } = await pool.query(query);
   return page;   // { rows, next, prev, has_next, has_prev }: res.json(page)
+}
+
+// numeric, and bigint beyond 2^53, as JSON strings; SET LOCAL lasts for this
+// transaction only, which is safe behind a pooler
+async function exactNumbers() {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL resilience.json_exact_numbers = on');
+    const { rows } = await client.query(
+      'SELECT resilience.retry_statement($1, $2::numeric[]) AS r',
+      ['SELECT $1 AS total, $2::int8 AS big, $3::int8 AS small',
+       ['695.90', '9007199254740993', '9007199254740991']]);
+    await client.query('COMMIT');
+    return rows[0].r[0];
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 async function walkPages() {
@@ -53,6 +75,10 @@ async function walkPages() {
   assert.deepEqual(backward, expected);
   const one = await listOrders(2, { pageSize: 1 });
   assert.equal(typeof one.rows[0].total, 'number');   // numeric: a JSON number
+  const exact = await exactNumbers();
+  assert.equal(exact.total, '695.90');             // numeric: a string, as stored
+  assert.equal(exact.big, '9007199254740993');     // bigint beyond 2^53: a string
+  assert.equal(exact.small, 9007199254740991);     // within 2^53: still a number
 
   const tampered = one.next.slice(0, -4) + (one.next.endsWith('AAAA') ? 'BBBB' : 'AAAA');
   await assert.rejects(listOrders(2, { after: tampered }), (e) => e.code === '22023');
@@ -68,7 +94,7 @@ const TRANSFER = `UPDATE acct SET bal = bal - $3 WHERE id = $1;
 async function transfer(src, dst, amount) {
   const query = {
     text: 'CALL resilience.retry_transaction($1, $2, max_attempts => $3)',
-    values: [TRANSFER, [String(src), String(dst), String(amount)], 50],
+    values: [TRANSFER, [src, dst, amount], 50],   // numbers: sent as a text[] literal
   };
   if (!POOLER) query.name = 'transfer';   // prepared: never behind PgBouncer < 1.21
   const { rows } = await pool.query(query);

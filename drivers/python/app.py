@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import uuid
+from decimal import Decimal
 
 import psycopg
 import psycopg.errors
@@ -36,8 +37,17 @@ PAGE = """SELECT resilience.page_json('orders', 'created_at DESC',
 
 
 def list_orders(conn, customer_id, after=None, before=None, page_size=25):
-    row = conn.execute(PAGE, (after, before, page_size, [str(customer_id)])).fetchone()
+    # params: a list of ints, which psycopg sends as smallint[]: $1 is smallint
+    row = conn.execute(PAGE, (after, before, page_size, [customer_id])).fetchone()
     return row[0]   # a dict: rows, next, prev, has_next, has_prev -- send it as is
+
+
+def list_orders_exact(conn, customer_id, **kw):
+    # numeric (and bigint beyond 2^53) as JSON strings: Decimal(total) is exact.
+    # SET LOCAL lasts for this transaction only, which is safe behind a pooler.
+    with conn.transaction():
+        conn.execute("SET LOCAL resilience.json_exact_numbers = on")
+        return list_orders(conn, customer_id, **kw)
 
 
 def walk_pages(conn):
@@ -63,6 +73,11 @@ def walk_pages(conn):
     # numeric arrives as a JSON number, which psycopg decodes to float
     one = list_orders(conn, 2, page_size=1)
     assert isinstance(one["rows"][0]["total"], (int, float)), one
+    exact = list_orders_exact(conn, 2, page_size=1)
+    total = exact["rows"][0]["total"]
+    stored = conn.execute("SELECT total FROM orders WHERE id = %s",
+                          (exact["rows"][0]["id"],)).fetchone()[0]
+    assert isinstance(total, str) and Decimal(total) == stored, (total, stored)
 
     # a client that edits a cursor gets 22023, its API a 400
     cursor = one["next"]
@@ -85,7 +100,7 @@ TRANSFER = """UPDATE acct SET bal = bal - $3 WHERE id = $1;
 def transfer(conn, src, dst, amount):   # conn: psycopg.connect(autocommit=True)
     result, attempts = conn.execute(
         "CALL resilience.retry_transaction(%s, %s, max_attempts => 50)",
-        (TRANSFER, [str(src), str(dst), str(amount)])).fetchone()
+        (TRANSFER, [src, dst, amount])).fetchone()   # ints: smallint[], bound as such
     # result is a list of dicts (jsonb is decoded), attempts an int
     assert [r["id"] for r in result] == sorted({src, dst}), result
     return attempts
