@@ -77,4 +77,4 @@ SHOW resilience.json_exact_numbers;
 DROP TABLE jx_ledger, jx_tags;
 DROP TYPE price, plain_pair;
 DROP DOMAIN money_d;
-DELETE FROM resilience.idempotency_store;
+DELETE FROM resilience.idempotency_store WHERE key LIKE 'x-%';

@@ -13,8 +13,8 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-CREATE TABLE pt (id int8 PRIMARY KEY, amount numeric(10,2), tag uuid, ok bool, doc jsonb, name text);
-INSERT INTO pt VALUES (1, 695.90, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true, '{"k": 1}', 'one'),
+CREATE TABLE params_t (id int8 PRIMARY KEY, amount numeric(10,2), tag uuid, ok bool, doc jsonb, name text);
+INSERT INTO params_t VALUES (1, 695.90, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true, '{"k": 1}', 'one'),
                       (2, 10.00, NULL, false, '{"k": 2}', 'two'),
                       (3, NULL, NULL, NULL, NULL, 'three');
 
@@ -30,11 +30,11 @@ SELECT resilience.retry_statement('SELECT $1->''k'' AS v, pg_typeof($1)::text AS
 SELECT resilience.retry_statement('SELECT $1 AS v, pg_typeof($1)::text AS t', ARRAY['2026-12-02'::date]);
 SELECT resilience.retry_statement('SELECT $1 AS v, pg_typeof($1)::text AS t', ARRAY['x']::varchar[]);
 -- an int2[] where the column is int8 or numeric: the usual casts apply
-SELECT resilience.retry_statement('SELECT id, amount FROM pt WHERE id = $1 OR amount = $2 ORDER BY id', ARRAY[2, 10]::int2[]);
+SELECT resilience.retry_statement('SELECT id, amount FROM params_t WHERE id = $1 OR amount = $2 ORDER BY id', ARRAY[2, 10]::int2[]);
 -- a typed array fixes the types: text against an int column is an error
 -- (pass text[], or cast in the SQL)
-SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT id FROM pt WHERE name = $1', ARRAY[1])$q$);
-SELECT resilience.retry_statement('SELECT id FROM pt WHERE name = $1::text', ARRAY[1]);
+SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT id FROM params_t WHERE name = $1', ARRAY[1])$q$);
+SELECT resilience.retry_statement('SELECT id FROM params_t WHERE name = $1::text', ARRAY[1]);
 
 -- NULL elements are SQL NULLs, of the array's type
 SELECT resilience.retry_statement('SELECT $1 IS NULL AS n1, pg_typeof($1)::text AS t, $2 AS v', ARRAY[NULL, 5]);
@@ -51,10 +51,10 @@ SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT $1 AS v', ARRAY[
 -- untyped literals and text arrays: types from context, as in 1.0
 SELECT resilience.retry_statement('SELECT $1 + 1 AS v, pg_typeof($1)::text AS t', '{1}');
 SELECT resilience.retry_statement('SELECT $1 || ''!'' AS v', ARRAY['a']);
-SELECT resilience.retry_statement('SELECT amount FROM pt WHERE id = $1', params => '{1}');
+SELECT resilience.retry_statement('SELECT amount FROM params_t WHERE id = $1', params => '{1}');
 SELECT resilience.retry_statement('SELECT $1 AS v', '{1}');
 -- untyped parameters of a prepared statement resolve to text[] too
-PREPARE pq AS SELECT resilience.retry_statement('SELECT id FROM pt WHERE id = $1', $1);
+PREPARE pq AS SELECT resilience.retry_statement('SELECT id FROM params_t WHERE id = $1', $1);
 EXECUTE pq('{2}');
 DEALLOCATE pq;
 -- and a typed one is bound as its type (what a driver with int8[] sends)
@@ -68,7 +68,7 @@ SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT $1', '{{a}}')$q$
 SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT $1', ARRAY[ROW(1, 2)])$q$);
 SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT $1', ARRAY['a'::cstring])$q$);
 -- an array of a named composite type is fine
-SELECT resilience.retry_statement('SELECT ($1).name AS v', ARRAY[(SELECT pt FROM pt WHERE id = 1)]);
+SELECT resilience.retry_statement('SELECT ($1).name AS v', ARRAY[(SELECT params_t FROM params_t WHERE id = 1)]);
 -- more $n than elements: 42P02 as before; unused typed elements are ignored
 SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT $2', ARRAY[1])$q$);
 SELECT resilience.retry_statement('SELECT $1 AS v', ARRAY[1, 2]);
@@ -84,8 +84,8 @@ SELECT pg_temp.err($q$SELECT resilience.retry_statement('SELECT $1 = 1 AS t', AR
 
 -- retry_transaction: positional and named, ARRAY[...] of ints and an
 -- untyped literal
-CALL resilience.retry_transaction('UPDATE pt SET amount = amount + $2 WHERE id = $1 RETURNING id, amount', ARRAY[2, 5]);
-CALL resilience.retry_transaction('UPDATE pt SET amount = amount - $2 WHERE id = $1 RETURNING id, amount', '{2,5}');
+CALL resilience.retry_transaction('UPDATE params_t SET amount = amount + $2 WHERE id = $1 RETURNING id, amount', ARRAY[2, 5]);
+CALL resilience.retry_transaction('UPDATE params_t SET amount = amount - $2 WHERE id = $1 RETURNING id, amount', '{2,5}');
 CALL resilience.retry_transaction('SELECT $1 AS v, pg_typeof($1)::text AS t', ARRAY[1, 2]::int2[], result => NULL);
 CALL resilience.retry_transaction('SELECT $1 AS v', params => ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid], max_attempts => 2);
 CALL resilience.retry_transaction('SELECT 1 AS one');
@@ -111,25 +111,25 @@ SELECT resilience.idempotent('p-5', 'SELECT $1::int AS v', '{7}');
 SELECT resilience.idempotent('p-5', 'SELECT $1::int AS v', ARRAY['7']);
 
 -- page(), page_json(), page_sql(): filter parameters of any type
-SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'id > $1', params => ARRAY[1]);
-SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'id > $1', params => ARRAY[1]::int2[]);
-SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'id > $1', params => '{1}');
-SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'tag = $1', params => ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid]);
-SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'ok = $1 OR $2', params => ARRAY[false, NULL]);
-SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'amount > $1', params => ARRAY[100.5]);
-SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'doc @> $1', params => ARRAY['{"k": 2}'::jsonb]);
-SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'name = $1', params => ARRAY[1])$q$);
-SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'id = $1', params => '{{1}}'::int[])$q$);
-SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'id > $1', params => ARRAY[]::int[])$q$);
-SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::pt, 'id', filter => 'id > $2', params => ARRAY[1])$q$);
-SELECT resilience.page_json('pt', 'id', filter => 'id = $1 OR id = $2', params => ARRAY[NULL, 3]::int8[], page_size => 5)->'rows';
-SELECT resilience.page_sql('pt', 'id', filter => 'tag IS DISTINCT FROM $1 AND tag = $2', params => ARRAY[NULL, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']::uuid[]);
-SELECT resilience.page_sql('pt', 'id', filter => 'id > $1', params => ARRAY[2]);
-SELECT resilience.page_sql('pt', 'id', filter => 'id > $1', params => '{2}');
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'id > $1', params => ARRAY[1]);
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'id > $1', params => ARRAY[1]::int2[]);
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'id > $1', params => '{1}');
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'tag = $1', params => ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid]);
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'ok = $1 OR $2', params => ARRAY[false, NULL]);
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'amount > $1', params => ARRAY[100.5]);
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'doc @> $1', params => ARRAY['{"k": 2}'::jsonb]);
+SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'name = $1', params => ARRAY[1])$q$);
+SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'id = $1', params => '{{1}}'::int[])$q$);
+SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'id > $1', params => ARRAY[]::int[])$q$);
+SELECT pg_temp.err($q$SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'id > $2', params => ARRAY[1])$q$);
+SELECT resilience.page_json('params_t', 'id', filter => 'id = $1 OR id = $2', params => ARRAY[NULL, 3]::int8[], page_size => 5)->'rows';
+SELECT resilience.page_sql('params_t', 'id', filter => 'tag IS DISTINCT FROM $1 AND tag = $2', params => ARRAY[NULL, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']::uuid[]);
+SELECT resilience.page_sql('params_t', 'id', filter => 'id > $1', params => ARRAY[2]);
+SELECT resilience.page_sql('params_t', 'id', filter => 'id > $1', params => '{2}');
 -- the same filter with another element type: its own plan, its own types
-SELECT id FROM resilience.page(NULL::pt, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]);
-SELECT id FROM resilience.page(NULL::pt, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]::int8[]);
-SELECT id FROM resilience.page(NULL::pt, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]);
+SELECT id FROM resilience.page(NULL::params_t, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]);
+SELECT id FROM resilience.page(NULL::params_t, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]::int8[]);
+SELECT id FROM resilience.page(NULL::params_t, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]);
 
 -- the argument's declared type, as \df shows it
 SELECT p.proname, pg_get_function_identity_arguments(p.oid)
@@ -137,5 +137,5 @@ FROM pg_proc p WHERE p.pronamespace = 'resilience'::regnamespace
   AND pg_get_function_identity_arguments(p.oid) LIKE '%params%'
 ORDER BY 1;
 
-DROP TABLE pt;
-DELETE FROM resilience.idempotency_store;
+DROP TABLE params_t;
+DELETE FROM resilience.idempotency_store WHERE key LIKE 'p-%';
