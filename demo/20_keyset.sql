@@ -35,6 +35,18 @@ FROM resilience.page(NULL::orders, 'customer NULLS FIRST, total DESC', page_size
 SELECT id, customer FROM resilience.page(NULL::orders, 'id', page_size => 3,
                                          filter => 'customer = $1 AND total > $2',
                                          params => ARRAY['customer 3', '100']);
+-- params of another type bind as that type: here $1 is bigint.
+SELECT id, customer FROM resilience.page(NULL::orders, 'id', page_size => 3,
+                                         filter => 'id > $1', params => ARRAY[990]::bigint[]);
+
+-- A simple view that shows the table's primary key is total, as the table is.
+CREATE VIEW big_orders AS SELECT id, customer, total FROM orders WHERE total > 1400;
+SELECT id, total FROM resilience.page(NULL::big_orders, 'total DESC', page_size => 3);
+
+-- Exact numbers for JSON clients: numeric, and bigint beyond 2^53, as strings.
+SET resilience.json_exact_numbers = on;
+SELECT resilience.page_json('big_orders', 'total DESC', page_size => 2)->'rows' AS exact_rows;
+RESET resilience.json_exact_numbers;
 
 -- The exact query page() runs, for EXPLAIN: one row comparison on the index.
 SELECT resilience.page_sql('orders', 'created_at DESC', after => :'next', page_size => 3) AS q \gset

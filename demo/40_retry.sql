@@ -13,6 +13,13 @@ CALL resilience.retry_transaction(
        SELECT id, bal FROM acct ORDER BY id $$,
     params => ARRAY['1', '2', '30']);
 
+-- params of any array type: ARRAY[2, 1, 5] is integer[], so $1..$3 are integer
+CALL resilience.retry_transaction(
+    $$ UPDATE acct SET bal = bal - $3 WHERE id = $1;
+       UPDATE acct SET bal = bal + $3 WHERE id = $2;
+       SELECT id, bal FROM acct ORDER BY id $$,
+    params => ARRAY[2, 1, 5]);
+
 -- a transaction that hits two serialization failures (staged here with a
 -- function that raises 40001 until a sequence reaches 3) commits on the
 -- third attempt; the failed attempts' inserts left nothing behind
