@@ -126,6 +126,10 @@ SELECT resilience.page_json('params_t', 'id', filter => 'id = $1 OR id = $2', pa
 SELECT resilience.page_sql('params_t', 'id', filter => 'tag IS DISTINCT FROM $1 AND tag = $2', params => ARRAY[NULL, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']::uuid[]);
 SELECT resilience.page_sql('params_t', 'id', filter => 'id > $1', params => ARRAY[2]);
 SELECT resilience.page_sql('params_t', 'id', filter => 'id > $1', params => '{2}');
+-- typed filter parameters before the cursor's values
+SELECT id, name FROM resilience.page(NULL::params_t, 'id', filter => 'id >= $1', params => ARRAY[1]::int8[],
+    after => (SELECT resilience.page_json('params_t', 'id', page_size => 1, filter => 'id >= $1',
+                                          params => ARRAY[1]::int8[])->>'next'));
 -- the same filter with another element type: its own plan, its own types
 SELECT id FROM resilience.page(NULL::params_t, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]);
 SELECT id FROM resilience.page(NULL::params_t, 'id', filter => 'pg_typeof($1) = ''integer''::regtype', params => ARRAY[1]::int8[]);
