@@ -283,6 +283,30 @@ SELECT resilience.rotate_cursor_key();
 -- Keyset pagination: params of any array type
 -------------------------------------------------------------------------------
 
+-- This section and the two after it replace six routines (page, page_json,
+-- page_sql, retry_transaction, retry_statement, idempotent): their
+-- privileges return to the default, EXECUTE for PUBLIC.  Say so where an
+-- operator had changed them, rather than widen access silently.
+DO $acl$
+DECLARE
+    v_changed text;
+BEGIN
+    SELECT pg_catalog.string_agg(p.oid::pg_catalog.regprocedure::text, ', ' ORDER BY p.proname)
+      INTO v_changed
+      FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace OPERATOR(pg_catalog.=) 'resilience'::pg_catalog.regnamespace
+       AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['page', 'page_json', 'page_sql',
+           'retry_transaction', 'retry_statement', 'idempotent']::pg_catalog.name[])
+       AND p.proacl IS NOT NULL
+       AND p.proacl OPERATOR(pg_catalog.<>) pg_catalog.acldefault('f', p.proowner);
+    IF v_changed IS NOT NULL THEN
+        RAISE WARNING 'privileges on % are reset to the default', v_changed
+            USING DETAIL = 'The update to 1.1 replaces these routines (params is now anycompatiblearray), and the new ones grant EXECUTE to PUBLIC.',
+                  HINT = 'Grant or revoke EXECUTE on the new routines again, as you had on the old ones.';
+    END IF;
+END
+$acl$;
+
 -- params was text[]; it is now anycompatiblearray, so that int[], uuid[] and
 -- the like bind each element with its own type, while an untyped literal
 -- such as '{1,2}' still resolves (to text[], as before).  An argument's type
