@@ -113,8 +113,9 @@ typedef struct KeysetSpec
 									 * or is under it */
 	int			nindexes;		/* the relation's indexes when resolved: */
 	Oid		   *indexes;		/* renaming one can change the key chosen */
-	Oid			baserelid;		/* a simple view's table whose key made the
-								 * order total, else InvalidOid */
+	Oid			baserelid;		/* a simple view's table, whose keys it
+								 * has; else (and with assume_unique)
+								 * InvalidOid */
 	int			ncols;
 	KeysetColumn cols[KEYSET_MAX_COLUMNS];
 	FmgrInfo	send[KEYSET_MAX_COLUMNS];
