@@ -284,28 +284,20 @@ SELECT resilience.rotate_cursor_key();
 -------------------------------------------------------------------------------
 
 -- This section and the two after it replace six routines (page, page_json,
--- page_sql, retry_transaction, retry_statement, idempotent): their
--- privileges return to the default, EXECUTE for PUBLIC.  Say so where an
--- operator had changed them, rather than widen access silently.
-DO $acl$
-DECLARE
-    v_changed text;
-BEGIN
-    SELECT pg_catalog.string_agg(p.oid::pg_catalog.regprocedure::text, ', ' ORDER BY p.proname)
-      INTO v_changed
-      FROM pg_catalog.pg_proc p
-     WHERE p.pronamespace OPERATOR(pg_catalog.=) 'resilience'::pg_catalog.regnamespace
-       AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['page', 'page_json', 'page_sql',
-           'retry_transaction', 'retry_statement', 'idempotent']::pg_catalog.name[])
-       AND p.proacl IS NOT NULL
-       AND p.proacl OPERATOR(pg_catalog.<>) pg_catalog.acldefault('f', p.proowner);
-    IF v_changed IS NOT NULL THEN
-        RAISE WARNING 'privileges on % are reset to the default', v_changed
-            USING DETAIL = 'The update to 1.1 replaces these routines (params is now anycompatiblearray), and the new ones grant EXECUTE to PUBLIC.',
-                  HINT = 'Grant or revoke EXECUTE on the new routines again, as you had on the old ones.';
-    END IF;
-END
-$acl$;
+-- page_sql, retry_transaction, retry_statement, idempotent).  New routines
+-- start with the default privileges (EXECUTE for PUBLIC): remember the old
+-- ones' ACLs here, for the transaction only, and give them back to the new
+-- routines after the last of them is created, so that an operator's REVOKE
+-- is not silently undone.  (A transaction-local placeholder setting outside
+-- the module's reserved prefix holds them: the update makes no table.)
+SELECT pg_catalog.set_config('resilience_update.routine_acls',
+           COALESCE(pg_catalog.jsonb_object_agg(p.proname, p.proacl::text::text[])::text, '{}'),
+           true)
+  FROM pg_catalog.pg_proc p
+ WHERE p.pronamespace OPERATOR(pg_catalog.=) 'resilience'::pg_catalog.regnamespace
+   AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['page', 'page_json', 'page_sql',
+       'retry_transaction', 'retry_statement', 'idempotent']::pg_catalog.name[])
+   AND p.proacl IS NOT NULL;
 
 -- params was text[]; it is now anycompatiblearray, so that int[], uuid[] and
 -- the like bind each element with its own type, while an untyped literal
@@ -428,6 +420,45 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION resilience.idempotent(text, text, anycompatiblearray, interval) IS
 'run sql once per (role, key) in the caller''s transaction; later calls with the same key replay the recorded result';
+
+-- The six replaced routines get back the privileges their 1.0 forms had
+-- (see above): the ACL as it was, grantee by grantee, the owner's own
+-- entry implied.
+DO $acl$
+DECLARE
+    v_acls jsonb := pg_catalog.current_setting('resilience_update.routine_acls')::jsonb;
+    v_name text;
+    v_fn oid;
+    v_sig text;
+    v_acl aclitem[];
+    v_item record;
+BEGIN
+    FOR v_name IN SELECT pg_catalog.jsonb_object_keys(v_acls)
+    LOOP
+        SELECT p.oid INTO STRICT v_fn
+          FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'resilience'::pg_catalog.regnamespace
+           AND p.proname OPERATOR(pg_catalog.=) v_name;
+        v_sig := pg_catalog.format('resilience.%I(%s)', v_name,
+                                   pg_catalog.pg_get_function_identity_arguments(v_fn));
+        v_acl := (SELECT pg_catalog.array_agg(a::aclitem)
+                    FROM pg_catalog.jsonb_array_elements_text(v_acls OPERATOR(pg_catalog.->) v_name) a);
+        EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', v_sig);
+        FOR v_item IN
+            SELECT x.grantee, x.is_grantable
+              FROM pg_catalog.aclexplode(v_acl) x, pg_catalog.pg_proc p
+             WHERE p.oid OPERATOR(pg_catalog.=) v_fn
+               AND x.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+               AND x.grantee OPERATOR(pg_catalog.<>) p.proowner
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO %s%s', v_sig,
+                CASE WHEN v_item.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(v_item.grantee)) END,
+                CASE WHEN v_item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+    END LOOP;
+END
+$acl$;
 
 -------------------------------------------------------------------------------
 -- The schema: a superuser's, and no other role may create in it
