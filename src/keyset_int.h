@@ -188,6 +188,8 @@ typedef struct KeysetPlanKey
 	int64		limit;			/* the page size rounded up to a power of two */
 	Oid			userid;			/* with a filter: "$user" in its search_path */
 	Oid			paramtype;		/* with a filter: KeysetRequest.paramtype */
+	int			nparams;		/* with a filter: KeysetRequest.nparams (a
+								 * typed array may have more than it uses) */
 } KeysetPlanKey;
 
 /*

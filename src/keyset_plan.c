@@ -9,7 +9,7 @@
  * everything that changes the query's text or meaning: relation, normalized
  * spec, side of the cursor, output columns, which cursor values are NULL
  * (they are tested with IS NULL, not bound), the LIMIT, and for a filter its
- * text, the element type of its params, the search_path and role its
+ * text, the element type and number of its params, the search_path and role its
  * parameter types were inferred under, and the settings its literals were
  * read under.  A plan whose filter reads
  * the clock is reused only in the transaction it was prepared in.
@@ -101,6 +101,7 @@ keyset_get_plan(const KeysetQuery *q)
 	k.has_filter = req->filter != NULL;
 	k.userid = req->filter ? GetUserId() : InvalidOid;
 	k.paramtype = req->filter ? req->paramtype : InvalidOid;
+	k.nparams = req->filter ? req->nparams : 0;
 	initStringInfo(&key);
 	appendBinaryStringInfo(&key, (const char *) &k, sizeof(k));
 	appendBinaryStringInfo(&key, spec->normalized, strlen(spec->normalized) + 1);
