@@ -27,3 +27,22 @@ SELECT pg_temp.err($q$SELECT resilience.page_sql('params_edge_t', 'id', filter =
 SELECT pg_temp.err($q$SELECT resilience.page_sql('params_edge_t', 'id', filter => 'id = $1', params => '{1,2}')$q$);
 SELECT pg_temp.err($q$SELECT resilience.page_sql('params_edge_t', 'id', filter => 'id = $1', params => '{1}')$q$);
 
+-- The idempotency fingerprint of typed params does not depend on the
+-- client's encoding: text-like values (varchar, enum labels, json) are
+-- fingerprinted in the server's encoding, so a retry from a client with
+-- another client_encoding replays, and a character the client's encoding
+-- cannot show does not make the call fail.
+DO $$ BEGIN
+    EXECUTE format('CREATE TYPE params_edge_mood AS ENUM (%L, %L)', 'caf' || chr(233), 'x');
+END $$;
+BEGIN;
+SELECT resilience.idempotent('params_edge_enc', 'SELECT length($1) AS n', ARRAY[chr(233)::varchar]);
+SELECT resilience.idempotent('params_edge_enc3', 'SELECT $1::text = $2::text AS same',
+                             ARRAY[('caf' || chr(233))::params_edge_mood, 'x']);
+SET LOCAL client_encoding = 'LATIN1';
+SELECT resilience.idempotent('params_edge_enc', 'SELECT length($1) AS n', ARRAY[chr(233)::varchar]) ->> 'replayed' AS replayed;
+SELECT pg_temp.err($q$SELECT resilience.idempotent('params_edge_enc2', 'SELECT length($1) AS n', ARRAY[chr(128512)::varchar])$q$);
+SELECT resilience.idempotent('params_edge_enc3', 'SELECT $1::text = $2::text AS same',
+                             ARRAY[('caf' || chr(233))::params_edge_mood, 'x']) ->> 'replayed' AS replayed;
+SHOW client_encoding;
+ROLLBACK;

@@ -190,9 +190,10 @@ cursor_fingerprint(const char *data, size_t len, uint8 *out)
  * the client encoding is the server's while values are sent or received.
  * (A NOTICE raised meanwhile, say by a domain's CHECK calling PL/pgSQL,
  * reaches the client in the server's encoding.)  Returns the client
- * encoding to restore with cursor_encoding_leave().
+ * encoding to restore with cursor_encoding_leave().  The idempotency
+ * fingerprint (idempotency.c) sends parameter values the same way.
  */
-static int
+int
 cursor_encoding_enter(void)
 {
 	int			client = pg_get_client_encoding();
@@ -203,7 +204,7 @@ cursor_encoding_enter(void)
 }
 
 /* Restore the client encoding cursor_encoding_enter() returned; safe in error cleanup. */
-static void
+void
 cursor_encoding_leave(int client)
 {
 	/* it was in use, so its conversions are prepared: this cannot fail */

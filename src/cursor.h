@@ -42,4 +42,14 @@ extern void cursor_decode(const char *text, size_t len,
 						  const int32 *typmods, const char *const *typnames,
 						  Datum *values, bool *nulls);
 
+/*
+ * Make the client encoding the server's while binary send or receive
+ * functions run (text-like types convert to the client's encoding), and
+ * restore it; returns the encoding to pass to cursor_encoding_leave(),
+ * which is safe in error cleanup.  A message raised in between reaches the
+ * client unconverted (keyset_cursor.c holds them back for cursors).
+ */
+extern int	cursor_encoding_enter(void);
+extern void cursor_encoding_leave(int client);
+
 #endif							/* RESILIENCE_CURSOR_H */

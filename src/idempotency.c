@@ -66,6 +66,7 @@
 #include "utils/timestamp.h"
 
 #include "args.h"
+#include "cursor.h"
 #include "extension.h"
 #include "resilience.h"
 #include "sha256.h"
@@ -229,7 +230,14 @@ idempotency_append_u32(StringInfo buf, uint32 v)
 	appendBinaryStringInfo(buf, (char *) b, 4);
 }
 
-/* The fingerprint's encoding of params of a type other than text. */
+/*
+ * The fingerprint's encoding of params of a type other than text.  Send
+ * functions of text-like types (varchar, enum labels, json ...) convert to
+ * the client's encoding: they run with the server's as the client encoding
+ * (as for cursors, cursor.c), so that a retry from a client with another
+ * client_encoding is the same request, and a character the client's
+ * encoding lacks is no error.
+ */
 static void
 idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
 						 bool *nulls, int nelems)
@@ -243,6 +251,7 @@ idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
 	Oid			func;
 	bool		binary;
 	FmgrInfo	flinfo;
+	int			client;
 
 	get_type_io_data(elemtype, IOFunc_send, &typlen, &typbyval, &typalign,
 					 &typdelim, &typioparam, &func);
@@ -256,27 +265,36 @@ idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
 	idempotency_append_u32(buf, strlen(typname));
 	appendStringInfoString(buf, typname);
 	idempotency_append_u32(buf, nelems);
-	for (int i = 0; i < nelems; i++)
+	client = cursor_encoding_enter();
+	PG_TRY();
 	{
-		if (nulls[i])
-			appendStringInfoChar(buf, 'n');
-		else if (binary)
+		for (int i = 0; i < nelems; i++)
 		{
-			bytea	   *b = SendFunctionCall(&flinfo, elems[i]);
+			if (nulls[i])
+				appendStringInfoChar(buf, 'n');
+			else if (binary)
+			{
+				bytea	   *b = SendFunctionCall(&flinfo, elems[i]);
 
-			appendStringInfoChar(buf, 'v');
-			idempotency_append_u32(buf, VARSIZE(b) - VARHDRSZ);
-			appendBinaryStringInfo(buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
-		}
-		else
-		{
-			char	   *str = OutputFunctionCall(&flinfo, elems[i]);
+				appendStringInfoChar(buf, 'v');
+				idempotency_append_u32(buf, VARSIZE(b) - VARHDRSZ);
+				appendBinaryStringInfo(buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+			}
+			else
+			{
+				char	   *str = OutputFunctionCall(&flinfo, elems[i]);
 
-			appendStringInfoChar(buf, 'v');
-			idempotency_append_u32(buf, strlen(str));
-			appendStringInfoString(buf, str);
+				appendStringInfoChar(buf, 'v');
+				idempotency_append_u32(buf, strlen(str));
+				appendStringInfoString(buf, str);
+			}
 		}
 	}
+	PG_FINALLY();
+	{
+		cursor_encoding_leave(client);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -286,7 +304,8 @@ idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
  * params of another element type are tagged with its schema-qualified name
  * (not its OID, which a dump and restore changes) and encoded by its binary
  * send function, which unlike its text form does not depend on settings
- * such as DateStyle; a type without one falls back to its text form.
+ * such as DateStyle (run under the server's encoding as the client's); a
+ * type without one falls back to its text form.
  */
 static bytea *
 idempotency_fingerprint(text *sql, ArrayType *params)
