@@ -289,15 +289,25 @@ SELECT resilience.rotate_cursor_key();
 -- ones' ACLs here, for the transaction only, and give them back to the new
 -- routines after the last of them is created, so that an operator's REVOKE
 -- is not silently undone.  (A transaction-local placeholder setting outside
--- the module's reserved prefix holds them: the update makes no table.)
+-- the module's reserved prefix holds them: the update makes no table.  It is
+-- always set here, so a value the session set beforehand is never read.)
+-- Only the extension's own routines count: 1.0 left the schema to the
+-- installing role, which may have planted routines of the same names with
+-- privileges of its own (the schema check at the end refuses those).
 SELECT pg_catalog.set_config('resilience_update.routine_acls',
            COALESCE(pg_catalog.jsonb_object_agg(p.proname, p.proacl::text::text[])::text, '{}'),
            true)
-  FROM pg_catalog.pg_proc p
+  FROM pg_catalog.pg_proc p, pg_catalog.pg_depend d, pg_catalog.pg_extension x
  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'resilience'::pg_catalog.regnamespace
    AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['page', 'page_json', 'page_sql',
        'retry_transaction', 'retry_statement', 'idempotent']::pg_catalog.name[])
-   AND p.proacl IS NOT NULL;
+   AND p.proacl IS NOT NULL
+   AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND d.objid OPERATOR(pg_catalog.=) p.oid
+   AND d.deptype OPERATOR(pg_catalog.=) 'e'
+   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+   AND d.refobjid OPERATOR(pg_catalog.=) x.oid
+   AND x.extname OPERATOR(pg_catalog.=) 'resilience';
 
 -- params was text[]; it is now anycompatiblearray, so that int[], uuid[] and
 -- the like bind each element with its own type, while an untyped literal
@@ -423,7 +433,10 @@ COMMENT ON FUNCTION resilience.idempotent(text, text, anycompatiblearray, interv
 
 -- The six replaced routines get back the privileges their 1.0 forms had
 -- (see above): the ACL as it was, grantee by grantee, the owner's own
--- entry implied.
+-- entry implied.  Every grant is made again by the new routine's owner: one
+-- that a grantee with the grant option had made is now the owner's, which a
+-- REVOKE ... CASCADE from that grantee no longer takes away (GRANT cannot
+-- record another grantor), so each such grant is reported.
 DO $acl$
 DECLARE
     v_acls jsonb := pg_catalog.current_setting('resilience_update.routine_acls')::jsonb;
@@ -436,16 +449,22 @@ BEGIN
     FOR v_name IN SELECT pg_catalog.jsonb_object_keys(v_acls)
     LOOP
         SELECT p.oid INTO STRICT v_fn
-          FROM pg_catalog.pg_proc p
+          FROM pg_catalog.pg_proc p, pg_catalog.pg_depend d, pg_catalog.pg_extension x
          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'resilience'::pg_catalog.regnamespace
-           AND p.proname OPERATOR(pg_catalog.=) v_name;
+           AND p.proname OPERATOR(pg_catalog.=) v_name
+           AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+           AND d.objid OPERATOR(pg_catalog.=) p.oid
+           AND d.deptype OPERATOR(pg_catalog.=) 'e'
+           AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+           AND d.refobjid OPERATOR(pg_catalog.=) x.oid
+           AND x.extname OPERATOR(pg_catalog.=) 'resilience';
         v_sig := pg_catalog.format('resilience.%I(%s)', v_name,
                                    pg_catalog.pg_get_function_identity_arguments(v_fn));
         v_acl := (SELECT pg_catalog.array_agg(a::aclitem)
                     FROM pg_catalog.jsonb_array_elements_text(v_acls OPERATOR(pg_catalog.->) v_name) a);
         EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', v_sig);
         FOR v_item IN
-            SELECT x.grantee, x.is_grantable
+            SELECT x.grantee, x.grantor, x.is_grantable, p.proowner
               FROM pg_catalog.aclexplode(v_acl) x, pg_catalog.pg_proc p
              WHERE p.oid OPERATOR(pg_catalog.=) v_fn
                AND x.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
@@ -455,6 +474,15 @@ BEGIN
                 CASE WHEN v_item.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
                      ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(v_item.grantee)) END,
                 CASE WHEN v_item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+            IF v_item.grantor OPERATOR(pg_catalog.<>) v_item.proowner THEN
+                RAISE WARNING 'EXECUTE on resilience.% granted to % by % is now granted by the routine''s owner',
+                    v_name,
+                    CASE WHEN v_item.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                         ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(v_item.grantee)) END,
+                    pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(v_item.grantor))
+                    USING DETAIL = 'The routine was replaced, and GRANT records its owner as the grantor of every grant a superuser makes.',
+                          HINT = 'Revoking the grant option from the original grantor no longer takes this grant away: revoke it directly if needed.';
+            END IF;
         END LOOP;
     END LOOP;
 END

@@ -7,11 +7,28 @@ CREATE DATABASE resilience_params_upgrade;
 \c resilience_params_upgrade
 CREATE EXTENSION resilience VERSION '1.0';
 CREATE ROLE regress_params_app;
+CREATE ROLE regress_params_app2;
+CREATE ROLE "regress params ""odd"", =X/{}";
 REVOKE EXECUTE ON FUNCTION resilience.idempotent(text, text, text[], interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION resilience.idempotent(text, text, text[], interval) TO regress_params_app;
+GRANT EXECUTE ON FUNCTION resilience.idempotent(text, text, text[], interval) TO "regress params ""odd"", =X/{}";
 REVOKE EXECUTE ON PROCEDURE resilience.retry_transaction FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE resilience.retry_transaction TO regress_params_app WITH GRANT OPTION;
+-- a grant made by a grantee with the grant option: the update can only make
+-- it again as the owner, and says so
+SET ROLE regress_params_app;
+GRANT EXECUTE ON PROCEDURE resilience.retry_transaction TO regress_params_app2;
+RESET ROLE;
+-- what the session running the update sets does not enter into it
+SELECT set_config('resilience_update.routine_acls',
+                  format('{"page": ["regress_params_app2=X*/%s"]}', current_user), false) IS NOT NULL AS preset;
 ALTER EXTENSION resilience UPDATE;
+SELECT p.proname, x.grantee::regrole, x.grantor = p.proowner AS by_owner, x.is_grantable
+FROM pg_proc p, aclexplode(p.proacl) x
+WHERE p.pronamespace = 'resilience'::regnamespace
+  AND p.proname IN ('page', 'page_json', 'page_sql', 'retry_transaction', 'retry_statement', 'idempotent')
+  AND x.grantee <> p.proowner
+ORDER BY 1, 2::text;
 SELECT p.oid::regprocedure AS routine, p.proacl IS NULL AS default_privileges,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_may,
        has_function_privilege('regress_params_app', p.oid, 'EXECUTE WITH GRANT OPTION') AS app_may_grant,
@@ -22,7 +39,23 @@ WHERE p.pronamespace = 'resilience'::regnamespace
 ORDER BY 1::text;
 \c :home
 DROP DATABASE resilience_params_upgrade;
+-- a look-alike routine with privileges of its own is not taken for one of
+-- the six: the update stops where it names what does not belong
+CREATE DATABASE resilience_params_upgrade;
+\c resilience_params_upgrade
+CREATE EXTENSION resilience VERSION '1.0';
+CREATE FUNCTION resilience.idempotent(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1';
+REVOKE ALL ON FUNCTION resilience.idempotent(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION resilience.idempotent(integer) TO regress_params_app;
+\set VERBOSITY terse
+ALTER EXTENSION resilience UPDATE;
+\set VERBOSITY default
+SELECT extversion FROM pg_extension WHERE extname = 'resilience';
+\c :home
+DROP DATABASE resilience_params_upgrade;
 DROP ROLE regress_params_app;
+DROP ROLE regress_params_app2;
+DROP ROLE "regress params ""odd"", =X/{}";
 CREATE DATABASE resilience_params_upgrade;
 \c resilience_params_upgrade
 CREATE EXTENSION resilience VERSION '1.0';
