@@ -46,3 +46,29 @@ SELECT resilience.idempotent('params_edge_enc3', 'SELECT $1::text = $2::text AS 
                              ARRAY[('caf' || chr(233))::params_edge_mood, 'x']) ->> 'replayed' AS replayed;
 SHOW client_encoding;
 ROLLBACK;
+
+-- Typed params are fingerprinted by type name, not OID: a composite whose
+-- fields are of other user-defined types (an enum, an array of it), made
+-- again as a dump and restore makes them (same names, other OIDs), is the
+-- same request.  A changed type is not.
+CREATE TYPE params_edge_kind AS ENUM ('a', 'b');
+CREATE TYPE params_edge_item AS (kind params_edge_kind, kinds params_edge_kind[], n int);
+BEGIN;
+SELECT resilience.idempotent('params_edge_oid', 'SELECT ($1).n AS n, ($1).kinds AS k',
+                             ARRAY[row('a', '{b,a}', 1)::params_edge_item, NULL]);
+DROP TYPE params_edge_item;
+DROP TYPE params_edge_kind;
+CREATE TYPE params_edge_kind AS ENUM ('a', 'b');
+CREATE TYPE params_edge_item AS (kind params_edge_kind, kinds params_edge_kind[], n int);
+SELECT resilience.idempotent('params_edge_oid', 'SELECT ($1).n AS n, ($1).kinds AS k',
+                             ARRAY[row('a', '{b,a}', 1)::params_edge_item, NULL]) ->> 'replayed' AS replayed;
+SELECT pg_temp.err($q$SELECT resilience.idempotent('params_edge_oid', 'SELECT ($1).n AS n, ($1).kinds AS k',
+                             ARRAY[row('a', '{a,b}', 1)::params_edge_item, NULL])$q$);
+SELECT pg_temp.err($q$SELECT resilience.idempotent('params_edge_oid', 'SELECT ($1).n AS n, ($1).kinds AS k',
+                             ARRAY[row('a', '[0:1]={b,a}', 1)::params_edge_item, NULL])$q$);
+ALTER TYPE params_edge_item ADD ATTRIBUTE extra int;
+SELECT pg_temp.err($q$SELECT resilience.idempotent('params_edge_oid', 'SELECT ($1).n AS n, ($1).kinds AS k',
+                             ARRAY[row('a', '{b,a}', 1, NULL)::params_edge_item, NULL])$q$);
+ROLLBACK;
+DROP TYPE params_edge_item;
+DROP TYPE params_edge_kind;

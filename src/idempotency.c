@@ -52,6 +52,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -64,6 +65,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "args.h"
 #include "cursor.h"
@@ -230,6 +232,126 @@ idempotency_append_u32(StringInfo buf, uint32 v)
 	appendBinaryStringInfo(buf, (char *) b, 4);
 }
 
+/* Append a length-prefixed string. */
+static void
+idempotency_append_str(StringInfo buf, const char *str, uint32 len)
+{
+	idempotency_append_u32(buf, len);
+	appendBinaryStringInfo(buf, str, len);
+}
+
+/*
+ * The fingerprint's encoding of one non-NULL value of type typid.  A
+ * composite value is encoded field by field (each with its type's
+ * schema-qualified name) and an array element by element, with its
+ * dimensions and lower bounds, rather than by record_send and array_send,
+ * which write the OIDs of the field and element types: those of
+ * user-defined types change with a dump and restore.  Any other value is
+ * its binary send form, or its text form for a type without one.
+ */
+static void
+idempotency_append_value(StringInfo buf, Oid typid, Datum v)
+{
+	Oid			base = getBaseType(typid);
+	Oid			elem = get_element_type(base);
+
+	check_stack_depth();		/* composites of arrays of composites ... */
+	if (type_is_rowtype(base))
+	{
+		HeapTupleHeader td = DatumGetHeapTupleHeader(v);
+		TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
+												  HeapTupleHeaderGetTypMod(td));
+		HeapTupleData tuple;
+		Datum	   *values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+		bool	   *isnull = palloc(sizeof(bool) * Max(desc->natts, 1));
+		uint32		nfields = 0;
+
+		tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = td;
+		heap_deform_tuple(&tuple, desc, values, isnull);
+		for (int i = 0; i < desc->natts; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				nfields++;
+		appendStringInfoChar(buf, 'r');
+		idempotency_append_u32(buf, nfields);
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			char	   *name;
+
+			if (att->attisdropped)
+				continue;
+			name = format_type_be_qualified(att->atttypid);
+			idempotency_append_str(buf, name, strlen(name));
+			if (isnull[i])
+				appendStringInfoChar(buf, 'n');
+			else
+				idempotency_append_value(buf, att->atttypid, values[i]);
+		}
+		ReleaseTupleDesc(desc);
+	}
+	else if (OidIsValid(elem) && get_typlen(base) == -1)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(v);
+		int			ndim = ARR_NDIM(arr);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		appendStringInfoChar(buf, 'a');
+		idempotency_append_u32(buf, ndim);
+		for (int d = 0; d < ndim; d++)
+		{
+			idempotency_append_u32(buf, ARR_DIMS(arr)[d]);
+			idempotency_append_u32(buf, ARR_LBOUND(arr)[d]);
+		}
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			if (nulls[i])
+				appendStringInfoChar(buf, 'n');
+			else
+				idempotency_append_value(buf, ARR_ELEMTYPE(arr), elems[i]);
+		}
+	}
+	else
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		char		typdelim;
+		Oid			typioparam;
+		Oid			func;
+		bool		isvarlena;
+
+		get_type_io_data(base, IOFunc_send, &typlen, &typbyval, &typalign,
+						 &typdelim, &typioparam, &func);
+		if (OidIsValid(func))
+		{
+			bytea	   *b = OidSendFunctionCall(func, v);
+
+			appendStringInfoChar(buf, 'b');
+			idempotency_append_str(buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+		}
+		else
+		{
+			char	   *str;
+
+			getTypeOutputInfo(base, &func, &isvarlena);
+			str = OidOutputFunctionCall(func, v);
+			appendStringInfoChar(buf, 't');
+			idempotency_append_str(buf, str, strlen(str));
+		}
+	}
+}
+
 /*
  * The fingerprint's encoding of params of a type other than text.  Send
  * functions of text-like types (varchar, enum labels, json ...) convert to
@@ -243,27 +365,10 @@ idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
 						 bool *nulls, int nelems)
 {
 	char	   *typname = format_type_be_qualified(elemtype);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	char		typdelim;
-	Oid			typioparam;
-	Oid			func;
-	bool		binary;
-	FmgrInfo	flinfo;
 	int			client;
 
-	get_type_io_data(elemtype, IOFunc_send, &typlen, &typbyval, &typalign,
-					 &typdelim, &typioparam, &func);
-	binary = OidIsValid(func);
-	if (!binary)
-		get_type_io_data(elemtype, IOFunc_output, &typlen, &typbyval, &typalign,
-						 &typdelim, &typioparam, &func);
-	fmgr_info(func, &flinfo);
-
-	appendStringInfoChar(buf, binary ? 'B' : 'T');
-	idempotency_append_u32(buf, strlen(typname));
-	appendStringInfoString(buf, typname);
+	appendStringInfoChar(buf, 'P');
+	idempotency_append_str(buf, typname, strlen(typname));
 	idempotency_append_u32(buf, nelems);
 	client = cursor_encoding_enter();
 	PG_TRY();
@@ -272,22 +377,8 @@ idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
 		{
 			if (nulls[i])
 				appendStringInfoChar(buf, 'n');
-			else if (binary)
-			{
-				bytea	   *b = SendFunctionCall(&flinfo, elems[i]);
-
-				appendStringInfoChar(buf, 'v');
-				idempotency_append_u32(buf, VARSIZE(b) - VARHDRSZ);
-				appendBinaryStringInfo(buf, VARDATA(b), VARSIZE(b) - VARHDRSZ);
-			}
 			else
-			{
-				char	   *str = OutputFunctionCall(&flinfo, elems[i]);
-
-				appendStringInfoChar(buf, 'v');
-				idempotency_append_u32(buf, strlen(str));
-				appendStringInfoString(buf, str);
-			}
+				idempotency_append_value(buf, elemtype, elems[i]);
 		}
 	}
 	PG_FINALLY();
@@ -302,10 +393,11 @@ idempotency_typed_params(StringInfo buf, Oid elemtype, Datum *elems,
  * length-prefixed so that no two different requests share an encoding.
  * text[] params are encoded as in 1.0, so records made then still match;
  * params of another element type are tagged with its schema-qualified name
- * (not its OID, which a dump and restore changes) and encoded by its binary
- * send function, which unlike its text form does not depend on settings
- * such as DateStyle (run under the server's encoding as the client's); a
- * type without one falls back to its text form.
+ * (not its OID, which a dump and restore changes), as are the fields of
+ * composite values, and encoded by the binary send functions of their
+ * parts (idempotency_append_value), which unlike their text forms do not
+ * depend on settings such as DateStyle (run under the server's encoding as
+ * the client's); a type without one falls back to its text form.
  */
 static bytea *
 idempotency_fingerprint(text *sql, ArrayType *params)
