@@ -19,7 +19,8 @@
  * so "created_at DESC" becomes "created_at DESC, id DESC" and stays one
  * index's order.  The NULLS placement of a NOT NULL column is normalized to
  * its direction's default, so such a spec matches a plain index.  NOT NULL
- * is not trusted on a foreign table, nor on a parent with a foreign
+ * counts only where its constraint is valid (keyset_attr_notnull), and is
+ * not trusted on a foreign table, nor on a parent with a foreign
  * partition or child (the remote side does not enforce it), and a parent
  * with inheritance children has no unique index covering them.
  *
@@ -134,6 +135,26 @@ keyset_resolve_type(KeysetSpec *spec, int i, Form_pg_attribute attr)
 	c->lt_sql = keyset_operator_sql(lt);
 	c->gt_sql = keyset_operator_sql(gt);
 	c->eq_sql = keyset_operator_sql(eq);
+}
+
+/*
+ * Whether a column of the relation described by desc (a relcache entry's)
+ * is NOT NULL by a constraint that holds for every row.  From PostgreSQL 18
+ * a NOT NULL constraint can be NOT VALID: attnotnull is set, but rows from
+ * before may still be NULL, so the column may neither prove a unique index
+ * a key nor be compared as never NULL.  (A catalog's are left unknown, and
+ * always hold.)
+ */
+static bool
+keyset_attr_notnull(TupleDesc desc, Form_pg_attribute attr)
+{
+	if (!attr->attnotnull)
+		return false;
+#if PG_VERSION_NUM >= 180000
+	if (TupleDescCompactAttr(desc, attr->attnum - 1)->attnullability == ATTNULLABLE_INVALID)
+		return false;
+#endif
+	return true;
 }
 
 /* The relation's columns named by attnum, or NULL. */
@@ -256,7 +277,7 @@ keyset_unique_key(Relation rel, const KeysetSpec *spec, const AttrNumber *expose
 			AttrNumber	shown;
 			bool		found = false;
 
-			if (attnum <= 0 || !TupleDescAttr(desc, attnum - 1)->attnotnull ||
+			if (attnum <= 0 || !keyset_attr_notnull(desc, TupleDescAttr(desc, attnum - 1)) ||
 				!keyset_index_column_proves(tup, k, TupleDescAttr(desc, attnum - 1)))
 			{
 				usable = false;
@@ -394,15 +415,15 @@ keyset_view_table(Relation view, AttrNumber **expose)
 
 /* Fill a column's attribute fields and its type's. */
 static void
-keyset_set_column(KeysetSpec *spec, int i, Form_pg_attribute attr, KeysetDirection dir,
-				  KeysetNulls nulls)
+keyset_set_column(KeysetSpec *spec, int i, TupleDesc desc, Form_pg_attribute attr,
+				  KeysetDirection dir, KeysetNulls nulls)
 {
 	KeysetColumn *c = &spec->cols[i];
 
 	c->attnum = attr->attnum;
 	c->name = pstrdup(NameStr(attr->attname));
 	c->qname = quote_identifier(c->name);
-	c->notnull = attr->attnotnull && !spec->notnull_untrusted;
+	c->notnull = keyset_attr_notnull(desc, attr) && !spec->notnull_untrusted;
 	c->rowtype = type_is_rowtype(attr->atttypid);
 	c->desc = (dir == KEYSET_DIR_DESC);
 	/* NULLS placement only matters for nullable columns */
@@ -472,7 +493,7 @@ keyset_build_spec(Relation rel, const KeysetSpecItem *items, int nitems, bool as
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("column \"%s\" appears more than once in the sort specification",
 								items[i].name)));
-		keyset_set_column(spec, i, attr, items[i].dir, items[i].nulls);
+		keyset_set_column(spec, i, desc, attr, items[i].dir, items[i].nulls);
 		spec->ncols = i + 1;
 	}
 
@@ -536,7 +557,7 @@ keyset_build_spec(Relation rel, const KeysetSpecItem *items, int nitems, bool as
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("sort specification has more than %d columns", KEYSET_MAX_COLUMNS)));
-			keyset_set_column(spec, spec->ncols, TupleDescAttr(desc, keycols[k] - 1), lastdir,
+			keyset_set_column(spec, spec->ncols, desc, TupleDescAttr(desc, keycols[k] - 1), lastdir,
 							  KEYSET_NULLS_DEFAULT);
 			spec->ncols++;
 		}
