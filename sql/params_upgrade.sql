@@ -28,7 +28,7 @@ FROM pg_proc p, aclexplode(p.proacl) x
 WHERE p.pronamespace = 'resilience'::regnamespace
   AND p.proname IN ('page', 'page_json', 'page_sql', 'retry_transaction', 'retry_statement', 'idempotent')
   AND x.grantee <> p.proowner
-ORDER BY 1, 2::text;
+ORDER BY 1, x.grantee::regrole::text COLLATE "C";
 SELECT p.oid::regprocedure AS routine, p.proacl IS NULL AS default_privileges,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public_may,
        has_function_privilege('regress_params_app', p.oid, 'EXECUTE WITH GRANT OPTION') AS app_may_grant,
