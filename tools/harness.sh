@@ -177,7 +177,9 @@ test)
 	}
 	# the suites are the Makefile's (REGRESS, ISOLATION, TAP_TESTS), run by
 	# PGXS's installcheck against the staged server, one kind at a time so
-	# that each summary is counted; bindir points them at the staged binaries
+	# that each summary is counted; bindir points them at the staged binaries.
+	# A kind set empty on the command line (make test ISOLATION=) is skipped,
+	# not counted as a failure.
 	pgxs_check() { make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" installcheck "$@"; }
 
 	echo "== exported symbols"
@@ -188,19 +190,19 @@ test)
 	fi
 
 	rm -rf results output_iso regression.diffs regression.out
-	if compgen -G 'sql/*.sql' >/dev/null; then
+	if compgen -G 'sql/*.sql' >/dev/null && [ -n "${REGRESS-x}" ]; then
 		echo "== regression suites"
 		pgxs_check ISOLATION= TAP_TESTS= 2>&1 | tee "$STAGE/regress.log" || status=1
 		tally "$STAGE/regress.log"
 		[ -f regression.diffs ] && { echo "== regression.diffs"; cat regression.diffs; }
 	fi
-	if compgen -G 'specs/*.spec' >/dev/null; then
+	if compgen -G 'specs/*.spec' >/dev/null && [ -n "${ISOLATION-x}" ]; then
 		echo "== isolation suites"
 		pgxs_check REGRESS= TAP_TESTS= 2>&1 | tee "$STAGE/isolation.log" || status=1
 		tally "$STAGE/isolation.log"
 		[ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
 	fi
-	if compgen -G 't/*.pl' >/dev/null; then
+	if compgen -G 't/*.pl' >/dev/null && [ -n "${TAP_TESTS-x}" ]; then
 		echo "== TAP suites"
 		# TAP tests make their own clusters from the staged binaries, so they
 		# run as the server's user (initdb refuses root), from a copy of the
