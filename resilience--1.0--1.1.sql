@@ -847,3 +847,16 @@ GRANT SELECT ON resilience.stats, resilience.stats_histogram, resilience.retry_s
     resilience.retry_gave_up, resilience.guard_stats, resilience.guard_name_stats,
     resilience.lease_stats, resilience.idempotency_stats, resilience.keyset_stats,
     resilience.limit_stats, resilience.queue_stats TO pg_monitor, @extowner@;
+
+-- leases are PL/pgSQL writing resilience.lease_state: their grants,
+-- renewals, takeovers and releases are counted from the row changes
+CREATE FUNCTION resilience.stats_lease_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'stats_lease_trigger'
+LANGUAGE C;
+
+COMMENT ON FUNCTION resilience.stats_lease_trigger() IS
+'internal: counts lease grants, renewals, takeovers and releases for the monitoring views from the changes of resilience.lease_state';
+
+CREATE TRIGGER stats_count AFTER INSERT OR UPDATE ON resilience.lease_state
+FOR EACH ROW EXECUTE FUNCTION resilience.stats_lease_trigger();

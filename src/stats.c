@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
@@ -50,6 +51,8 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "executor/spi.h"
+#include "catalog/pg_collation.h"
 #include "port/atomics.h"
 #include "port/pg_bitutils.h"
 #include "storage/fd.h"
@@ -75,6 +78,7 @@ RESILIENCE_FUNCTION(stats_info);
 RESILIENCE_FUNCTION(stats_quantile);
 RESILIENCE_FUNCTION(stats_reset);
 RESILIENCE_FUNCTION(stats_metrics);
+RESILIENCE_FUNCTION(stats_lease_trigger);
 
 #define STATS_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/resilience.stat"
 #define STATS_FILE_MAGIC	0x52535431	/* "RST1" */
@@ -689,6 +693,79 @@ stats_queue_pickup(const char *queue, int len, int64 latency_us)
 	pg_atomic_fetch_add_u64(&e->counters[STATS_QUEUE_CLAIMED], 1);
 	stats_hist_add(&e->hist, latency_us);
 	LWLockRelease(lock);
+}
+
+/*
+ * The trigger on resilience.lease_state (AFTER INSERT OR UPDATE, each row):
+ * what the row change means.  An insert or a new token is a grant, a grant
+ * over another holder's row a takeover; the same token and holder is a
+ * renewal; a holder cleared a release.  Only a role that may write the
+ * table can cause counts, and only by changing a lease.
+ */
+Datum
+stats_lease_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	int			name_att,
+				holder_att,
+				token_att;
+	bool		isnull;
+	bool		newholder_null;
+	Datum		name;
+	text	   *nametext;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("resilience.stats_lease_trigger() must be called as an AFTER ROW trigger")));
+	newtup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	if (!STATS_ACTIVE())
+		return PointerGetDatum(newtup);
+
+	desc = td->tg_relation->rd_att;
+	name_att = SPI_fnumber(desc, "name");
+	holder_att = SPI_fnumber(desc, "holder");
+	token_att = SPI_fnumber(desc, "token");
+	if (name_att <= 0 || holder_att <= 0 || token_att <= 0)
+		return PointerGetDatum(newtup);
+	name = heap_getattr(newtup, name_att, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(newtup);
+	nametext = DatumGetTextPP(name);
+	(void) heap_getattr(newtup, holder_att, desc, &newholder_null);
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		stats_lease_event(VARDATA_ANY(nametext), VARSIZE_ANY_EXHDR(nametext), STATS_LEASE_GRANT);
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		HeapTuple	oldtup = td->tg_trigtuple;
+		bool		oldholder_null;
+		bool		tnull1,
+					tnull2;
+		Datum		oldholder = heap_getattr(oldtup, holder_att, desc, &oldholder_null);
+		Datum		newholder = heap_getattr(newtup, holder_att, desc, &newholder_null);
+		Datum		oldtoken = heap_getattr(oldtup, token_att, desc, &tnull1);
+		Datum		newtoken = heap_getattr(newtup, token_att, desc, &tnull2);
+		bool		same_holder = !oldholder_null && !newholder_null &&
+			DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, oldholder, newholder));
+		const char *n = VARDATA_ANY(nametext);
+		int			len = VARSIZE_ANY_EXHDR(nametext);
+
+		if (!tnull1 && !tnull2 && DatumGetInt64(oldtoken) != DatumGetInt64(newtoken))
+		{
+			stats_lease_event(n, len, STATS_LEASE_GRANT);
+			if (!oldholder_null && !same_holder)
+				stats_lease_event(n, len, STATS_LEASE_TAKEOVER);
+		}
+		else if (newholder_null && !oldholder_null)
+			stats_lease_event(n, len, STATS_LEASE_RELEASE);
+		else if (same_holder)
+			stats_lease_event(n, len, STATS_LEASE_RENEWAL);
+	}
+	return PointerGetDatum(newtup);
 }
 
 /* ---- reading ---- */
