@@ -26,8 +26,9 @@
  *
  * Persistence: the postmaster writes everything to STATS_DUMP_FILE when it
  * exits normally, and reads (then removes) it when it creates the shared
- * memory, as pg_stat_statements does.  After a crash or an immediate
- * shutdown nothing is written, so the counts start over.  A file with
+ * memory, as pg_stat_statements does.  The file is read only if pg_control
+ * says the server was shut down cleanly: after a crash or an immediate
+ * shutdown (which also exits the postmaster normally) the counts start over.  A file with
  * another magic number, version or layout is ignored with a LOG line.
  *
  * Reset races: an event that runs during stats_reset() may be lost or may
@@ -44,7 +45,9 @@
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_control.h"
 #include "commands/dbcommands.h"
+#include "common/controldata_utils.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -221,10 +224,10 @@ typedef struct StatsNameEntry
 #define STATS_KIND_LEASE	'l'
 #define STATS_KIND_QUEUE	'q'
 
-#define STATS_GUARD_ACQUIRED	0
-#define SC_GUARD_WAITS		1
-#define SC_GUARD_TIMEOUTS	2
-#define STATS_GUARD_WAIT_US		3
+#define NAME_GUARD_ACQUIRED		0
+#define NAME_GUARD_WAITS		1
+#define NAME_GUARD_TIMEOUTS		2
+#define NAME_GUARD_WAIT_US		3
 
 StaticAssertDecl(STATS_LEASE_NEVENTS <= STATS_NAME_NCOUNTERS, "lease events fit");
 StaticAssertDecl(STATS_QUEUE_NEVENTS <= STATS_NAME_NCOUNTERS, "queue events fit");
@@ -530,13 +533,13 @@ stats_guard_acquire(const char *name, int len, bool session, bool shared,
 	e = stats_name_get(STATS_KIND_GUARD, name, len, &lock);
 	pg_atomic_fetch_add_u64(&e->events, 1);
 	if (granted)
-		pg_atomic_fetch_add_u64(&e->counters[STATS_GUARD_ACQUIRED], 1);
+		pg_atomic_fetch_add_u64(&e->counters[NAME_GUARD_ACQUIRED], 1);
 	else
-		pg_atomic_fetch_add_u64(&e->counters[SC_GUARD_TIMEOUTS], 1);
+		pg_atomic_fetch_add_u64(&e->counters[NAME_GUARD_TIMEOUTS], 1);
 	if (waited)
 	{
-		pg_atomic_fetch_add_u64(&e->counters[SC_GUARD_WAITS], 1);
-		pg_atomic_fetch_add_u64(&e->counters[STATS_GUARD_WAIT_US], (uint64) Max(wait_us, 0));
+		pg_atomic_fetch_add_u64(&e->counters[NAME_GUARD_WAITS], 1);
+		pg_atomic_fetch_add_u64(&e->counters[NAME_GUARD_WAIT_US], (uint64) Max(wait_us, 0));
 	}
 	LWLockRelease(lock);
 }
@@ -1326,22 +1329,22 @@ stats_metrics(PG_FUNCTION_ARGS)
 	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_acquisitions_total",
 							 "Locks granted, per lock name.", "name",
-							 STATS_GUARD_ACQUIRED, NULL, 1, &emitted);
+							 NAME_GUARD_ACQUIRED, NULL, 1, &emitted);
 	emitted = false;
 	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_waits_total",
 							 "Lock requests that waited, per lock name.", "name",
-							 SC_GUARD_WAITS, NULL, 1, &emitted);
+							 NAME_GUARD_WAITS, NULL, 1, &emitted);
 	emitted = false;
 	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_timeouts_total",
 							 "Lock requests not granted in time, per lock name.", "name",
-							 SC_GUARD_TIMEOUTS, NULL, 1, &emitted);
+							 NAME_GUARD_TIMEOUTS, NULL, 1, &emitted);
 	emitted = false;
 	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_wait_seconds_total",
 							 "Time lock requests waited, per lock name.", "name",
-							 STATS_GUARD_WAIT_US, NULL, 1000000, &emitted);
+							 NAME_GUARD_WAIT_US, NULL, 1000000, &emitted);
 	emitted = false;
 	for (int ev = 0; ev < STATS_LEASE_NEVENTS; ev++)
 		stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_LEASE,
@@ -1533,6 +1536,23 @@ stats_load(void)
 	StatsFileHeader hdr;
 	uint32		trailer = 0;
 	uint32		loaded = 0;
+	ControlFileData *control;
+	bool		crc_ok;
+
+	/*
+	 * Only a clean shutdown leaves pg_control saying so: after an immediate
+	 * shutdown or a crash the file (if any) is stale, as is the rest of
+	 * the statistics, which PostgreSQL discards then too.
+	 */
+	control = get_controlfile(DataDir, &crc_ok);
+	if (!crc_ok || (control->state != DB_SHUTDOWNED &&
+					control->state != DB_SHUTDOWNED_IN_RECOVERY))
+	{
+		pfree(control);
+		unlink(STATS_DUMP_FILE);
+		return;
+	}
+	pfree(control);
 
 	f = AllocateFile(STATS_DUMP_FILE, PG_BINARY_R);
 	if (f == NULL)
