@@ -1136,6 +1136,12 @@ stats_reset(PG_FUNCTION_ARGS)
 static void
 stats_append_label(StringInfo buf, const char *s)
 {
+	/* most names need no escape: one copy */
+	if (strpbrk(s, "\\\"\n") == NULL)
+	{
+		appendStringInfoString(buf, s);
+		return;
+	}
 	for (; *s; s++)
 	{
 		if (*s == '\\')
@@ -1154,7 +1160,12 @@ static void
 stats_append_value(StringInfo buf, uint64 v, int64 scale)
 {
 	if (scale == 1)
-		appendStringInfo(buf, UINT64_FORMAT, v);
+	{
+		char		digits[MAXINT8LEN + 1];
+		int			len = pg_ulltoa_n(v, digits);
+
+		appendBinaryStringInfo(buf, digits, len);
+	}
 	else
 		appendStringInfo(buf, "%.6f", (double) v / (double) scale);
 }
@@ -1197,33 +1208,48 @@ stats_append_hist(StringInfo buf, const char *family, const char *labels,
 					 labels[0] ? "{" : "", labels, labels[0] ? "}" : "", cum);
 }
 
-/* datname="...",<key>="..." for a name copy, into a scratch buffer */
-static void
-stats_name_labels(StringInfo lab, const StatsNameCopy *c, const char *key,
-				  Oid *cached_db, char **cached_name)
+/*
+ * The labels of every name copy, datname="...",name="..." (queue="..." for
+ * queues), built once per metrics() call; database names looked up once each.
+ */
+static char **
+stats_name_labels(StatsNameCopy *copies, int n)
 {
-	if (*cached_db != c->dbid)
+	char	  **labels = palloc(sizeof(char *) * Max(n, 1));
+	Oid			cached_db = InvalidOid;
+	char	   *cached_name = NULL;
+	StringInfoData lab;
+
+	initStringInfo(&lab);
+	for (int i = 0; i < n; i++)
 	{
-		*cached_name = get_database_name(c->dbid);
-		*cached_db = c->dbid;
+		StatsNameCopy *c = &copies[i];
+
+		if (cached_db != c->dbid)
+		{
+			cached_name = get_database_name(c->dbid);
+			cached_db = c->dbid;
+		}
+		resetStringInfo(&lab);
+		appendStringInfoString(&lab, "datname=\"");
+		stats_append_label(&lab, cached_name ? cached_name : "");
+		appendStringInfoString(&lab, c->kind == STATS_KIND_QUEUE ? "\",queue=\"" : "\",name=\"");
+		stats_append_label(&lab, c->name);
+		appendStringInfoChar(&lab, '"');
+		labels[i] = pnstrdup(lab.data, lab.len);
 	}
-	resetStringInfo(lab);
-	appendStringInfoString(lab, "datname=\"");
-	stats_append_label(lab, *cached_name ? *cached_name : "");
-	appendStringInfo(lab, "\",%s=\"", key);
-	stats_append_label(lab, c->name);
-	appendStringInfoChar(lab, '"');
+	pfree(lab.data);
+	return labels;
 }
 
 /* per-name families: one family, every entry of kind */
 static void
-stats_append_name_family(StringInfo buf, StringInfo lab, StatsNameCopy *copies,
+stats_append_name_family(StringInfo buf, char **labels, StatsNameCopy *copies,
 						 int n, char kind, const char *family, const char *help,
-						 const char *key, int counter, const char *event,
+						 int counter, const char *event,
 						 int64 scale, bool *emitted)
 {
-	Oid			cached_db = InvalidOid;
-	char	   *cached_name = NULL;
+	int			flen = strlen(family);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -1234,11 +1260,16 @@ stats_append_name_family(StringInfo buf, StringInfo lab, StatsNameCopy *copies,
 			stats_append_family(buf, family, "counter", help);
 			*emitted = true;
 		}
-		stats_name_labels(lab, &copies[i], key, &cached_db, &cached_name);
-		appendStringInfo(buf, "%s{%s", family, lab->data);
+		appendBinaryStringInfo(buf, family, flen);
+		appendStringInfoChar(buf, '{');
+		appendStringInfoString(buf, labels[i]);
 		if (event)
-			appendStringInfo(buf, ",event=\"%s\"", event);
-		appendStringInfoString(buf, "} ");
+		{
+			appendStringInfoString(buf, ",event=\"");
+			appendStringInfoString(buf, event);
+			appendStringInfoChar(buf, '"');
+		}
+		appendBinaryStringInfo(buf, "} ", 2);
 		stats_append_value(buf, copies[i].counters[counter], scale);
 		appendStringInfoChar(buf, '\n');
 	}
@@ -1255,17 +1286,14 @@ stats_metrics(PG_FUNCTION_ARGS)
 		"enqueued", "claimed", "completed", "failed", "dead", "lease_expired"
 	};
 	StringInfoData buf;
-	StringInfoData lab;
 	const char *family = NULL;
 	StatsNameCopy *copies;
+	char	  **labels;
 	int			n;
 	bool		emitted;
-	Oid			cached_db = InvalidOid;
-	char	   *cached_name = NULL;
 
 	stats_require("resilience.metrics()");
 	initStringInfo(&buf);
-	initStringInfo(&lab);
 
 	for (int i = 0; i < STATS_NCOUNTERS; i++)
 	{
@@ -1325,37 +1353,38 @@ stats_metrics(PG_FUNCTION_ARGS)
 					 pg_atomic_read_u64(&stats_name_table.header->evicted));
 
 	copies = stats_copy_names(&n);
+	labels = stats_name_labels(copies, n);
 	emitted = false;
-	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
+	stats_append_name_family(&buf, labels, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_acquisitions_total",
-							 "Locks granted, per lock name.", "name",
+							 "Locks granted, per lock name.",
 							 NAME_GUARD_ACQUIRED, NULL, 1, &emitted);
 	emitted = false;
-	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
+	stats_append_name_family(&buf, labels, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_waits_total",
-							 "Lock requests that waited, per lock name.", "name",
+							 "Lock requests that waited, per lock name.",
 							 NAME_GUARD_WAITS, NULL, 1, &emitted);
 	emitted = false;
-	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
+	stats_append_name_family(&buf, labels, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_timeouts_total",
-							 "Lock requests not granted in time, per lock name.", "name",
+							 "Lock requests not granted in time, per lock name.",
 							 NAME_GUARD_TIMEOUTS, NULL, 1, &emitted);
 	emitted = false;
-	stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_GUARD,
+	stats_append_name_family(&buf, labels, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_wait_seconds_total",
-							 "Time lock requests waited, per lock name.", "name",
+							 "Time lock requests waited, per lock name.",
 							 NAME_GUARD_WAIT_US, NULL, 1000000, &emitted);
 	emitted = false;
 	for (int ev = 0; ev < STATS_LEASE_NEVENTS; ev++)
-		stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_LEASE,
+		stats_append_name_family(&buf, labels, copies, n, STATS_KIND_LEASE,
 								 "resilience_lease_name_events_total",
-								 "Lease events, per lease name.", "name",
+								 "Lease events, per lease name.",
 								 ev, lease_events[ev], 1, &emitted);
 	emitted = false;
 	for (int ev = 0; ev < STATS_QUEUE_NEVENTS; ev++)
-		stats_append_name_family(&buf, &lab, copies, n, STATS_KIND_QUEUE,
+		stats_append_name_family(&buf, labels, copies, n, STATS_KIND_QUEUE,
 								 "resilience_queue_name_events_total",
-								 "Job queue events, per queue.", "queue",
+								 "Job queue events, per queue.",
 								 ev, queue_events[ev], 1, &emitted);
 	emitted = false;
 	for (int i = 0; i < n; i++)
@@ -1368,8 +1397,7 @@ stats_metrics(PG_FUNCTION_ARGS)
 								"Time from a job becoming runnable to its claim, per queue.");
 			emitted = true;
 		}
-		stats_name_labels(&lab, &copies[i], "queue", &cached_db, &cached_name);
-		stats_append_hist(&buf, "resilience_queue_name_pickup_latency_seconds", lab.data,
+		stats_append_hist(&buf, "resilience_queue_name_pickup_latency_seconds", labels[i],
 						  copies[i].buckets, copies[i].sum, 1000000);
 	}
 
