@@ -272,3 +272,7 @@ COMMENT ON FUNCTION resilience.stats_lease_trigger() IS
 
 CREATE TRIGGER stats_count AFTER INSERT OR UPDATE ON resilience.lease_state
 FOR EACH ROW EXECUTE FUNCTION resilience.stats_lease_trigger();
+
+-- only the extension's own trigger uses it: nobody else may attach it (and
+-- count leases of a table of theirs); a trigger fires without EXECUTE
+REVOKE ALL ON FUNCTION resilience.stats_lease_trigger() FROM PUBLIC;
