@@ -172,6 +172,10 @@ BEGIN
         expires_at = excluded.expires_at
     WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= v_now
     RETURNING l.token INTO v_token;
+    IF v_token IS NULL THEN
+        -- for the monitoring counters (a no-op unless preloaded)
+        PERFORM resilience.stats_lease_note('refused', lease_acquire.name, lease_acquire.holder, NULL);
+    END IF;
     RETURN v_token;
 END
 $$;
@@ -236,6 +240,7 @@ AS $$
 DECLARE
     v_row resilience.lease_state%ROWTYPE;
     v_now timestamptz;
+    v_found boolean;
 BEGIN
     PERFORM resilience.lease_check_args('lease_fence', lease_fence.name, NULL, lease_fence.token, NULL);
 
@@ -244,9 +249,16 @@ BEGIN
     SELECT * INTO v_row FROM resilience.lease_state AS l
     WHERE l.name = lease_fence.name
     FOR SHARE;
+    v_found := FOUND;
     v_now := clock_timestamp();
 
-    IF NOT FOUND THEN
+    -- for the monitoring counters (a no-op unless preloaded)
+    IF NOT v_found OR v_row.token <> lease_fence.token OR v_row.holder IS NULL
+       OR v_row.expires_at <= v_now THEN
+        PERFORM resilience.stats_lease_note('fence_rejected', lease_fence.name, NULL, lease_fence.token);
+    END IF;
+
+    IF NOT v_found THEN
         RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
             USING ERRCODE = 'RL001',
                   DETAIL = 'No such lease has ever been granted.',
@@ -864,3 +876,11 @@ FOR EACH ROW EXECUTE FUNCTION resilience.stats_lease_trigger();
 -- only the extension's own trigger uses it: nobody else may attach it (and
 -- count leases of a table of theirs); a trigger fires without EXECUTE
 REVOKE ALL ON FUNCTION resilience.stats_lease_trigger() FROM PUBLIC;
+
+CREATE FUNCTION resilience.stats_lease_note(event text, name text, holder text, token bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stats_lease_note'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.stats_lease_note(text, text, text, bigint) IS
+'internal: counts a refused lease acquisition or a fence rejection for the monitoring views, if lease_state is in that state now';

@@ -92,7 +92,8 @@ SELECT rate_limit_allowed, rate_limit_denied, breaker_allowed, breaker_denied,
 SELECT resilience.rate_limit_reset('stats-limit');
 
 -- leases: a grant, renewals (re-acquire and renew), a release, a new grant
--- after the release (no takeover), a takeover of an expired lease
+-- after the release (no takeover), a takeover of an expired lease, a
+-- refused acquisition
 SELECT resilience.stats_reset();
 SELECT resilience.lease_acquire('stats-lease', 'h1', '1 hour') AS t1 \gset
 SELECT resilience.lease_acquire('stats-lease', 'h1', '1 hour') = :t1 AS same_token;
@@ -103,8 +104,18 @@ SELECT resilience.lease_acquire('stats-short', 'h1', '1 millisecond') IS NOT NUL
 SELECT pg_sleep(0.01);
 SELECT resilience.lease_acquire('stats-short', 'h2', '1 hour') IS NOT NULL AS taken_over;
 SELECT resilience.lease_acquire('stats-short', 'h3', '1 hour') IS NULL AS refused;
-SELECT name, grants, renewals, takeovers, releases FROM resilience.lease_stats ORDER BY name;
+-- a fence with a stale token; direct calls of the counting function count
+-- only what the lease's state supports (here: nothing)
+SELECT resilience.lease_fence('stats-short', 1);
+SELECT resilience.stats_lease_note('refused', 'stats-lease', 'h2', NULL);
+SELECT resilience.stats_lease_note('fence_rejected', 'stats-lease', NULL,
+    (SELECT token FROM resilience.leases WHERE name = 'stats-lease'));
+SELECT resilience.stats_lease_note('bogus', 'stats-lease', NULL, NULL);
+SELECT name, grants, renewals, takeovers, refused, fence_rejections, releases
+FROM resilience.lease_stats ORDER BY name;
 SELECT * FROM pg_temp.moved();
+-- leave no lease behind for the lease suite
+DELETE FROM resilience.lease_state WHERE name LIKE 'stats-%';
 
 -- resilience.track = off: nothing counts
 SELECT resilience.stats_reset();

@@ -71,6 +71,7 @@
 #include "extension.h"
 #include "resilience.h"
 #include "shmem.h"
+#include "spiplan.h"
 #include "stats.h"
 
 RESILIENCE_FUNCTION(stats_counters);
@@ -82,6 +83,7 @@ RESILIENCE_FUNCTION(stats_quantile);
 RESILIENCE_FUNCTION(stats_reset);
 RESILIENCE_FUNCTION(stats_metrics);
 RESILIENCE_FUNCTION(stats_lease_trigger);
+RESILIENCE_FUNCTION(stats_lease_note);
 
 #define STATS_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/resilience.stat"
 #define STATS_FILE_MAGIC	0x52535431	/* "RST1" */
@@ -769,6 +771,75 @@ stats_lease_trigger(PG_FUNCTION_ARGS)
 			stats_lease_event(n, len, STATS_LEASE_RENEWAL);
 	}
 	return PointerGetDatum(newtup);
+}
+
+/*
+ * stats_lease_note(event text, name text, holder text, token bigint): the
+ * lease events that write nothing, called by lease_acquire ('refused') and
+ * lease_fence ('fence_rejected').  The event counts only if the lease is in
+ * the state that causes it, as the caller sees lease_state now: a live lease
+ * of another holder, or no live lease with that token.  So a direct call
+ * counts only what the lease function would have counted in its place.
+ * Without preloading or with resilience.track = off it does nothing at all.
+ */
+Datum
+stats_lease_note(PG_FUNCTION_ARGS)
+{
+	text	   *event;
+	text	   *name;
+	bool		refused;
+	Oid			relid;
+	char	   *sql;
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			rc;
+	bool		found;
+
+	if (!STATS_ACTIVE() || PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	event = PG_GETARG_TEXT_PP(0);
+	name = PG_GETARG_TEXT_PP(1);
+	if (strcmp(text_to_cstring(event), "refused") == 0)
+		refused = true;
+	else if (strcmp(text_to_cstring(event), "fence_rejected") == 0)
+		refused = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized lease event \"%s\"", text_to_cstring(event)),
+				 errhint("Valid events are \"refused\" and \"fence_rejected\".")));
+	if (refused ? PG_ARGISNULL(2) : PG_ARGISNULL(3))
+		PG_RETURN_VOID();
+
+	relid = resilience_member_table("lease_state", NULL);
+	sql = refused ?
+		psprintf("SELECT FROM %s l WHERE l.name OPERATOR(pg_catalog.=) $1"
+				 " AND l.holder OPERATOR(pg_catalog.<>) $2"
+				 " AND l.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
+				 resilience_member_table_name(relid)) :
+		psprintf("SELECT FROM %s l WHERE l.name OPERATOR(pg_catalog.=) $1"
+				 " AND l.token OPERATOR(pg_catalog.=) $3 AND l.holder IS NOT NULL"
+				 " AND l.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
+				 resilience_member_table_name(relid));
+	values[0] = PointerGetDatum(name);
+	values[1] = refused ? PG_GETARG_DATUM(2) : (Datum) 0;
+	nulls[1] = refused ? ' ' : 'n';
+	values[2] = refused ? (Datum) 0 : PG_GETARG_DATUM(3);
+	nulls[2] = refused ? 'n' : ' ';
+
+	spiplan_connect();
+	rc = SPI_execute_with_args(sql, 3, argtypes, values, nulls, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading lease state failed: %s", SPI_result_code_string(rc));
+	found = SPI_processed > 0;
+	SPI_finish();
+
+	/* refused: a live lease of another holder; rejected: none with the token */
+	if (refused == found)
+		stats_lease_event(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name),
+						  refused ? STATS_LEASE_REFUSED : STATS_LEASE_FENCE_REJECTED);
+	PG_RETURN_VOID();
 }
 
 /* ---- reading ---- */

@@ -276,3 +276,11 @@ FOR EACH ROW EXECUTE FUNCTION resilience.stats_lease_trigger();
 -- only the extension's own trigger uses it: nobody else may attach it (and
 -- count leases of a table of theirs); a trigger fires without EXECUTE
 REVOKE ALL ON FUNCTION resilience.stats_lease_trigger() FROM PUBLIC;
+
+CREATE FUNCTION resilience.stats_lease_note(event text, name text, holder text, token bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stats_lease_note'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.stats_lease_note(text, text, text, bigint) IS
+'internal: counts a refused lease acquisition or a fence rejection for the monitoring views, if lease_state is in that state now';
