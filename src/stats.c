@@ -68,6 +68,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "args.h"
 #include "extension.h"
 #include "resilience.h"
 #include "shmem.h"
@@ -796,7 +797,10 @@ stats_lease_note(PG_FUNCTION_ARGS)
 	int			rc;
 	bool		found;
 
-	if (!STATS_ACTIVE() || PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	/* holder or token may be NULL (each event uses one); these may not */
+	args_not_null(fcinfo, 0, "event");
+	args_not_null(fcinfo, 1, "name");
+	if (!STATS_ACTIVE())
 		PG_RETURN_VOID();
 	event = PG_GETARG_TEXT_PP(0);
 	name = PG_GETARG_TEXT_PP(1);
