@@ -348,12 +348,12 @@ guard_acquire(int64 key, bool shared, bool session, int timeout_ms,
 	}
 	PG_END_TRY();
 
-	stats_guard_acquire(name, len, true, shared, waited != 0,
-						waited != 0 ? GetCurrentTimestamp() - waited : 0, granted);
 	if (granted)
 		entry->count++;
 	else if (entry->count == 0)
 		hash_search(guard_session_holds, &entry->id, HASH_REMOVE, NULL);
+	stats_guard_acquire(name, len, true, shared, waited != 0,
+						waited != 0 ? GetCurrentTimestamp() - waited : 0, granted);
 	return granted;
 }
 

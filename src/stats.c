@@ -401,7 +401,22 @@ stats_evict(HTAB *htab, int count, int max)
 	uint64		threshold;
 	int			removed = 0;
 
-	weights = palloc(sizeof(uint64) * Max(count, 1));
+	/* no memory for the sort: drop the first quota entries rather than fail */
+	weights = palloc_extended(sizeof(uint64) * Max(count, 1), MCXT_ALLOC_NO_OOM);
+	if (weights == NULL)
+	{
+		hash_seq_init(&status, htab);
+		while ((e = (StatsNameEntry *) hash_seq_search(&status)) != NULL)
+		{
+			hash_search(htab, &e->key, HASH_REMOVE, NULL);
+			if (++removed >= quota)
+			{
+				hash_seq_term(&status);
+				break;
+			}
+		}
+		return removed;
+	}
 	hash_seq_init(&status, htab);
 	while ((e = (StatsNameEntry *) hash_seq_search(&status)) != NULL)
 	{
