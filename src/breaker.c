@@ -61,6 +61,7 @@
 #include "clock.h"
 #include "resilience.h"
 #include "shmem.h"
+#include "stats.h"
 
 #define BREAKER_BUCKETS 20
 
@@ -246,6 +247,11 @@ breaker_init_entry(BreakerEntry *e, const BreakerConfig *c, TimestampTz now)
 static void
 breaker_set_state(BreakerEntry *e, BreakerState state, TimestampTz now)
 {
+	if (e->state != state)
+		stats_breaker_state_change(state == BREAKER_OPEN || state == BREAKER_FORCED_OPEN ?
+								   STATS_BREAKER_OPEN :
+								   state == BREAKER_HALF_OPEN ? STATS_BREAKER_HALF_OPEN :
+								   STATS_BREAKER_CLOSED);
 	e->state = state;
 	e->admitted = 0;
 	e->probe_calls = 0;
@@ -330,6 +336,7 @@ breaker_allow(PG_FUNCTION_ARGS)
 	}
 	SpinLockRelease(&e->mutex);
 	LWLockRelease(lock);
+	stats_breaker_decision(allowed);
 	PG_RETURN_BOOL(allowed);
 }
 

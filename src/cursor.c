@@ -54,6 +54,7 @@
 #include "extension.h"
 #include "resilience.h"
 #include "sha256.h"
+#include "stats.h"
 
 RESILIENCE_FUNCTION(cursor_rotate_key);
 
@@ -280,11 +281,21 @@ cursor_reject_invalid(void)
 			 errhint("Pass a cursor exactly as page_json() or cursor_of() returned it in this database; to start over, omit after and before.")));
 }
 
-/* The cached key with this id, reloading the keys once if there is none. */
+/* what cursor_lookup_key saw, for the monitoring counters' reasons */
+#define CURSOR_LOOKUP_NONE		0	/* not called: malformed before the key id */
+#define CURSOR_LOOKUP_FOUND		1	/* a current key: a bad signature is forged */
+#define CURSOR_LOOKUP_MISSING	2	/* no such key: retired (or a made-up id) */
+
+/*
+ * The cached key with this id, reloading the keys once if there is none;
+ * *(int *) arg says which (CURSOR_LOOKUP_*).
+ */
 static const Sha256HmacKey *
 cursor_lookup_key(uint32 keyid, void *arg)
 {
 	bool		reloaded = false;
+
+	*(int *) arg = CURSOR_LOOKUP_FOUND;
 
 	if (!cursor_keys_valid)
 	{
@@ -297,7 +308,10 @@ cursor_lookup_key(uint32 keyid, void *arg)
 			if ((uint32) cursor_keys[i].id == keyid)
 				return &cursor_keys[i].hmac;
 		if (reloaded)
+		{
+			*(int *) arg = CURSOR_LOOKUP_MISSING;
 			return NULL;
+		}
 		cursor_load_keys();
 		reloaded = true;
 	}
@@ -358,19 +372,27 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile int i = 0;
 	int			client;
+	int			lookup = CURSOR_LOOKUP_NONE;
 
 	Assert(nkeys > 0 && nkeys < 256);
 	if (len > CURSOR_MAX_TEXT)
+	{
+		stats_keyset_cursor_rejected(STATS_CURSOR_MALFORMED);
 		cursor_reject_invalid();
+	}
 	raw = palloc(CURSOR_RAW_SIZE(len));
-	switch (cursor_read(text, len, cursor_lookup_key, NULL, fingerprint, nkeys, raw, vals))
+	switch (cursor_read(text, len, cursor_lookup_key, &lookup, fingerprint, nkeys, raw, vals))
 	{
 		case CURSOR_VALID:
 			break;
 		case CURSOR_INVALID:
+			stats_keyset_cursor_rejected(lookup == CURSOR_LOOKUP_NONE ? STATS_CURSOR_MALFORMED :
+										 lookup == CURSOR_LOOKUP_MISSING ? STATS_CURSOR_RETIRED_KEY :
+										 STATS_CURSOR_FORGED);
 			cursor_reject_invalid();
 			break;
 		case CURSOR_OTHER_SPEC:
+			stats_keyset_cursor_rejected(STATS_CURSOR_OTHER_SORT);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cursor was made for another relation or sort order"),
@@ -424,6 +446,7 @@ cursor_decode(const char *text, size_t len, const uint8 *fingerprint,
 		if (!cursor_is_value_error(edata->sqlerrcode))
 			PG_RE_THROW();
 		FlushErrorState();
+		stats_keyset_cursor_rejected(STATS_CURSOR_OTHER);
 		cursor_rethrow_value_error(edata, typnames[i]);
 	}
 	PG_END_TRY();

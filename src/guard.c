@@ -72,6 +72,7 @@
 #include "guard.h"
 #include "resilience.h"
 #include "sha256.h"
+#include "stats.h"
 
 #if PG_VERSION_NUM >= 170000
 #define guard_held_by_me(tag, mode) LockHeldByMe((tag), (mode), false)
@@ -208,6 +209,29 @@ guard_session_entry(int64 key, LOCKMODE mode, bool create)
 }
 
 /*
+ * The conditional acquisition of the uncontended path; a full lock table
+ * (53200 from the lock manager) is counted for the monitoring views.
+ */
+static LockAcquireResult
+guard_try_acquire(const LOCKTAG *tag, LOCKMODE mode, bool session)
+{
+	LockAcquireResult res;
+
+	PG_TRY();
+	{
+		res = guard_lock_acquire(tag, mode, session, true);
+	}
+	PG_CATCH();
+	{
+		if (geterrcode() == ERRCODE_OUT_OF_MEMORY)
+			stats_guard_lock_table_full();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return res;
+}
+
+/*
  * Wait for a lock in the lock manager, inside a subtransaction so that a
  * lock timeout can be survived.  true if granted, false on a lock timeout;
  * other errors propagate unchanged.
@@ -248,6 +272,8 @@ guard_wait(const LOCKTAG *tag, LOCKMODE mode, bool session, int timeout_ms)
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 
+		if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY)
+			stats_guard_lock_table_full();
 		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
 			ReThrowError(edata);
 		FreeErrorData(edata);
@@ -264,15 +290,18 @@ guard_wait(const LOCKTAG *tag, LOCKMODE mode, bool session, int timeout_ms)
  * cancel, statement_timeout and deadlocks raise their own errors.  session
  * takes a session-level lock, else it goes at the end of the transaction.
  * A wait runs in an internal subtransaction, so call it only where a
- * PL/pgSQL EXCEPTION block could run; never in parallel mode.
+ * PL/pgSQL EXCEPTION block could run; never in parallel mode.  name (len
+ * bytes) is what the monitoring counters file the attempt under.
  */
 static bool
-guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
+guard_acquire(int64 key, bool shared, bool session, int timeout_ms,
+			  const char *name, int len)
 {
 	LOCKTAG		tag;
 	LOCKMODE	mode = shared ? ShareLock : ExclusiveLock;
 	GuardSessionEntry *entry;
 	volatile bool granted = true;
+	volatile TimestampTz waited = 0;	/* when the wait began, if any */
 
 	Assert(timeout_ms >= 0 || timeout_ms == GUARD_WAIT_DEFAULT);
 	guard_check_parallel();
@@ -281,18 +310,34 @@ guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
 	/* make room for the count first: nothing may fail once it is held */
 	if (!session)
 	{
-		if (guard_lock_acquire(&tag, mode, false, true) == LOCKACQUIRE_NOT_AVAIL &&
-			(timeout_ms == 0 || !guard_wait(&tag, mode, false, timeout_ms)))
-			return false;
-		return true;
+		if (guard_try_acquire(&tag, mode, false) == LOCKACQUIRE_NOT_AVAIL)
+		{
+			if (timeout_ms == 0)
+				granted = false;
+			else
+			{
+				waited = GetCurrentTimestamp();
+				granted = guard_wait(&tag, mode, false, timeout_ms);
+			}
+		}
+		stats_guard_acquire(name, len, false, shared, waited != 0,
+							waited != 0 ? GetCurrentTimestamp() - waited : 0, granted);
+		return granted;
 	}
 
 	entry = guard_session_entry(key, mode, true);
 	PG_TRY();
 	{
-		if (guard_lock_acquire(&tag, mode, true, true) == LOCKACQUIRE_NOT_AVAIL &&
-			(timeout_ms == 0 || !guard_wait(&tag, mode, true, timeout_ms)))
-			granted = false;
+		if (guard_try_acquire(&tag, mode, true) == LOCKACQUIRE_NOT_AVAIL)
+		{
+			if (timeout_ms == 0)
+				granted = false;
+			else
+			{
+				waited = GetCurrentTimestamp();
+				granted = guard_wait(&tag, mode, true, timeout_ms);
+			}
+		}
 	}
 	PG_CATCH();
 	{
@@ -307,6 +352,8 @@ guard_acquire(int64 key, bool shared, bool session, int timeout_ms)
 		entry->count++;
 	else if (entry->count == 0)
 		hash_search(guard_session_holds, &entry->id, HASH_REMOVE, NULL);
+	stats_guard_acquire(name, len, true, shared, waited != 0,
+						waited != 0 ? GetCurrentTimestamp() - waited : 0, granted);
 	return granted;
 }
 
@@ -476,7 +523,8 @@ guard_lock_common(FunctionCallInfo fcinfo, bool session)
 	int64		key = guard_text_key(name);
 
 	/* the name is only needed as a C string for the error */
-	if (!guard_acquire(key, shared, session, timeout_ms))
+	if (!guard_acquire(key, shared, session, timeout_ms,
+					   VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)))
 		guard_report_unavailable(key, text_to_cstring(name), shared, timeout_ms);
 	PG_RETURN_VOID();
 }
@@ -490,7 +538,8 @@ guard_try_common(FunctionCallInfo fcinfo, bool session)
 	bool		shared = guard_shared_arg(fcinfo, 2);
 
 	PG_RETURN_BOOL(guard_acquire(guard_text_key(name), shared, session,
-								 timeout_ms));
+								 timeout_ms, VARDATA_ANY(name),
+								 VARSIZE_ANY_EXHDR(name)));
 }
 
 /* lock(name text, timeout interval, shared boolean) RETURNS void */
@@ -646,7 +695,9 @@ guard_lock_many(PG_FUNCTION_ARGS)
 			/* out of time: the rest may still be free, so do not wait */
 			left = spent_ms >= timeout_ms ? 0 : (int) (timeout_ms - spent_ms);
 		}
-		if (!guard_acquire(items[i].key, shared, false, left))
+		if (!guard_acquire(items[i].key, shared, false, left,
+						   VARDATA_ANY(items[i].name),
+						   VARSIZE_ANY_EXHDR(items[i].name)))
 			guard_report_unavailable(items[i].key, text_to_cstring(items[i].name),
 									 shared, timeout_ms);
 	}

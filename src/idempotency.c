@@ -54,6 +54,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -63,6 +64,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
@@ -74,6 +76,7 @@
 #include "sha256.h"
 #include "spiplan.h"
 #include "sqlexec.h"
+#include "stats.h"
 
 RESILIENCE_FUNCTION(idempotency_run);
 
@@ -185,7 +188,7 @@ idempotency_prepare_plans(void)
 
 	/* forget_plan last: set only once every plan is built */
 	spiplan_saved(&read_plan,
-				  psprintf("SELECT fingerprint, result FROM %s"
+				  psprintf("SELECT fingerprint, result, xmin FROM %s"
 						   " WHERE role_id OPERATOR(pg_catalog.=) $1"
 						   " AND key OPERATOR(pg_catalog.=) $2"
 						   " AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
@@ -493,7 +496,7 @@ idempotency_reply(bool replayed, Jsonb *result)
  */
 static Jsonb *
 idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
-				   MemoryContext replycxt)
+				   MemoryContext replycxt, Snapshot startsnap)
 {
 	bool		isnull;
 	bool		resnull;
@@ -505,14 +508,29 @@ idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
 
 	fp = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull || !DatumGetBool(DirectFunctionCall2(byteaeq, fp, PointerGetDatum(fingerprint))))
+	{
+		stats_idempotency_mismatch();
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("idempotency key \"%s\" was already used for a different request",
 						text_to_cstring(key)),
 				 errdetail("A key replays only the request it was first used with: the same SQL and parameters."),
 				 errhint("Use a new key for a new request.")));
+	}
 	res = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &resnull);
 
+	/*
+	 * For the monitoring counters: a record whose writer was still running
+	 * when the calling statement began made this call wait (or overlap).
+	 */
+	if (startsnap != NULL)
+	{
+		Datum		xmin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+
+		if (!isnull && !TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)) &&
+			XidInMVCCSnapshot(DatumGetTransactionId(xmin), startsnap))
+			stats_idempotency_wait();
+	}
 	old = MemoryContextSwitchTo(replycxt);
 	reply = idempotency_reply(true, resnull ? NULL : DatumGetJsonbP(res));
 	MemoryContextSwitchTo(old);
@@ -521,6 +539,8 @@ idempotency_replay(text *key, bytea *fingerprint, Datum *keyvalues,
 	rc = SPI_execute_plan(replay_plan, keyvalues, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "counting idempotency replay failed: %s", SPI_result_code_string(rc));
+	stats_idempotency_replay();
+
 	return reply;
 }
 
@@ -582,6 +602,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 	Oid			role = GetUserId();
 	Jsonb	   *reply = NULL;
 	MemoryContext callcxt = CurrentMemoryContext;
+	Snapshot	startsnap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 
 	args_not_null(fcinfo, 0, "key");
 	args_not_null(fcinfo, 1, "sql");
@@ -643,7 +664,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 				elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
 			if (SPI_processed == 1)
 			{
-				reply = idempotency_replay(key, fingerprint, values, callcxt);
+				reply = idempotency_replay(key, fingerprint, values, callcxt, startsnap);
 				break;
 			}
 
@@ -687,6 +708,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 			rc = SPI_execute_plan(record_plan, rvalues, rnulls, false, 0);
 			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 				elog(ERROR, "recording idempotency result failed: %s", SPI_result_code_string(rc));
+			stats_idempotency_first();
 
 			old = MemoryContextSwitchTo(callcxt);
 			reply = idempotency_reply(false, result);

@@ -49,6 +49,7 @@
 #include "keyset_int.h"
 #include "resilience.h"
 #include "spiplan.h"
+#include "stats.h"
 
 RESILIENCE_FUNCTION(keyset_page);
 RESILIENCE_FUNCTION(keyset_page_json);
@@ -294,6 +295,7 @@ keyset_page_body(KeysetCall *call)
 		}
 	}
 	SPI_finish();
+	stats_keyset_page(tuplestore_tuple_count(ts));
 
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = ts;
@@ -430,6 +432,7 @@ keyset_page_json_body(KeysetCall *call)
 	appendStringInfo(&buf, ", \"has_next\": %s, \"has_prev\": %s}",
 					 has_next ? "true" : "false", has_prev ? "true" : "false");
 	SPI_finish();
+	stats_keyset_page((int64) n);
 
 	MemoryContextSwitchTo(call->outercxt);
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));

@@ -42,6 +42,7 @@
 #include "utils/memutils.h"
 
 #include "keyset_int.h"
+#include "stats.h"
 
 /*
  * The LIMIT a cached plan carries for a page of limit rows: the next power of
@@ -126,8 +127,10 @@ keyset_get_plan(const KeysetQuery *q)
 								   p->nfparams, p->nfparams, req->nparams),
 					 errdetail("Parameters $1 to $n of the filter are bound, in order, from the params array.")));
 		spiplan_cache_pin(&p->entry);
+		stats_keyset_plan_cache(true);
 		return p;
 	}
+	stats_keyset_plan_cache(false);
 
 	/* a plan of another transaction's clock is replaced by the insert */
 	inval_count = keyset_inval_count;

@@ -154,6 +154,10 @@ BEGIN
         expires_at = excluded.expires_at
     WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= v_now
     RETURNING l.token INTO v_token;
+    IF v_token IS NULL THEN
+        -- for the monitoring counters (a no-op unless preloaded)
+        PERFORM resilience.stats_lease_note('refused', lease_acquire.name, lease_acquire.holder, NULL);
+    END IF;
     RETURN v_token;
 END
 $$;
@@ -227,6 +231,7 @@ AS $$
 DECLARE
     v_row resilience.lease_state%ROWTYPE;
     v_now timestamptz;
+    v_found boolean;
 BEGIN
     PERFORM resilience.lease_check_args('lease_fence', lease_fence.name, NULL, lease_fence.token, NULL);
 
@@ -235,9 +240,16 @@ BEGIN
     SELECT * INTO v_row FROM resilience.lease_state AS l
     WHERE l.name = lease_fence.name
     FOR SHARE;
+    v_found := FOUND;
     v_now := clock_timestamp();
 
-    IF NOT FOUND THEN
+    -- for the monitoring counters (a no-op unless preloaded)
+    IF NOT v_found OR v_row.token <> lease_fence.token OR v_row.holder IS NULL
+       OR v_row.expires_at <= v_now THEN
+        PERFORM resilience.stats_lease_note('fence_rejected', lease_fence.name, NULL, lease_fence.token);
+    END IF;
+
+    IF NOT v_found THEN
         RAISE EXCEPTION 'lease "%" is not held with token %', lease_fence.name, lease_fence.token
             USING ERRCODE = 'RL001',
                   DETAIL = 'No such lease has ever been granted.',

@@ -53,6 +53,7 @@
 #include "clock.h"
 #include "resilience.h"
 #include "shmem.h"
+#include "stats.h"
 
 /* the longest tolerance accepted: 10 years (with limit_now_ns, keeps every sum in int64) */
 #define LIMIT_MAX_TOLERANCE_NS	(INT64CONST(10) * 36525 * 864 * INT64CONST(1000000000))
@@ -272,6 +273,7 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 	entry->last_call = now;
 	SpinLockRelease(&entry->mutex);
 	LWLockRelease(lock);
+	stats_limit_decision(d.allowed);
 
 	values[0] = BoolGetDatum(d.allowed);
 	values[1] = Int32GetDatum(d.remaining);

@@ -8,7 +8,8 @@
  * "resilience" prefix, so a typo such as resilience.max_pagesize is an error
  * instead of a silently ignored placeholder.  When loaded from
  * shared_preload_libraries, shmem_init() also installs the hooks that set up
- * the shared memory of rate limits and circuit breakers (shmem.c).
+ * the shared memory of rate limits, circuit breakers and the monitoring
+ * counters (shmem.c, stats.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +23,7 @@
 #include "keyset.h"
 #include "resilience.h"
 #include "shmem.h"
+#include "stats.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,6 +34,7 @@ _PG_init(void)
 	keyset_define_gucs();
 	clock_define_gucs();
 	jsonout_define_gucs();
+	stats_define_gucs();
 	shmem_init();
 	MarkGUCPrefixReserved("resilience");
 }

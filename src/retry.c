@@ -109,6 +109,7 @@
 #include "backoff.h"
 #include "guard.h"
 #include "sqlexec.h"
+#include "stats.h"
 
 #include "resilience.h"
 
@@ -657,6 +658,7 @@ retry_transaction(PG_FUNCTION_ARGS)
 	 */
 	SPI_commit();
 	started = GetCurrentTimestamp();
+	stats_retry_call(STATS_RETRY_TRANSACTION);
 
 	for (attempt = 1;; attempt++)
 	{
@@ -717,13 +719,19 @@ retry_transaction(PG_FUNCTION_ARGS)
 						(errmsg_internal("resilience.retry_transaction: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
 										 attempt, unpack_sql_state(lasterr->sqlerrcode), delay)));
 				if (delay > 0)
+				{
 					retry_sleep(delay);
+					stats_retry_slept(STATS_RETRY_TRANSACTION, delay);
+				}
 				continue;
 			}
 		}
+		stats_retry_gave_up(STATS_RETRY_TRANSACTION, attempt, lasterr->sqlerrcode);
 		retry_add_context(lasterr, why);
 		ReThrowError(lasterr);
 	}
+	stats_retry_commit(STATS_RETRY_TRANSACTION, attempt,
+					   GetCurrentTimestamp() - started);
 
 	/*
 	 * The final commit is done and cancel interrupts are held: only memory
@@ -758,6 +766,8 @@ retry_statement(PG_FUNCTION_ARGS)
 	ArrayType  *params = NULL;
 	SqlexecResult res;
 	Jsonb	   *result;
+	TimestampTz started;
+	int32		attempt;
 
 	args_not_null(fcinfo, 0, "sql");
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -769,6 +779,8 @@ retry_statement(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	started = GetCurrentTimestamp();
+	stats_retry_call(STATS_RETRY_STATEMENT);
 	/* per attempt, so that memory stays flat however many attempts run */
 	attemptcxt = AllocSetContextCreate(CurrentMemoryContext,
 									   "resilience retry attempt",
@@ -777,7 +789,7 @@ retry_statement(PG_FUNCTION_ARGS)
 								   "resilience retry error",
 								   ALLOCSET_SMALL_SIZES);
 
-	for (int32 attempt = 1;; attempt++)
+	for (attempt = 1;; attempt++)
 	{
 		ErrorData  *edata;
 		int64		delay;
@@ -790,6 +802,12 @@ retry_statement(PG_FUNCTION_ARGS)
 			break;
 
 		sqlexec_result_reset(&res);
+		/* every branch below but the last gives up */
+		if ((edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE &&
+			 IsolationUsesXactSnapshot()) ||
+			!retry_code_listed(&policy, edata->sqlerrcode) ||
+			attempt >= policy.max_attempts)
+			stats_retry_gave_up(STATS_RETRY_STATEMENT, attempt, edata->sqlerrcode);
 		if (edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE &&
 			IsolationUsesXactSnapshot())
 		{
@@ -824,7 +842,10 @@ retry_statement(PG_FUNCTION_ARGS)
 				(errmsg_internal("resilience.retry_statement: attempt %d failed with SQLSTATE %s, retrying in " INT64_FORMAT " us",
 								 attempt, unpack_sql_state(edata->sqlerrcode), delay)));
 		retry_sleep(delay);
+		stats_retry_slept(STATS_RETRY_STATEMENT, delay);
 	}
+	stats_retry_commit(STATS_RETRY_STATEMENT, attempt,
+					   GetCurrentTimestamp() - started);
 
 	SPI_finish();
 	result = sqlexec_result_jsonb(&res);

@@ -16,8 +16,10 @@
  * the limit, the inserting backend takes every partition lock exclusively
  * and lets the table's owner evict by its documented rule.
  *
- * A table to add (the monitoring counters, say) is one more ShmemTable and
- * one more line in shmem_tables[].
+ * A table to add is one more ShmemTable and one more line in
+ * shmem_tables[].  The monitoring counters (stats.c) have one (their
+ * per-name entries) and a fixed struct of atomics besides, which these
+ * hooks also request and attach (stats_shmem_size, stats_shmem_startup).
  *
  *-------------------------------------------------------------------------
  */
@@ -36,11 +38,14 @@
 
 #include "args.h"
 #include "shmem.h"
+#include "stats.h"
 
 int			shmem_max_rate_limit_keys = 10000;
 int			shmem_max_breakers = 1000;
+int			shmem_max_stats_names = 5000;
 
-static ShmemTable *const shmem_tables[] = {&limit_table, &breaker_table};
+static ShmemTable *const shmem_tables[] = {&limit_table, &breaker_table,
+&stats_name_table};
 
 #define SHMEM_NTABLES ((int) lengthof(shmem_tables))
 
@@ -77,6 +82,13 @@ shmem_init(void)
 							1000, 10, INT_MAX / 2,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("resilience.stats_max_names",
+							"Number of guard, lease and queue names the monitoring counters track.",
+							"When full, the tenth of the names with the fewest events is dropped.",
+							&shmem_max_stats_names,
+							5000, 100, INT_MAX / 2,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = shmem_request;
@@ -100,6 +112,7 @@ shmem_request(void)
 														   t->entrysize)));
 		RequestNamedLWLockTranche(t->name, SHMEM_PARTITIONS);
 	}
+	RequestAddinShmemSpace(stats_shmem_size());
 }
 
 /* Create the tables (postmaster) or attach to them (EXEC_BACKEND). */
@@ -135,6 +148,7 @@ shmem_startup(void)
 								HASH_PARTITION | HASH_FIXED_SIZE);
 		t->locks = GetNamedLWLockTranche(t->name);
 	}
+	stats_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.h
- *		Shared-memory tables of named entries (rate limits, breakers), the
- *		hooks that create them and the settings that size them.
+ *		Shared-memory tables of named entries (rate limits, breakers, the
+ *		monitoring counters' names), the hooks that create them and the
+ *		settings that size them.
  *
  * A ShmemTable is a fixed-size, partitioned shared hash table of entries
  * that start with a ShmemKey.  The module that owns a table declares it
@@ -79,10 +80,12 @@ typedef struct ShmemTable
 /* the settings (PGC_POSTMASTER) */
 extern int	shmem_max_rate_limit_keys;
 extern int	shmem_max_breakers;
+extern int	shmem_max_stats_names;
 
 /* the tables, owned by limit.c and breaker.c */
 extern ShmemTable limit_table;
 extern ShmemTable breaker_table;
+extern ShmemTable stats_name_table;	/* stats.c: per-name counters */
 
 /* _PG_init: define the size settings; install the hooks when preloading. */
 extern void shmem_init(void);

@@ -14,6 +14,21 @@ set -euo pipefail
 # make test and CI (no argument): never fatal
 case "${1:-test}" in test) "$(dirname "$0")/deps-drivers.sh" ;; esac
 
+# the exporter test (t/080_stats.pl) runs Debian's prometheus-postgres-exporter
+# and reads it with curl: never fatal, the test skips and says why
+if [ "${1:-test}" = test ] && { ! [ -x /usr/bin/prometheus-postgres-exporter ] || ! command -v curl >/dev/null 2>&1; }; then
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing the exporter test's dependencies: prometheus-postgres-exporter curl"
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-postgres-exporter curl; } \
+			</dev/null >/tmp/resilience-deps-exporter.log 2>&1 ||
+			echo "could not install prometheus-postgres-exporter (see /tmp/resilience-deps-exporter.log): the exporter test is skipped" >&2
+	else
+		echo "exporter test: missing prometheus-postgres-exporter or curl; it is skipped. Install with:" >&2
+		echo "  sudo apt-get install -y prometheus-postgres-exporter curl" >&2
+	fi
+fi
+
 missing=()
 case "$PG_CONFIG" in
 /usr/lib/postgresql/* | /usr/bin/pg_config)

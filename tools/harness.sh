@@ -209,7 +209,7 @@ test)
 		# Makefile and t/ that this user can write its tmp_check into.
 		mkdir -p "$STAGE/tap"
 		# drivers/, docs/, tools/: the programs t/030_drivers.pl runs, the docs quoting them
-		cp -a Makefile resilience.control t drivers docs tools "$STAGE/tap/"
+		cp -a Makefile resilience.control t drivers docs tools monitoring "$STAGE/tap/"
 		chown -R "$PGOSUSER" "$STAGE/tap"
 		(cd "$STAGE/tap" && as_pg env PATH="$PATH" make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" \
 			REGRESS= ISOLATION= installcheck) 2>&1 | tee "$STAGE/tap.log" || status=1

@@ -1,0 +1,198 @@
+# The monitoring counters (docs/monitoring.md) across processes and restarts:
+#  - without shared_preload_libraries the views and metrics() raise 55000
+#    with a hint, and everything else works (and counts nothing);
+#  - 8 pgbench clients counting at once lose no increment: the sums equal
+#    the work done, per name too, with names evicted from a small table;
+#  - a wait and a timeout behind a prepared transaction's lock;
+#  - a clean restart keeps the counts, an immediate stop (crash) resets them;
+#  - a hot standby counts its own work;
+#  - the real prometheus-postgres-exporter with monitoring/'s queries file
+#    serves them over HTTP (skipped when the binary is absent).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Basename qw(dirname);
+use Cwd qw(abs_path);
+
+my $top = abs_path(dirname(__FILE__) . '/..');
+
+my $node = PostgreSQL::Test::Cluster->new('stats');
+$node->init(allows_streaming => 1);
+$node->append_conf('postgresql.conf',
+	"max_connections = 30\nfsync = off\nsynchronous_commit = off\nmax_prepared_transactions = 2\nrestart_after_crash = on\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION resilience');
+
+# ---- not preloaded -------------------------------------------------------
+foreach my $call (
+	q{SELECT * FROM resilience.stats},
+	q{SELECT * FROM resilience.guard_name_stats},
+	q{SELECT resilience.metrics()},
+	q{SELECT resilience.stats_reset()})
+{
+	my ($ret, $out, $err) =
+	  $node->psql('postgres', "\\set VERBOSITY verbose\n$call");
+	like($err, qr/ERROR:  55000: .* needs resilience in shared_preload_libraries/,
+		"not preloaded: $call raises 55000");
+	like($err, qr/HINT:  Add resilience to shared_preload_libraries in postgresql.conf and restart the server\./,
+		"not preloaded: $call hints at the fix");
+}
+is( $node->safe_psql('postgres',
+		q{SELECT resilience.try_lock('x'), resilience.retry_statement('SELECT 1 AS one'), resilience.lease_acquire('l', 'h', '1 min') > 0}),
+	't|[{"one": 1}]|t',
+	'not preloaded: the counted functions work unchanged');
+
+# ---- preloaded, a small name table ---------------------------------------
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'resilience'\nresilience.stats_max_names = 100\n");
+$node->restart;
+is($node->safe_psql('postgres', 'SELECT names, max_names FROM resilience.stats_info()'),
+	'0|100', 'preloaded: the table is empty and sized by the setting');
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+sub pgbench_script
+{
+	my ($name, $sql) = @_;
+	open(my $fh, '>', "$dir/$name.sql") or die;
+	print $fh "$sql\n";
+	close $fh;
+	return "$dir/$name.sql";
+}
+
+# 8 clients x 250 transactions: a hot name, one of 1000 names (more than the
+# table holds), a retry_statement
+my ($stdout, $stderr) = run_command(
+	[ 'pgbench', '-n', '-M', 'prepared', '-c', '8', '-j', '8', '-t', '250',
+	  '-f', pgbench_script('count', q{\set n random(1, 1000)
+BEGIN;
+SELECT resilience.lock('hot');
+SELECT resilience.lock('name-' || :n);
+SELECT resilience.retry_statement('SELECT 1');
+COMMIT;}),
+	  $node->connstr('postgres') ]);
+like($stdout, qr/number of transactions actually processed: 2000\/2000/, 'race: 2000 transactions ran');
+is( $node->safe_psql('postgres', q{
+	SELECT (SELECT acquired_xact_exclusive FROM resilience.guard_stats),
+	       (SELECT calls || ',' || commits || ',' || attempts FROM resilience.retry_stats
+	        WHERE function = 'retry_statement'),
+	       (SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot')}),
+	'4000|2000,2000,2000|2000',
+	'race: no increment lost (4000 locks, 2000 retry calls, 2000 on the hot name)');
+my ($names, $evicted) = split /\|/, $node->safe_psql('postgres',
+	'SELECT names, names_evicted FROM resilience.stats_info()');
+ok($names <= 100 && $evicted > 0, "race: the table stays bounded ($names names, $evicted evicted)");
+
+# a wait and a timeout behind a prepared transaction's lock
+$node->safe_psql('postgres', q{BEGIN; SELECT resilience.lock('held'); PREPARE TRANSACTION 'held'});
+is($node->safe_psql('postgres', q{SELECT resilience.try_lock('held', '50ms')}), 'f', 'wait: not granted');
+is( $node->safe_psql('postgres', q{
+	SELECT waits, timeouts, wait_us >= 50000 FROM resilience.guard_name_stats WHERE name = 'held'}),
+	'1|1|t', 'wait: one wait, one timeout, at least 50 ms waited');
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'held'});
+
+# ---- restart and crash ---------------------------------------------------
+my $before = $node->safe_psql('postgres', q{
+	SELECT (SELECT sum(value) FROM resilience.stats), (SELECT stats_since FROM resilience.stats_info()),
+	       (SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot')});
+$node->restart;
+is( $node->safe_psql('postgres', q{
+	SELECT (SELECT sum(value) FROM resilience.stats), (SELECT stats_since FROM resilience.stats_info()),
+	       (SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot')}),
+	$before, 'restart: every count, the names and stats_since survive a clean restart');
+ok(!-e $node->data_dir . '/pg_stat/resilience.stat', 'restart: the file is removed once read');
+
+$node->safe_psql('postgres', q{SELECT resilience.lock('hot')});
+$node->stop('immediate');
+$node->start;
+is( $node->safe_psql('postgres', q{
+	SELECT (SELECT sum(value) FROM resilience.stats), (SELECT names FROM resilience.stats_info())}),
+	'0|0', 'crash: an immediate stop resets the counts');
+
+# a backend killed mid-run: the postmaster's crash recovery resets them too
+$node->safe_psql('postgres', q{SELECT resilience.lock('hot')});
+{
+	my ($in, $out, $err) = ('', '', '');
+	my $h = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr('postgres'), '-c', 'SELECT pg_sleep(60)' ],
+		\$in, \$out, \$err);
+	my $bpid = '';
+	for (1 .. 100)
+	{
+		$bpid = $node->safe_psql('postgres',
+			q{SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'});
+		last if $bpid;
+		select(undef, undef, undef, 0.1);
+	}
+	kill 'KILL', $bpid;
+	$h->finish;
+}
+my $up = 0;
+for (1 .. 300)
+{
+	my ($ret) = $node->psql('postgres', 'SELECT 1');
+	if (defined $ret && $ret == 0) { $up = 1; last; }
+	select(undef, undef, undef, 0.1);
+}
+ok($up, 'crash: the server is back after a backend was killed');
+is($node->safe_psql('postgres', q{SELECT sum(value) FROM resilience.stats}),
+	'0', 'crash: a killed backend (crash recovery) resets the counts');
+
+# ---- a hot standby counts its own work -----------------------------------
+$node->safe_psql('postgres', q{SELECT resilience.stats_reset(); SELECT resilience.lock('primary-only')});
+$node->backup('b');
+my $standby = PostgreSQL::Test::Cluster->new('stats_standby');
+$standby->init_from_backup($node, 'b', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+$standby->safe_psql('postgres', q{SELECT resilience.try_lock('standby-name'); SELECT resilience.retry_statement('SELECT 1')});
+is( $standby->safe_psql('postgres', q{
+	SELECT string_agg(name || ':' || acquisitions, ',' ORDER BY name) FROM resilience.guard_name_stats}),
+	'standby-name:1', 'standby: counts its own locks, not the primary\'s');
+is( $standby->safe_psql('postgres', q{SELECT calls FROM resilience.retry_stats WHERE function = 'retry_statement'}),
+	'1', 'standby: counts its own retries');
+is( $node->safe_psql('postgres', q{SELECT string_agg(name, ',') FROM resilience.guard_name_stats}),
+	'primary-only', 'standby: the primary\'s counts are its own');
+$standby->stop;
+
+# ---- the exporter --------------------------------------------------------
+SKIP:
+{
+	my $exporter = '/usr/bin/prometheus-postgres-exporter';
+	skip 'prometheus-postgres-exporter is not installed (apt-get install prometheus-postgres-exporter)', 3
+	  unless -x $exporter;
+	skip 'curl is not installed', 3 unless system('curl --version >/dev/null 2>&1') == 0;
+
+	$node->safe_psql('postgres', q{
+		CREATE ROLE exporter LOGIN IN ROLE pg_monitor;
+		SELECT resilience.stats_reset();
+		SELECT resilience.lock('exported "name"');
+		SELECT resilience.retry_statement('SELECT 1')});
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $dsn = 'host=' . $node->host . ' port=' . $node->port . ' user=exporter dbname=postgres sslmode=disable';
+	my $log = "$dir/exporter.log";
+	my $h = IPC::Run::start(
+		[ $exporter, "--web.listen-address=127.0.0.1:$port",
+		  "--extend.query-path=$top/monitoring/postgres_exporter_queries.yaml",
+		  '--auto-discover-databases', '--disable-settings-metrics' ],
+		'>', $log, '2>&1',
+		init => sub { $ENV{DATA_SOURCE_NAME} = $dsn; });
+	my $metrics = '';
+	for (1 .. 100)
+	{
+		$metrics = `curl -s http://127.0.0.1:$port/metrics`;
+		last if $metrics =~ /resilience_value/;
+		select(undef, undef, undef, 0.2);
+	}
+	$h->kill_kill;
+	like($metrics, qr/^resilience_value\{area="guard",counter="acquired_xact_exclusive"(,server="[^"]*")?\} 1$/m,
+		'exporter: the guard counter over HTTP');
+	like($metrics, qr/^resilience_value\{area="retry_statement",counter="calls"(,server="[^"]*")?\} 1$/m,
+		'exporter: the retry counter over HTTP');
+	like($metrics, qr/^resilience_guard_name_acquisitions\{datname="postgres",name="exported \\"name\\""(,server="[^"]*")?\} 1$/m,
+		'exporter: a per-name counter, its label escaped')
+	  or diag(substr(join("\n", grep { /resilience/ } split /\n/, $metrics), 0, 3000) . "\n" . slurp_file($log));
+}
+
+$node->stop;
+done_testing();
