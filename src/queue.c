@@ -805,8 +805,9 @@ queue_stale(int64 id, int64 token, const QueueJobRow *row)
 			 errmsg("job %lld is not claimed with token %lld",
 					(long long) id, (long long) token),
 			 errdetail("The job is %s.",
-					   strcmp(row->state, "pending") == 0 ?
-					   "back in its queue: its lease expired" : row->state),
+					   strcmp(row->state, "pending") == 0 ? "waiting in its queue to be claimed" :
+					   strcmp(row->state, "blocked") == 0 ? "waiting for the job before it in its group" :
+					   row->state),
 			 errhint("Roll back this transaction: the job's effects must not commit.")));
 }
 
