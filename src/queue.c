@@ -116,7 +116,6 @@ RESILIENCE_FUNCTION(queue_purge);
 #define QUEUE_MAX_WAIT_USEC		(3600 * USECS_PER_SEC)
 #define QUEUE_REAP_INTERVAL		(100 * 1000)	/* microseconds */
 #define QUEUE_REAP_INTERVAL_HELD	(1000 * 1000)	/* with the horizon held */
-#define QUEUE_RESCAN_INTERVAL	(1000 * 1000)	/* full claim scan, horizon held */
 #define QUEUE_HORIZON_CHECK		(100 * 1000)	/* how often it is looked at */
 #define QUEUE_HORIZON_LAG		1000	/* xids: "held" beyond this */
 #define QUEUE_REAP_BATCH		"100"
@@ -130,6 +129,9 @@ RESILIENCE_FUNCTION(queue_purge);
 
 /* resilience.queue_poll_interval, milliseconds */
 static int	queue_poll_interval = 100;
+
+/* resilience.queue_rescan_interval, milliseconds (0: always a full scan) */
+static int	queue_rescan_interval = 1000;
 
 /*-------------------------------------------------------------------------
  * Monitoring: one function per event, each the one place it happens.
@@ -1150,8 +1152,9 @@ static TimestampTz reap_last_at = 0;
  * claim of the queue took: everything before it was then claimed, locked
  * or dead.  A job that lands before that key later (an enqueue that
  * committed late, a higher priority, a claim rolled back) is found by the
- * full scan each backend still makes every QUEUE_RESCAN_INTERVAL; only
- * then, and only while the horizon is held, can it wait longer than strict
+ * full scan each backend still makes every resilience.queue_rescan_interval
+ * (default 1s; 0 scans in full every time); only then, and only while the
+ * horizon is held, can it wait longer than strict
  * claim order would make it.  With the horizon moving, every claim scans
  * from the start, where the dead entries have been marked killed.
  */
@@ -1286,8 +1289,9 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 		claim_hint.queue = MemoryContextStrdup(TopMemoryContext, queue);
 		claim_hint.valid = false;
 	}
-	hinted = claim_hint.valid && !*changed && queue_horizon_held() &&
-		GetCurrentTimestamp() - claim_hint.last_full < QUEUE_RESCAN_INTERVAL;
+	hinted = claim_hint.valid && !*changed && queue_rescan_interval > 0 &&
+		queue_horizon_held() &&
+		GetCurrentTimestamp() - claim_hint.last_full < (int64) queue_rescan_interval * 1000;
 	if (hinted)
 	{
 		v[5] = Int64GetDatum(claim_hint.priority_key);
@@ -1693,6 +1697,13 @@ queue_define_gucs(void)
 							"Jobs whose run_at comes due, expired leases, and every job when resilience is not in shared_preload_libraries.",
 							&queue_poll_interval,
 							100, 1, 10000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("resilience.queue_rescan_interval",
+							"How often a claim scans the whole ready index while the xmin horizon is held back.",
+							"In between, a claim starts where this backend's previous claim did; 0 scans in full every time.",
+							&queue_rescan_interval,
+							1000, 0, 3600 * 1000,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }
