@@ -617,9 +617,9 @@ COMMENT ON TABLE resilience.job_queues IS
 -- find room on the row's own page.
 CREATE TABLE resilience.job_state (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- an existing queue's name: enqueue locks the queue's row (FOR KEY
-    -- SHARE) and drop_queue deletes the row, then its jobs; no foreign
-    -- key, whose trigger would check every row of a batch
+    -- an existing queue's name, as enqueue and drop_queue keep it (see
+    -- src/queue.c); no foreign key, whose trigger locks the queue's row
+    -- for every job
     queue text NOT NULL,
     state text NOT NULL
         CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'blocked', 'running', 'dead', 'cancelled'])),
