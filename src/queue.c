@@ -289,13 +289,11 @@ typedef enum QueuePlan
 	QP_QUEUE_LOCK_JOBS,
 	QP_QUEUE_DROP,
 	QP_QUEUE_DROP_JOBS,
+	/* each enqueue in 4 variants: + QUEUE_VARIANT_LOCKED, + QUEUE_VARIANT_GROUPED */
 	QP_ENQUEUE,
-	QP_ENQUEUE_DEDUP,
-	QP_ENQUEUE_MANY,
-	QP_ENQUEUE_LOCKED,			/* the same three, the queue's row locked */
-	QP_ENQUEUE_DEDUP_LOCKED,
-	QP_ENQUEUE_MANY_LOCKED,
-	QP_DEDUP_FIND,
+	QP_ENQUEUE_DEDUP = QP_ENQUEUE + 4,
+	QP_ENQUEUE_MANY = QP_ENQUEUE_DEDUP + 4,
+	QP_DEDUP_FIND = QP_ENQUEUE_MANY + 4,
 	QP_CLAIM,
 	QP_CLAIM_FROM,
 	QP_REAP,
@@ -315,7 +313,18 @@ typedef enum QueuePlan
 	QP_COUNT
 } QueuePlan;
 
+#define QUEUE_VARIANT_LOCKED	1	/* the queue's row FOR KEY SHARE */
+#define QUEUE_VARIANT_GROUPED	2	/* a group_key: head or blocked */
+
 static SPIPlanPtr queue_plans[QP_COUNT];
+
+/* The variant of an enqueue statement for this call. */
+static QueuePlan
+queue_enqueue_plan(QueuePlan base, bool grouped)
+{
+	return (QueuePlan) (base + (IsolationUsesXactSnapshot() ? QUEUE_VARIANT_LOCKED : 0) +
+						(grouped ? QUEUE_VARIANT_GROUPED : 0));
+}
 
 /* The member tables the plans were built for, and their names then. */
 static Oid	plans_jobs_relid = InvalidOid;
@@ -361,7 +370,8 @@ queue_prepare(QueuePlan which, const char *fmt, int nargs, Oid *types)
 	}
 	sql = buf.data;
 	queue_plans[which] = NULL;
-	spiplan_saved(&queue_plans[which], sql, nargs, types);
+	/* the generic plan: custom plans of LIMIT $2 or CASE WHEN $7 look cheaper */
+	spiplan_saved_generic(&queue_plans[which], sql, nargs, types);
 	pfree(sql);
 }
 
@@ -462,35 +472,48 @@ queue_prepare_plans(void)
 	 * transaction snapshot, which could predate a drop); see the file's
 	 * header.
 	 */
+#define PRIORITY_KEY "(0::pg_catalog.int8 OPERATOR(pg_catalog.-) $4)"
 #define QUEUE_ROW(lock) \
 	" FROM (SELECT name FROM @Q@ WHERE name OPERATOR(pg_catalog.=) $1" lock ") q"
-#define ENQUEUE_SQL(lock) \
-	"INSERT INTO @J@ (queue, state, payload, priority, run_at," \
-	" max_attempts, group_key, enqueued_at)" \
-	" SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6" \
+#define ENQUEUE_SQL(lock, state) \
+	"INSERT INTO @J@ (queue, state, payload, priority, priority_key, run_at," \
+	" attempt, max_attempts, token, group_key, enqueued_at)" \
+	" SELECT q.name, " state ", $2, $4, " PRIORITY_KEY ", $3," \
+	" 0, $5, 0, $7, $6" \
 	QUEUE_ROW(lock) " RETURNING id"
-#define ENQUEUE_DEDUP_SQL(lock) \
-	"INSERT INTO @J@ (queue, state, payload, priority, run_at," \
-	" max_attempts, group_key, enqueued_at, dedup_key)" \
-	" SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6, $8" \
+#define ENQUEUE_DEDUP_SQL(lock, state) \
+	"INSERT INTO @J@ (queue, state, payload, priority, priority_key, run_at," \
+	" attempt, max_attempts, token, group_key, enqueued_at, dedup_key)" \
+	" SELECT q.name, " state ", $2, $4, " PRIORITY_KEY ", $3," \
+	" 0, $5, 0, $7, $6, $8" \
 	QUEUE_ROW(lock) \
 	" ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL" \
 	" AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")" \
 	" DO NOTHING RETURNING id"
-#define ENQUEUE_MANY_SQL(lock) \
-	"INSERT INTO @J@ (queue, state, payload, priority, run_at," \
-	" max_attempts, group_key, enqueued_at)" \
-	" SELECT q.name, " ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND") \
-	", u.p, $4, $3, $5, $7, $6" \
+#define ENQUEUE_MANY_SQL(lock, state) \
+	"INSERT INTO @J@ (queue, state, payload, priority, priority_key, run_at," \
+	" attempt, max_attempts, token, group_key, enqueued_at)" \
+	" SELECT q.name, " state ", u.p, $4, " PRIORITY_KEY ", $3, 0, $5, 0, $7, $6" \
 	QUEUE_ROW(lock) ", pg_catalog.unnest($2) WITH ORDINALITY AS u(p, n)" \
 	" ORDER BY u.n RETURNING id"
+#define KEY_SHARE " FOR KEY SHARE"
+#define PENDING "'pending'"
 
-	queue_prepare(QP_ENQUEUE, ENQUEUE_SQL(""), 7, enq);
-	queue_prepare(QP_ENQUEUE_DEDUP, ENQUEUE_DEDUP_SQL(""), 8, enqd);
-	queue_prepare(QP_ENQUEUE_MANY, ENQUEUE_MANY_SQL(""), 7, many);
-	queue_prepare(QP_ENQUEUE_LOCKED, ENQUEUE_SQL(" FOR KEY SHARE"), 7, enq);
-	queue_prepare(QP_ENQUEUE_DEDUP_LOCKED, ENQUEUE_DEDUP_SQL(" FOR KEY SHARE"), 8, enqd);
-	queue_prepare(QP_ENQUEUE_MANY_LOCKED, ENQUEUE_MANY_SQL(" FOR KEY SHARE"), 7, many);
+	/* ungrouped ($7 is NULL) jobs are pending: no subquery to set up */
+	queue_prepare(QP_ENQUEUE, ENQUEUE_SQL("", PENDING), 7, enq);
+	queue_prepare(QP_ENQUEUE + 1, ENQUEUE_SQL(KEY_SHARE, PENDING), 7, enq);
+	queue_prepare(QP_ENQUEUE + 2, ENQUEUE_SQL("", ENQUEUE_STATE("")), 7, enq);
+	queue_prepare(QP_ENQUEUE + 3, ENQUEUE_SQL(KEY_SHARE, ENQUEUE_STATE("")), 7, enq);
+	queue_prepare(QP_ENQUEUE_DEDUP, ENQUEUE_DEDUP_SQL("", PENDING), 8, enqd);
+	queue_prepare(QP_ENQUEUE_DEDUP + 1, ENQUEUE_DEDUP_SQL(KEY_SHARE, PENDING), 8, enqd);
+	queue_prepare(QP_ENQUEUE_DEDUP + 2, ENQUEUE_DEDUP_SQL("", ENQUEUE_STATE("")), 8, enqd);
+	queue_prepare(QP_ENQUEUE_DEDUP + 3, ENQUEUE_DEDUP_SQL(KEY_SHARE, ENQUEUE_STATE("")), 8, enqd);
+	queue_prepare(QP_ENQUEUE_MANY, ENQUEUE_MANY_SQL("", PENDING), 7, many);
+	queue_prepare(QP_ENQUEUE_MANY + 1, ENQUEUE_MANY_SQL(KEY_SHARE, PENDING), 7, many);
+	queue_prepare(QP_ENQUEUE_MANY + 2,
+				  ENQUEUE_MANY_SQL("", ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND")), 7, many);
+	queue_prepare(QP_ENQUEUE_MANY + 3,
+				  ENQUEUE_MANY_SQL(KEY_SHARE, ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND")), 7, many);
 	queue_prepare(QP_DEDUP_FIND,
 				  "SELECT id FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1"
 				  " AND dedup_key OPERATOR(pg_catalog.=) $2"
@@ -992,7 +1015,7 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 	{
 		bool		isnull;
 
-		if (queue_exec(IsolationUsesXactSnapshot() ? QP_ENQUEUE_LOCKED : QP_ENQUEUE,
+		if (queue_exec(queue_enqueue_plan(QP_ENQUEUE, req->group_key != NULL),
 					   v, n, SPI_OK_INSERT_RETURNING) == 0)
 			queue_unknown(req->queue);
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -1008,7 +1031,7 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 			Datum		fv[2] = {v[0], v[7]};
 			bool		isnull;
 
-			if (queue_exec(IsolationUsesXactSnapshot() ? QP_ENQUEUE_DEDUP_LOCKED : QP_ENQUEUE_DEDUP,
+			if (queue_exec(queue_enqueue_plan(QP_ENQUEUE_DEDUP, req->group_key != NULL),
 						   v, n, SPI_OK_INSERT_RETURNING) > 0)
 			{
 				id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -1142,7 +1165,7 @@ queue_enqueue_many(PG_FUNCTION_ARGS)
 	v[6] = group != NULL ? CStringGetTextDatum(group) : (Datum) 0;
 	if (group == NULL)
 		n[6] = 'n';
-	got = queue_exec(IsolationUsesXactSnapshot() ? QP_ENQUEUE_MANY_LOCKED : QP_ENQUEUE_MANY,
+	got = queue_exec(queue_enqueue_plan(QP_ENQUEUE_MANY, group != NULL),
 					 v, n, SPI_OK_INSERT_RETURNING);
 	if (got == 0)
 		queue_require(queue);
