@@ -10,14 +10,15 @@
  * idempotency.c does.  Every decision about time uses clock_now() (clock.c),
  * so tests can stop the clock.
  *
- * Claims.  A claim is one UPDATE over a materialized CTE of ready jobs
- * (pending, run_at reached) in the order of the partial index
- * job_state_ready, locked FOR NO KEY UPDATE SKIP LOCKED: concurrent
- * claimers never get the same job and never wait for each other.  The CTE
- * must be MATERIALIZED: a sub-select the planner puts on the inner side of
- * a join is rescanned, and each rescan skips the rows the UPDATE already
- * changed and locks more, past LIMIT (row-level security makes that plan
- * likely).  The claimed row leaves the
+ * Claims.  A claim is one UPDATE of the ids a materialized CTE picks:
+ * ready jobs (pending, run_at reached) in the order of the partial index
+ * job_state_ready, locked FOR NO KEY UPDATE SKIP LOCKED, so concurrent
+ * claimers never get the same job and never wait for each other.  The
+ * UPDATE takes the ids as an array (id = ANY (ARRAY(SELECT ...))), run
+ * once: as a join, the generic plan (LIMIT $2 estimated at a tenth of the
+ * table) hashes the whole table, and a sub-select on the inner side of a
+ * join is rescanned, each rescan locking more jobs past LIMIT (the plan
+ * row-level security led to).  The claimed row leaves the
  * ready index (state running), so later scans do not step over it once it
  * is dead to every snapshot.  Its token becomes greatest(token + 1,
  * timeline << 40) (lease.h): strictly increasing per job, across redrives
@@ -133,6 +134,7 @@ RESILIENCE_FUNCTION(queue_purge);
 #define QUEUE_HORIZON_CHECK		(100 * 1000)	/* how often it is looked at */
 #define QUEUE_HORIZON_LAG		1000	/* xids: "held" beyond this */
 #define QUEUE_REAP_BATCH		"100"
+#define QUEUE_REAP_FULL			(10 * USECS_PER_SEC)
 #define QUEUE_WAKEUP_SLOTS		64
 
 /* fail()'s backoff: resilience.backoff_delay(attempt)'s defaults */
@@ -389,6 +391,7 @@ queue_prepare_plans(void)
 	char	   *queues_name;
 	Oid			t1[1] = {TEXTOID};
 	Oid			t_tt[2] = {TEXTOID, TIMESTAMPTZOID};
+	Oid			t_ttt[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Oid			t_tx[2] = {TEXTOID, TEXTOID};
 	Oid			i1[1] = {INT8OID};
 	Oid			ii[2] = {INT8OID, INT8OID};
@@ -534,7 +537,7 @@ queue_prepare_plans(void)
 	" attempt = j.attempt OPERATOR(pg_catalog.+) 1," \
 	" token = pg_catalog.int8larger(j.token OPERATOR(pg_catalog.+) 1, $5)," \
 	" lease_expires_at = $4" \
-	" FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id" \
+	" WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))" \
 	" RETURNING j.id, j.queue, j.payload, j.attempt, j.max_attempts," \
 	" j.token, j.lease_expires_at, j.group_key, j.enqueued_at," \
 	" j.priority, j.run_at"
@@ -554,6 +557,7 @@ queue_prepare_plans(void)
 				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
 				  "  AND r.state OPERATOR(pg_catalog.=) 'running'"
 				  "  AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  "  AND r.lease_expires_at OPERATOR(pg_catalog.>=) $3"
 				  "  AND (r.group_key IS NULL"
 				  "   OR r.attempt OPERATOR(pg_catalog.<) r.max_attempts)"
 				  "  ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH
@@ -564,16 +568,17 @@ queue_prepare_plans(void)
 				  " finished_at = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
 				  "  THEN $2 END,"
 				  " run_at = $2, lease_expires_at = NULL, last_error = 'lease expired'"
-				  " FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id"
-				  " RETURNING j.state OPERATOR(pg_catalog.=) 'dead'", 2, t_tt);
+				  " WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
+				  " RETURNING j.state OPERATOR(pg_catalog.=) 'dead'", 3, t_ttt);
 	queue_prepare(QP_REAP_GROUPED_FIND,
 				  "SELECT r.id, r.group_key FROM @J@ r"
 				  " WHERE r.queue OPERATOR(pg_catalog.=) $1"
 				  " AND r.state OPERATOR(pg_catalog.=) 'running'"
 				  " AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  " AND r.lease_expires_at OPERATOR(pg_catalog.>=) $3"
 				  " AND r.group_key IS NOT NULL"
 				  " AND r.attempt OPERATOR(pg_catalog.>=) r.max_attempts"
-				  " ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH, 2, t_tt);
+				  " ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH, 3, t_ttt);
 	queue_prepare(QP_REAP_GROUPED,
 				  "UPDATE @J@ SET state = 'dead', finished_at = $2, run_at = $2,"
 				  " lease_expires_at = NULL, last_error = 'lease expired'"
@@ -1202,9 +1207,18 @@ queue_enqueue_many(PG_FUNCTION_ARGS)
  *-------------------------------------------------------------------------
  */
 
-/* the queue and clock value of this backend's last reap */
+/*
+ * The queue and clock value of this backend's last reap, and of its last
+ * full one.  In between full reaps (every QUEUE_REAP_FULL of the clock,
+ * and after a reap that filled its batch) a reap looks only at leases that
+ * expired since a second before its previous reap: earlier ones that
+ * previous reap took, so the scan does not step over the index entries of
+ * every job completed since VACUUM last ran.
+ */
 static char *reap_last_queue = NULL;	/* in TopMemoryContext */
 static TimestampTz reap_last_at = 0;
+static TimestampTz reap_full_at = 0;
+static bool reap_full_next = true;
 
 /*
  * Bloat under a held horizon.  Claimed and completed jobs leave index
@@ -1263,10 +1277,11 @@ queue_horizon_held(void)
 static bool
 queue_reap(const char *queue, TimestampTz now)
 {
-	Datum		v[2];
+	Datum		v[3];
 	uint64		n;
 	int			dead = 0;
 	int			grouped = 0;
+	TimestampTz from;
 
 	if (reap_last_queue != NULL && strcmp(reap_last_queue, queue) == 0 &&
 		now >= reap_last_at &&
@@ -1278,12 +1293,24 @@ queue_reap(const char *queue, TimestampTz now)
 		if (reap_last_queue)
 			pfree(reap_last_queue);
 		reap_last_queue = MemoryContextStrdup(TopMemoryContext, queue);
+		reap_full_next = true;
 	}
+	if (now < reap_last_at || now - reap_full_at >= QUEUE_REAP_FULL)
+		reap_full_next = true;
+	if (reap_full_next)
+	{
+		TIMESTAMP_NOBEGIN(from);
+		reap_full_at = now;
+	}
+	else
+		from = reap_last_at - USECS_PER_SEC;
 	reap_last_at = now;
 
 	v[0] = CStringGetTextDatum(queue);
 	v[1] = TimestampTzGetDatum(now);
+	v[2] = TimestampTzGetDatum(from);
 	n = queue_exec(QP_REAP, v, NULL, SPI_OK_UPDATE_RETURNING);
+	reap_full_next = (n >= 100);
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
