@@ -133,6 +133,7 @@ RESILIENCE_FUNCTION(queue_purge);
 #define QUEUE_REAP_INTERVAL_HELD	(1000 * 1000)	/* with the horizon held */
 #define QUEUE_HORIZON_CHECK		(100 * 1000)	/* how often it is looked at */
 #define QUEUE_HORIZON_LAG		1000	/* xids: "held" beyond this */
+#define QUEUE_HINT_MARGIN		(100 * 1000)	/* run_at before the hint */
 #define QUEUE_REAP_BATCH		"100"
 #define QUEUE_REAP_FULL			(10 * USECS_PER_SEC)
 #define QUEUE_WAKEUP_SLOTS		64
@@ -1227,10 +1228,14 @@ static bool reap_full_next = true;
  * hot_standby_feedback): a scan from the start of the ready index then
  * steps over every job claimed since, and slows down linearly.  So while
  * the horizon lags the next xid by more than QUEUE_HORIZON_LAG, a claim
- * starts its scan at the key of the first job this backend's previous
- * claim of the queue took: everything before it was then claimed, locked
- * or dead.  A job that lands before that key later (an enqueue that
- * committed late, a higher priority, a claim rolled back) is found by the
+ * starts its scan QUEUE_HINT_MARGIN of run_at before the key of the first
+ * job this backend's previous claim of the queue took: everything before
+ * it was then claimed, locked or dead, and the margin takes in enqueues
+ * that committed a little after later ones (waiting claimers hold their
+ * statement's snapshot, so a busy queue with waiters is in this state
+ * too).  A job that lands before that point later (an enqueue that
+ * committed long after it ran, a higher priority, a claim rolled back) is
+ * found by the
  * full scan each backend still makes every resilience.queue_rescan_interval
  * (default 1s; 0 scans in full every time); only then, and only while the
  * horizon is held, can it wait longer than strict
@@ -1386,9 +1391,10 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 		GetCurrentTimestamp() - claim_hint.last_full < (int64) queue_rescan_interval * 1000;
 	if (hinted)
 	{
+		/* QUEUE_HINT_MARGIN before it: enqueues that committed a bit late */
 		v[5] = Int64GetDatum(claim_hint.priority_key);
-		v[6] = TimestampTzGetDatum(claim_hint.run_at);
-		v[7] = Int64GetDatum(claim_hint.id);
+		v[6] = TimestampTzGetDatum(claim_hint.run_at - QUEUE_HINT_MARGIN);
+		v[7] = Int64GetDatum(0);
 		n = queue_exec(QP_CLAIM_FROM, v, NULL, SPI_OK_UPDATE_RETURNING);
 	}
 	else
