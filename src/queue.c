@@ -133,7 +133,7 @@ RESILIENCE_FUNCTION(queue_purge);
 #define QUEUE_REAP_INTERVAL_HELD	(1000 * 1000)	/* with the horizon held */
 #define QUEUE_HORIZON_CHECK		(100 * 1000)	/* how often it is looked at */
 #define QUEUE_HORIZON_LAG		1000	/* xids: "held" beyond this */
-#define QUEUE_HINT_MARGIN		(100 * 1000)	/* run_at before the hint */
+#define QUEUE_HINT_MARGIN		(250 * 1000)	/* run_at before the hint */
 #define QUEUE_REAP_BATCH		"100"
 #define QUEUE_REAP_FULL			(10 * USECS_PER_SEC)
 #define QUEUE_WAKEUP_SLOTS		64
