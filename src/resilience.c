@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "jsonout.h"
 #include "keyset.h"
+#include "queue.h"
 #include "resilience.h"
 #include "shmem.h"
 #include "stats.h"
@@ -35,6 +36,7 @@ _PG_init(void)
 	clock_define_gucs();
 	jsonout_define_gucs();
 	stats_define_gucs();
+	queue_define_gucs();
 	shmem_init();
 	MarkGUCPrefixReserved("resilience");
 }

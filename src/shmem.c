@@ -17,9 +17,11 @@
  * and lets the table's owner evict by its documented rule.
  *
  * A table to add is one more ShmemTable and one more line in
- * shmem_tables[].  The monitoring counters (stats.c) have one (their
- * per-name entries) and a fixed struct of atomics besides, which these
- * hooks also request and attach (stats_shmem_size, stats_shmem_startup).
+ * shmem_tables[]; a plain fixed-size struct (the queue's wakeup slots) is
+ * a ShmemStruct listed in shmem_structs[].  The monitoring counters
+ * (stats.c) have a table (their per-name entries) and a fixed struct of
+ * atomics besides, which these hooks request and attach through
+ * stats_shmem_size and stats_shmem_startup (it also reads the saved file).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +50,10 @@ static ShmemTable *const shmem_tables[] = {&limit_table, &breaker_table,
 &stats_name_table};
 
 #define SHMEM_NTABLES ((int) lengthof(shmem_tables))
+
+static ShmemStruct *const shmem_structs[] = {&queue_wakeup_struct};
+
+#define SHMEM_NSTRUCTS ((int) lengthof(shmem_structs))
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -113,6 +119,8 @@ shmem_request(void)
 		RequestNamedLWLockTranche(t->name, SHMEM_PARTITIONS);
 	}
 	RequestAddinShmemSpace(stats_shmem_size());
+	for (int i = 0; i < SHMEM_NSTRUCTS; i++)
+		RequestAddinShmemSpace(MAXALIGN(shmem_structs[i]->size));
 }
 
 /* Create the tables (postmaster) or attach to them (EXEC_BACKEND). */
@@ -149,6 +157,19 @@ shmem_startup(void)
 		t->locks = GetNamedLWLockTranche(t->name);
 	}
 	stats_shmem_startup();
+	for (int i = 0; i < SHMEM_NSTRUCTS; i++)
+	{
+		ShmemStruct *st = shmem_structs[i];
+		bool		found;
+		void	   *ptr = ShmemInitStruct(st->name, st->size, &found);
+
+		if (!found)
+		{
+			memset(ptr, 0, st->size);
+			st->init(ptr);
+		}
+		*st->ptr = ptr;
+	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
