@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 
 #include "clock.h"
+#include "cron.h"
 #include "keyset.h"
 #include "resilience.h"
 #include "shmem.h"
@@ -30,6 +31,7 @@ _PG_init(void)
 {
 	keyset_define_gucs();
 	clock_define_gucs();
+	cron_define_gucs();
 	shmem_init();
 	MarkGUCPrefixReserved("resilience");
 }
