@@ -531,6 +531,9 @@ cron_schedule(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "writing schedule \"%s\" failed: %s", name, SPI_result_code_string(rc));
 	SPI_finish();
+	/* this backend's claims on queue read the schedules again */
+	if (cron_cache != NULL && strlen(queue) < CRON_CACHE_KEYLEN)
+		(void) hash_search(cron_cache, queue, HASH_REMOVE, NULL);
 	PG_RETURN_VOID();
 }
 
