@@ -583,7 +583,9 @@ cron_claim_tick(const char *queue)
 		return;
 
 	relid = resilience_member_table("schedule_state", NULL);
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT | ACL_UPDATE) == ACLCHECK_OK)
+	/* both rights: pg_class_aclcheck is satisfied by any one of a mask */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
 	{
 		Datum		values[1];
 		int			rc;
