@@ -69,12 +69,12 @@
 /* the key a schedule adds to its jobs' payloads */
 #define CRON_PAYLOAD_KEY	"resilience_schedule"
 
-/* queue names longer than this are not cached (checked at every claim) */
-#define CRON_CACHE_KEYLEN	128
+/* room for a queue name (job_queues allows 200 bytes) and its NUL */
+#define CRON_CACHE_KEYLEN	208
 
 static int	cron_check_interval_ms = 1000;
 
-/* saved plans over the member table named plans_table (NULL: none yet) */
+/* saved plans over the member tables named in plans_table (NULL: none yet) */
 static char *plans_table = NULL;
 static SPIPlanPtr due_queue_plan = NULL;
 static SPIPlanPtr due_all_plan = NULL;
@@ -182,6 +182,8 @@ cron_prepare(void)
 {
 	Oid			relid = resilience_member_table("schedule_state", NULL);
 	char	   *table = resilience_member_table_name(relid);
+	char	   *queues = resilience_member_table_name(resilience_member_table("job_queues", NULL));
+	char	   *key = psprintf("%s %s", table, queues);
 	const char *nsp;
 	Oid			due_q_types[2] = {TEXTOID, TIMESTAMPTZOID};
 	Oid			due_all_types[1] = {TIMESTAMPTZOID};
@@ -193,7 +195,7 @@ cron_prepare(void)
 	Oid			upsert_types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
 	TIMESTAMPTZOID, TIMESTAMPTZOID};
 
-	if (plans_table != NULL && strcmp(plans_table, table) == 0 && upsert_plan != NULL)
+	if (plans_table != NULL && strcmp(plans_table, key) == 0 && upsert_plan != NULL)
 		return;
 	cron_free_plan(&due_queue_plan);
 	cron_free_plan(&due_all_plan);
@@ -204,7 +206,7 @@ cron_prepare(void)
 	cron_free_plan(&queue_plan);
 	if (plans_table)
 		pfree(plans_table);
-	plans_table = MemoryContextStrdup(TopMemoryContext, table);
+	plans_table = MemoryContextStrdup(TopMemoryContext, key);
 	nsp = quote_identifier(get_namespace_name(get_rel_namespace(relid)));
 
 	spiplan_saved(&due_queue_plan,
@@ -237,8 +239,8 @@ cron_prepare(void)
 						   " WHERE queue OPERATOR(pg_catalog.=) $1", table),
 				  1, min_types);
 	spiplan_saved(&queue_plan,
-				  psprintf("SELECT 1 FROM %s.queues"
-						   " WHERE queue OPERATOR(pg_catalog.=) $1", nsp),
+				  psprintf("SELECT 1 FROM %s"
+						   " WHERE name OPERATOR(pg_catalog.=) $1", queues),
 				  1, min_types);
 	/* last: set only once every plan is made */
 	spiplan_saved(&upsert_plan,
@@ -435,21 +437,23 @@ cron_tick_connected(const char *queue, TimestampTz now)
 	return total;
 }
 
-/* tick(queue): enqueue the due periods of queue's schedules (NULL: all). */
+/* tick(queue): enqueue the due periods of queue's schedules; tick(): all. */
 Datum
 cron_tick(PG_FUNCTION_ARGS)
 {
 	char	   *queue = NULL;
 	int			n;
 
-	if (!PG_ARGISNULL(0))
+	if (PG_NARGS() > 0)
 	{
+		args_not_null_hint(fcinfo, 0, "queue",
+						   "Call tick() without an argument for the schedules of every queue.");
 		queue = text_to_cstring(PG_GETARG_TEXT_PP(0));
 		if (queue[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("queue must not be empty"),
-					 errhint("Pass a queue name, or NULL for the schedules of every queue.")));
+					 errhint("Call tick() without an argument for the schedules of every queue.")));
 	}
 	spiplan_connect();
 	n = cron_tick_connected(queue, clock_now());
@@ -518,9 +522,9 @@ cron_schedule(PG_FUNCTION_ARGS)
 		elog(ERROR, "reading queues failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("queue \"%s\" does not exist", queue),
-				 errhint("Make it first with resilience.create_queue('%s').", queue)));
+				 errhint("Create it with resilience.create_queue('%s').", queue)));
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(crontext);
 	values[2] = CStringGetTextDatum(queue);

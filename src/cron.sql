@@ -15,13 +15,14 @@ COMMENT ON FUNCTION resilience.cron_next(text, timestamptz) IS
 -- One row per schedule.  next_run is the first period not yet enqueued: the
 -- transaction that enqueues a period moves it on, so a period is enqueued
 -- exactly once whoever ticks (tick(), or claim() on the schedule's queue).
+-- drop_queue() drops the queue's schedules with it.
 -- Rows are written with the caller's rights: grant SELECT, INSERT, UPDATE,
 -- DELETE on this table to the roles that schedule, and SELECT, UPDATE to
 -- those whose claim() or tick() should drive schedules.
 CREATE TABLE resilience.schedule_state (
     name text PRIMARY KEY CHECK (name <> ''),
     cron text NOT NULL,
-    queue text NOT NULL CHECK (queue <> ''),
+    queue text NOT NULL REFERENCES resilience.job_queues (name) ON DELETE CASCADE,
     payload jsonb NOT NULL DEFAULT '{}'
         CHECK (pg_catalog.jsonb_typeof(payload) OPERATOR(pg_catalog.=) 'object'),
     next_run timestamptz NOT NULL,
@@ -76,13 +77,23 @@ $$;
 COMMENT ON FUNCTION resilience.unschedule(text) IS
 'drop a schedule (jobs already enqueued stay); true if it existed';
 
-CREATE FUNCTION resilience.tick(queue text DEFAULT NULL)
+-- tick() for every queue, tick(queue) for one: two functions rather than a
+-- NULL default, so that a NULL queue is 22004 as everywhere else
+CREATE FUNCTION resilience.tick()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'cron_tick'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.tick() IS
+'enqueue the due periods of every schedule, each exactly once, in this transaction; the number of jobs enqueued';
+
+CREATE FUNCTION resilience.tick(queue text)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'cron_tick'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION resilience.tick(text) IS
-'enqueue the due periods of the schedules of queue (NULL: of every queue), each exactly once, in this transaction; the number of jobs enqueued';
+'enqueue the due periods of the schedules of queue, each exactly once, in this transaction; the number of jobs enqueued';
 
 -- security_invoker: the caller's privileges and row-level security on
 -- schedule_state apply

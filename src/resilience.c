@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "keyset.h"
+#include "queue.h"
 #include "resilience.h"
 #include "shmem.h"
 
@@ -31,6 +32,7 @@ _PG_init(void)
 {
 	keyset_define_gucs();
 	clock_define_gucs();
+	queue_define_gucs();
 	cron_define_gucs();
 	shmem_init();
 	MarkGUCPrefixReserved("resilience");
