@@ -51,9 +51,11 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -74,8 +76,17 @@
 
 static int	cron_check_interval_ms = 1000;
 
-/* saved plans over the member tables named in plans_table (NULL: none yet) */
+/*
+ * Saved plans over the member tables named in plans_table (NULL: none yet),
+ * schedule_state being plans_relid and job_queues plans_queues_relid.  They
+ * are looked up again only after an invalidation that could have moved
+ * them (plans_checked false), as idempotency.c does.
+ */
 static char *plans_table = NULL;
+static Oid	plans_relid = InvalidOid;
+static Oid	plans_queues_relid = InvalidOid;
+static bool plans_checked = false;
+static bool plans_callbacks_registered = false;
 static SPIPlanPtr due_queue_plan = NULL;
 static SPIPlanPtr due_all_plan = NULL;
 static SPIPlanPtr enqueue_plan = NULL;
@@ -173,17 +184,33 @@ cron_free_plan(SPIPlanPtr *slot)
 	}
 }
 
+/* Relcache callback: one of our tables changed (or every relation did). */
+static void
+cron_rel_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == plans_relid || relid == plans_queues_relid)
+		plans_checked = false;
+}
+
+/* Syscache callback on pg_namespace: a schema was renamed or dropped. */
+static void
+cron_nsp_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	plans_checked = false;
+}
+
 /*
- * Prepare the plans over the member table schedule_state (SPI connected),
- * again if it moved or was renamed since they were made.
+ * Prepare the plans over the member tables schedule_state and job_queues
+ * (SPI connected), again if they moved or were renamed since.
  */
 static void
 cron_prepare(void)
 {
-	Oid			relid = resilience_member_table("schedule_state", NULL);
-	char	   *table = resilience_member_table_name(relid);
-	char	   *queues = resilience_member_table_name(resilience_member_table("job_queues", NULL));
-	char	   *key = psprintf("%s %s", table, queues);
+	Oid			relid;
+	Oid			queues_relid;
+	char	   *table;
+	char	   *queues;
+	char	   *key;
 	const char *nsp;
 	Oid			due_q_types[2] = {TEXTOID, TIMESTAMPTZOID};
 	Oid			due_all_types[1] = {TIMESTAMPTZOID};
@@ -195,6 +222,23 @@ cron_prepare(void)
 	Oid			upsert_types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
 	TIMESTAMPTZOID, TIMESTAMPTZOID};
 
+	if (plans_checked && upsert_plan != NULL)
+		return;
+	if (!plans_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(cron_rel_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, cron_nsp_invalidate, (Datum) 0);
+		plans_callbacks_registered = true;
+	}
+	/* before the lookups: an invalidation arriving during them clears it */
+	plans_checked = true;
+	relid = resilience_member_table("schedule_state", NULL);
+	queues_relid = resilience_member_table("job_queues", NULL);
+	table = resilience_member_table_name(relid);
+	queues = resilience_member_table_name(queues_relid);
+	key = psprintf("%s %s", table, queues);
+	plans_relid = relid;
+	plans_queues_relid = queues_relid;
 	if (plans_table != NULL && strcmp(plans_table, key) == 0 && upsert_plan != NULL)
 		return;
 	cron_free_plan(&due_queue_plan);
@@ -569,6 +613,24 @@ cron_cache_entry(const char *queue)
 	return e;
 }
 
+/* The earliest next_run of queue's schedules (SPI connected); DT_NOEND if none. */
+static TimestampTz
+cron_min_next_run(const char *queue)
+{
+	Datum		values[1];
+	int			rc;
+	bool		isnull;
+	Datum		d;
+
+	values[0] = CStringGetTextDatum(queue);
+	rc = SPI_execute_plan(min_plan, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the next scheduled period failed: %s",
+			 SPI_result_code_string(rc));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
+}
+
 /* claim(): enqueue the due periods of queue's schedules; cheap when none is due. */
 void
 cron_claim_tick(const char *queue)
@@ -577,7 +639,6 @@ cron_claim_tick(const char *queue)
 	TimestampTz real_now = GetCurrentTimestamp();
 	TimestampTz now;
 	TimestampTz next_due = DT_NOEND;
-	Oid			relid;
 
 	now = clock_now();
 	if (e != NULL &&
@@ -586,28 +647,21 @@ cron_claim_tick(const char *queue)
 		e->checked_at <= real_now)
 		return;
 
-	relid = resilience_member_table("schedule_state", NULL);
+	spiplan_connect();
+	cron_prepare();
 	/* both rights: pg_class_aclcheck is satisfied by any one of a mask */
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
-		pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
+	if (pg_class_aclcheck(plans_relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+		pg_class_aclcheck(plans_relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
 	{
-		Datum		values[1];
-		int			rc;
-		bool		isnull;
-		Datum		d;
-
-		spiplan_connect();
-		(void) cron_tick_connected(queue, now);
-		values[0] = CStringGetTextDatum(queue);
-		rc = SPI_execute_plan(min_plan, values, NULL, false, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "reading the next scheduled period failed: %s",
-				 SPI_result_code_string(rc));
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-			next_due = DatumGetTimestampTz(d);
-		SPI_finish();
+		/* one index probe when nothing is due */
+		next_due = cron_min_next_run(queue);
+		if (next_due <= now)
+		{
+			(void) cron_tick_connected(queue, now);
+			next_due = cron_min_next_run(queue);
+		}
 	}
+	SPI_finish();
 	if (e != NULL)
 	{
 		/*
