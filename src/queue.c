@@ -10,10 +10,14 @@
  * idempotency.c does.  Every decision about time uses clock_now() (clock.c),
  * so tests can stop the clock.
  *
- * Claims.  A claim is one UPDATE over a sub-select of ready jobs (pending,
- * run_at reached) in the order of the partial index job_state_ready,
- * locked FOR NO KEY UPDATE SKIP LOCKED: concurrent claimers never get the
- * same job and never wait for each other.  The claimed row leaves the
+ * Claims.  A claim is one UPDATE over a materialized CTE of ready jobs
+ * (pending, run_at reached) in the order of the partial index
+ * job_state_ready, locked FOR NO KEY UPDATE SKIP LOCKED: concurrent
+ * claimers never get the same job and never wait for each other.  The CTE
+ * must be MATERIALIZED: a sub-select the planner puts on the inner side of
+ * a join is rescanned, and each rescan skips the rows the UPDATE already
+ * changed and locks more, past LIMIT (row-level security makes that plan
+ * likely).  The claimed row leaves the
  * ready index (state running), so later scans do not step over it once it
  * is dead to every snapshot.  Its token becomes greatest(token + 1,
  * timeline << 40) (lease.h): strictly increasing per job, across redrives
@@ -448,17 +452,17 @@ queue_prepare_plans(void)
 
 	/* $3 now, $4 the lease's end, $5 the token floor */
 	queue_prepare(QP_CLAIM,
-				  "UPDATE @J@ j SET state = 'running',"
-				  " attempt = j.attempt OPERATOR(pg_catalog.+) 1,"
-				  " token = pg_catalog.int8larger(j.token OPERATOR(pg_catalog.+) 1, $5),"
-				  " lease_expires_at = $4"
-				  " FROM (SELECT r.id FROM @J@ r"
+				  "WITH c AS MATERIALIZED (SELECT r.id FROM @J@ r"
 				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
 				  "  AND r.state OPERATOR(pg_catalog.=) 'pending'"
 				  "  AND r.run_at OPERATOR(pg_catalog.<=) $3"
 				  "  ORDER BY r.priority DESC, r.run_at, r.id"
-				  "  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED) c"
-				  " WHERE j.id OPERATOR(pg_catalog.=) c.id"
+				  "  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)"
+				  " UPDATE @J@ j SET state = 'running',"
+				  " attempt = j.attempt OPERATOR(pg_catalog.+) 1,"
+				  " token = pg_catalog.int8larger(j.token OPERATOR(pg_catalog.+) 1, $5),"
+				  " lease_expires_at = $4"
+				  " FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id"
 				  " RETURNING j.id, j.queue, j.payload, j.attempt, j.max_attempts,"
 				  " j.token, j.lease_expires_at, j.group_key, j.enqueued_at,"
 				  " j.priority, j.run_at", 5, claim);
@@ -468,21 +472,21 @@ queue_prepare_plans(void)
 	 * when ungrouped and out of attempts.
 	 */
 	queue_prepare(QP_REAP,
-				  "UPDATE @J@ j SET"
-				  " state = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
-				  "  THEN 'dead' ELSE 'pending' END,"
-				  " finished_at = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
-				  "  THEN $2 END,"
-				  " run_at = $2, lease_expires_at = NULL, last_error = 'lease expired'"
-				  " FROM (SELECT r.id FROM @J@ r"
+				  "WITH c AS MATERIALIZED (SELECT r.id FROM @J@ r"
 				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
 				  "  AND r.state OPERATOR(pg_catalog.=) 'running'"
 				  "  AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
 				  "  AND (r.group_key IS NULL"
 				  "   OR r.attempt OPERATOR(pg_catalog.<) r.max_attempts)"
 				  "  ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH
-				  "  FOR NO KEY UPDATE SKIP LOCKED) c"
-				  " WHERE j.id OPERATOR(pg_catalog.=) c.id"
+				  "  FOR NO KEY UPDATE SKIP LOCKED)"
+				  " UPDATE @J@ j SET"
+				  " state = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
+				  "  THEN 'dead' ELSE 'pending' END,"
+				  " finished_at = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
+				  "  THEN $2 END,"
+				  " run_at = $2, lease_expires_at = NULL, last_error = 'lease expired'"
+				  " FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id"
 				  " RETURNING j.state OPERATOR(pg_catalog.=) 'dead'", 2, t_tt);
 	queue_prepare(QP_REAP_GROUPED_FIND,
 				  "SELECT r.id, r.group_key FROM @J@ r"
