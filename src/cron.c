@@ -28,11 +28,13 @@
  * object plus the key "resilience_schedule": {"name", "period",
  * "skipped"[, "skipped_since"]}, period in UTC (ISO 8601, 'Z').
  *
- * claim() calls cron_claim_tick(queue) first.  It keeps, per queue, the
- * earliest next_run seen and when it was read (the real clock, whatever
- * resilience.clock_override says): while that time is in the future and
- * the reading is younger than resilience.schedule_check_interval, claim
- * pays one hash lookup.  A schedule made or changed on another node is
+ * claim() calls cron_claim_tick(queue) before each claim attempt (also in
+ * its long-poll loop).  It keeps, per queue, the earliest next_run seen and
+ * when it was read (the real clock, whatever resilience.clock_override
+ * says): while that time is in the future and the reading is younger than
+ * resilience.schedule_check_interval, claim pays one hash lookup.
+ * Otherwise one index probe reads the earliest next_run again, and only a
+ * due one runs the tick.  A schedule made or changed on another node is
  * therefore noticed within that interval; a due one right away.  A role
  * without SELECT and UPDATE on schedule_state drives no schedules from
  * claim (tick() raises 42501 for it).
