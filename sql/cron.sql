@@ -188,6 +188,11 @@ FROM unnest(ARRAY[
     '5 minutes',
     '5 seconds 5 seconds'
 ]) AS e;
+SELECT pg_temp.bad(repeat('1,', 500) || '1 * * * *') AS too_long;
+-- non-ASCII input is quoted up to its first non-ASCII byte, never cut inside
+-- a character
+SELECT '[' || e || '] ' || pg_temp.bad(e) AS result
+FROM unnest(ARRAY[U&'* * * * \00E9t\00E9', U&'@caf\00E9', U&'1 2 3 4 5 \00FC', U&'@every 5 m\00EEn']) AS e;
 \pset format aligned
 \pset tuples_only off
 

@@ -48,6 +48,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -129,16 +130,20 @@ static void
 cron_parse_or_error(const char *text, CronSchedule *s)
 {
 	CronError	err;
+	int			shown;
 
-	if (!cron_parse(text, s, &err))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 err.field == CRON_WHOLE
-				 ? errmsg("invalid schedule \"%s\"", text)
-				 : errmsg("invalid schedule \"%s\": bad %s field", text,
-						  cron_field_name(err.field)),
-				 errdetail("%s", err.detail),
-				 errhint("%s", err.hint)));
+	if (cron_parse(text, s, &err))
+		return;
+	/* a long expression is shown cut, on a character boundary */
+	shown = pg_mbcliplen(text, strlen(text), 100);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 err.field == CRON_WHOLE
+			 ? errmsg("invalid schedule \"%.*s\"", shown, text)
+			 : errmsg("invalid schedule \"%.*s\": bad %s field", shown, text,
+					  cron_field_name(err.field)),
+			 errdetail("%s", err.detail),
+			 errhint("%s", err.hint)));
 }
 
 /* The first period of s after after; 22008 if it is past the timestamp range. */

@@ -60,6 +60,9 @@ typedef struct CronError
 	char		hint[200];
 } CronError;
 
+/* The longest expression accepted, in bytes. */
+#define CRON_MAX_LEN			1000
+
 /* The longest @every period accepted: 3660 days. */
 #define CRON_EVERY_MAX_USEC		(INT64CONST(3660) * USECS_PER_DAY)
 

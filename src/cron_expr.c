@@ -38,8 +38,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
 #include "common/int.h"
 #include "port/pg_bitutils.h"
 
@@ -72,6 +70,9 @@ typedef struct CronFieldSpec
 	const char *takes;			/* what the field takes, for hints */
 } CronFieldSpec;
 
+/* room for cron_quote's output */
+#define CRON_QUOTE_SIZE		32
+
 static const CronFieldSpec cron_fields[5] = {
 	{"minute", 0, 59, NULL, "0-59"},
 	{"hour", 0, 23, NULL, "0-23"},
@@ -96,6 +97,44 @@ static const CronMacro cron_macros[] = {
 	{"@hourly", "0 * * * *"},
 	{NULL, NULL}
 };
+
+/* ASCII classes: the server's locale must not change what parses. */
+static inline bool
+cron_isdigit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+cron_isalpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool
+cron_isalnum(char c)
+{
+	return cron_isdigit(c) || cron_isalpha(c);
+}
+
+/*
+ * Up to len bytes of s (20 at most) quoted for an error message, into buf:
+ * ASCII only, so a multibyte character is never cut; "..." where it stops
+ * short.
+ */
+static const char *
+cron_quote(const char *s, size_t len, char *buf)
+{
+	size_t		n = 0;
+
+	while (n < len && n < 20 && s[n] != '\0' && !IS_HIGHBIT_SET(s[n]))
+		n++;
+	if (n == 0 && IS_HIGHBIT_SET(s[0]))
+		return "a character that is not ASCII";
+	snprintf(buf, CRON_QUOTE_SIZE, "\"%.*s%s\"", (int) n, s,
+			 n < len && s[n] != '\0' ? "..." : "");
+	return buf;
+}
 
 /* Fill *err; always false, for returning. */
 static bool pg_attribute_printf(3, 4)
@@ -143,20 +182,21 @@ cron_word_eq(const char *s, size_t n, const char *word)
 static bool
 cron_value(const char **p, CronField field, int *value, CronError *err)
 {
+	char		q[CRON_QUOTE_SIZE];
 	const CronFieldSpec *f = &cron_fields[field];
 	const char *s = *p;
 	size_t		n = 0;
 	bool		digits = true;
 
-	while (isalnum((unsigned char) s[n]))
+	while (cron_isalnum(s[n]))
 	{
-		if (!isdigit((unsigned char) s[n]))
+		if (!cron_isdigit(s[n]))
 			digits = false;
 		n++;
 	}
 	if (n == 0)
-		return cron_fail(err, field, "Expected a number in the %s field at \"%.20s\".",
-						 f->name, s);
+		return cron_fail(err, field, "Expected a number in the %s field at %s.",
+						 f->name, cron_quote(s, strlen(s), q));
 	if (digits)
 	{
 		int			v = 0;
@@ -195,13 +235,13 @@ cron_step(const char **p, CronField field, int *step, CronError *err)
 	int			v = 0;
 	int			n = 0;
 
-	while (isdigit((unsigned char) s[n]))
+	while (cron_isdigit(s[n]))
 	{
 		if (v < 1000)
 			v = v * 10 + (s[n] - '0');
 		n++;
 	}
-	if (n == 0 || isalpha((unsigned char) s[n]))
+	if (n == 0 || cron_isalpha(s[n]))
 		return cron_fail(err, field, "Expected a step (a number) after '/' in the %s field.",
 						 cron_fields[field].name);
 	if (v == 0)
@@ -220,6 +260,7 @@ static bool
 cron_parse_field(const char **p, CronField field, uint64 *bits, bool *star,
 				 CronError *err)
 {
+	char		q[CRON_QUOTE_SIZE];
 	const CronFieldSpec *f = &cron_fields[field];
 	const char *s = *p;
 
@@ -270,7 +311,8 @@ cron_parse_field(const char **p, CronField field, uint64 *bits, bool *star,
 		}
 		if (*s == '\0' || *s == ' ' || *s == '\t')
 			break;
-		return cron_fail(err, field, "Unexpected \"%.20s\" in the %s field.", s, f->name);
+		return cron_fail(err, field, "Unexpected %s in the %s field.",
+						 cron_quote(s, strlen(s), q), f->name);
 	}
 	*p = s;
 	return true;
@@ -300,6 +342,7 @@ cron_days_in_month(int64 y, int m)
 static bool
 cron_parse_fields(const char *text, CronSchedule *s, CronError *err)
 {
+	char		q[CRON_QUOTE_SIZE];
 	const char *p = cron_skip_blanks(text);
 	uint64		bits;
 	bool		star;
@@ -351,7 +394,8 @@ cron_parse_fields(const char *text, CronSchedule *s, CronError *err)
 		p = cron_skip_blanks(p);
 	}
 	if (*p != '\0')
-		return cron_fail(err, CRON_WHOLE, "The expression has more than 5 fields (\"%.20s\" follows them).", p);
+		return cron_fail(err, CRON_WHOLE, "The expression has more than 5 fields (%s follows them).",
+						 cron_quote(p, strlen(p), q));
 
 	/* a day must be able to match: only day of month can rule every day out */
 	if (!s->dom_last && (s->dom_star || s->dow_star))
@@ -377,6 +421,7 @@ cron_parse_fields(const char *text, CronSchedule *s, CronError *err)
 static bool
 cron_parse_every(const char *p, bool pg_cron_seconds, CronSchedule *s, CronError *err)
 {
+	char		q[CRON_QUOTE_SIZE];
 	int64		total = 0;
 	int			terms = 0;
 
@@ -388,9 +433,10 @@ cron_parse_every(const char *p, bool pg_cron_seconds, CronSchedule *s, CronError
 		size_t		len = 0;
 		const char *word;
 
-		if (!isdigit((unsigned char) *p))
-			return cron_fail(err, CRON_WHOLE, "Expected a whole number at \"%.20s\" in the interval.", p);
-		while (isdigit((unsigned char) *p))
+		if (!cron_isdigit(*p))
+			return cron_fail(err, CRON_WHOLE, "Expected a whole number at %s in the interval.",
+							 cron_quote(p, strlen(p), q));
+		while (cron_isdigit(*p))
 		{
 			if (n < CRON_EVERY_MAX_USEC)
 				n = n * 10 + (*p - '0');
@@ -400,7 +446,7 @@ cron_parse_every(const char *p, bool pg_cron_seconds, CronSchedule *s, CronError
 			return cron_fail(err, CRON_WHOLE, "The interval takes whole numbers (write '@every 90 minutes' rather than '@every 1.5 hours').");
 		p = cron_skip_blanks(p);
 		word = p;
-		while (isalpha((unsigned char) p[len]))
+		while (cron_isalpha(p[len]))
 			len++;
 		if (len == 0)
 			return cron_fail(err, CRON_WHOLE, "The number %lld in the interval has no unit.",
@@ -466,10 +512,13 @@ cron_every_hint(bool ok, CronError *err)
 bool
 cron_parse(const char *text, CronSchedule *s, CronError *err)
 {
+	char		q[CRON_QUOTE_SIZE];
 	const char *p = cron_skip_blanks(text);
 
 	memset(s, 0, sizeof(*s));
 	memset(err, 0, sizeof(*err));
+	if (strlen(text) > CRON_MAX_LEN)
+		return cron_fail(err, CRON_WHOLE, "The expression is longer than %d characters.", CRON_MAX_LEN);
 	if (*p == '\0')
 		return cron_fail(err, CRON_WHOLE, "The expression is empty.");
 	if (*p == '@')
@@ -490,21 +539,21 @@ cron_parse(const char *text, CronSchedule *s, CronError *err)
 		if (cron_word_eq(p, len, "@reboot") || cron_word_eq(p, len, "@restart"))
 			return cron_fail(err, CRON_WHOLE, "%.*s is not a schedule here: there is no server start to run at.",
 							 (int) len, p);
-		return cron_fail(err, CRON_WHOLE, "Unknown macro \"%.*s\" (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every).",
-						 (int) Min(len, 20), p);
+		return cron_fail(err, CRON_WHOLE, "Unknown macro %s (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every).",
+						 cron_quote(p, len, q));
 	}
 	/* pg_cron's 'n seconds': a number and a word, nothing else */
 	{
 		const char *q = p;
 
-		while (isdigit((unsigned char) *q))
+		while (cron_isdigit(*q))
 			q++;
 		if (q > p)
 		{
 			q = cron_skip_blanks(q);
-			if (isalpha((unsigned char) *q))
+			if (cron_isalpha(*q))
 			{
-				while (isalpha((unsigned char) *q))
+				while (cron_isalpha(*q))
 					q++;
 				if (*cron_skip_blanks(q) == '\0')
 					return cron_every_hint(cron_parse_every(p, true, s, err), err);
