@@ -103,6 +103,43 @@ SELECT resilience.unschedule('hourly') AS dropped, resilience.unschedule('hourly
 SELECT count(*) AS hourly_jobs_kept FROM resilience.jobs WHERE payload -> 'resilience_schedule' ->> 'name' = 'hourly';
 SELECT name FROM resilience.schedules ORDER BY name;
 
+-- claim() ticks its queue first (schedule_check_interval 0: at every claim)
+SET resilience.schedule_check_interval = 0;
+SELECT resilience.create_queue('sched_claim');
+SELECT resilience.schedule('by_claim', '@every 1 minute', 'sched_claim', '{"c": true}');
+SELECT count(*) AS nothing_due_yet FROM resilience.claim('sched_claim', 10);
+SET resilience.clock_override = '2025-06-01 14:03:10+00';
+SELECT payload, run_at FROM resilience.claim('sched_claim', 10, lease => '1 hour');
+SELECT count(*) AS again FROM resilience.claim('sched_claim', 10);
+SELECT next_run, last_period, enqueued FROM resilience.schedules WHERE name = 'by_claim';
+
+-- a worker granted only claiming (as in docs/queues.md) keeps claiming:
+-- its claims leave the schedules to roles that may tick and enqueue
+CREATE ROLE sched_worker;
+GRANT SELECT ON resilience.job_queues TO sched_worker;
+GRANT SELECT, UPDATE, DELETE ON resilience.job_state TO sched_worker;
+SET resilience.clock_override = '2025-06-01 14:05:10+00';
+SET ROLE sched_worker;
+SELECT count(*) AS worker_claimed FROM resilience.claim('sched_claim', 10);
+RESET ROLE;
+SELECT next_run, last_period, enqueued FROM resilience.schedules WHERE name = 'by_claim';
+-- with the rights to tick too (but still not to enqueue): the same
+GRANT SELECT, UPDATE ON resilience.schedule_state TO sched_worker;
+SET ROLE sched_worker;
+SELECT count(*) AS worker_claimed FROM resilience.claim('sched_claim', 10);
+RESET ROLE;
+SELECT enqueued FROM resilience.schedules WHERE name = 'by_claim';
+-- and with INSERT on job_state, its claim enqueues the two due periods
+GRANT INSERT ON resilience.job_state TO sched_worker;
+SET ROLE sched_worker;
+SELECT payload -> 'resilience_schedule' ->> 'period' AS worker_claimed FROM resilience.claim('sched_claim', 10);
+RESET ROLE;
+SELECT next_run, last_period, enqueued FROM resilience.schedules WHERE name = 'by_claim';
+REVOKE ALL ON resilience.job_queues, resilience.job_state, resilience.schedule_state FROM sched_worker;
+DROP ROLE sched_worker;
+SELECT resilience.drop_queue('sched_claim');
+RESET resilience.schedule_check_interval;
+
 -- a role without rights on schedule_state: tick and schedule raise 42501
 CREATE ROLE sched_nobody;
 SET ROLE sched_nobody;

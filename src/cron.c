@@ -36,8 +36,8 @@
  * Otherwise one index probe reads the earliest next_run again, and only a
  * due one runs the tick.  A schedule made or changed on another node is
  * therefore noticed within that interval; a due one right away.  A role
- * without SELECT and UPDATE on schedule_state drives no schedules from
- * claim (tick() raises 42501 for it).
+ * without SELECT and UPDATE on schedule_state, or INSERT on job_state,
+ * drives no schedules from claim (tick() raises 42501 for it).
  *
  * Time: resilience.clock_override (clock.c) when set, else the wall clock.
  *
@@ -81,13 +81,15 @@ static int	cron_check_interval_ms = 1000;
 
 /*
  * Saved plans over the member tables named in plans_table (NULL: none yet),
- * schedule_state being plans_relid and job_queues plans_queues_relid.  They
+ * schedule_state being plans_relid and job_queues plans_queues_relid
+ * (job_state, where enqueue() writes, is plans_jobs_relid).  They
  * are looked up again only after an invalidation that could have moved
  * them (plans_checked false), as idempotency.c does.
  */
 static char *plans_table = NULL;
 static Oid	plans_relid = InvalidOid;
 static Oid	plans_queues_relid = InvalidOid;
+static Oid	plans_jobs_relid = InvalidOid;
 static bool plans_checked = false;
 static bool plans_callbacks_registered = false;
 static SPIPlanPtr due_queue_plan = NULL;
@@ -241,6 +243,7 @@ cron_prepare(void)
 	plans_checked = true;
 	relid = resilience_member_table("schedule_state", NULL);
 	queues_relid = resilience_member_table("job_queues", NULL);
+	plans_jobs_relid = resilience_member_table("job_state", NULL);
 	table = resilience_member_table_name(relid);
 	queues = resilience_member_table_name(queues_relid);
 	key = psprintf("%s %s", table, queues);
@@ -656,9 +659,14 @@ cron_claim_tick(const char *queue)
 
 	spiplan_connect();
 	cron_prepare();
-	/* both rights: pg_class_aclcheck is satisfied by any one of a mask */
+	/*
+	 * Only a role that may tick and enqueue: a worker granted no more than
+	 * claiming keeps claiming.  One right per call, since pg_class_aclcheck
+	 * is satisfied by any one of a mask.
+	 */
 	if (pg_class_aclcheck(plans_relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
-		pg_class_aclcheck(plans_relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK)
+		pg_class_aclcheck(plans_relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK &&
+		pg_class_aclcheck(plans_jobs_relid, GetUserId(), ACL_INSERT) == ACLCHECK_OK)
 	{
 		/* one index probe when nothing is due */
 		next_due = cron_min_next_run(queue);
