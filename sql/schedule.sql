@@ -160,6 +160,15 @@ WHERE p.oid IN ('resilience.schedule(text, text, text, jsonb)'::regprocedure,
                 'resilience.tick()'::regprocedure)
 ORDER BY 1::text;
 
+-- any schedule name reaches the job's payload intact
+SELECT resilience.schedule(E'we"ird \\ name\t\u00e9', '@every 1 hour', 'sched');
+SET resilience.clock_override = '2025-06-01 15:00:01+00';
+SELECT resilience.tick('sched') >= 1 AS ticked;
+SELECT payload -> 'resilience_schedule' ->> 'name' = E'we"ird \\ name\t\u00e9' AS name_intact,
+       payload -> 'resilience_schedule' AS schedule_key
+FROM resilience.jobs WHERE payload -> 'resilience_schedule' ->> 'name' LIKE 'we%';
+SELECT resilience.unschedule(E'we"ird \\ name\t\u00e9');
+
 -- drop_queue() drops the queue's schedules
 SELECT resilience.drop_queue('sched_other');
 SELECT name FROM resilience.schedules ORDER BY name;

@@ -39,6 +39,9 @@
  * without SELECT and UPDATE on schedule_state, or INSERT on job_state,
  * drives no schedules from claim (tick() raises 42501 for it).
  *
+ * Jobs go in through queue_enqueue_job() (queue.h), with the checks,
+ * dedup and wakeups of resilience.enqueue(), in the caller's transaction.
+ *
  * Time: resilience.clock_override (clock.c) when set, else the wall clock.
  *
  *-------------------------------------------------------------------------
@@ -55,8 +58,8 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -65,6 +68,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "extension.h"
+#include "queue.h"
 #include "resilience.h"
 #include "spiplan.h"
 
@@ -94,7 +98,6 @@ static bool plans_checked = false;
 static bool plans_callbacks_registered = false;
 static SPIPlanPtr due_queue_plan = NULL;
 static SPIPlanPtr due_all_plan = NULL;
-static SPIPlanPtr enqueue_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr min_plan = NULL;
 static SPIPlanPtr upsert_plan = NULL;
@@ -220,11 +223,8 @@ cron_prepare(void)
 	char	   *table;
 	char	   *queues;
 	char	   *key;
-	const char *nsp;
 	Oid			due_q_types[2] = {TEXTOID, TIMESTAMPTZOID};
 	Oid			due_all_types[1] = {TIMESTAMPTZOID};
-	Oid			enqueue_types[8] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, INT8OID,
-	TEXTOID, TIMESTAMPTZOID, TEXTOID};
 	Oid			update_types[7] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID};
 	Oid			min_types[1] = {TEXTOID};
@@ -253,7 +253,6 @@ cron_prepare(void)
 		return;
 	cron_free_plan(&due_queue_plan);
 	cron_free_plan(&due_all_plan);
-	cron_free_plan(&enqueue_plan);
 	cron_free_plan(&update_plan);
 	cron_free_plan(&min_plan);
 	cron_free_plan(&upsert_plan);
@@ -261,7 +260,6 @@ cron_prepare(void)
 	if (plans_table)
 		pfree(plans_table);
 	plans_table = MemoryContextStrdup(TopMemoryContext, key);
-	nsp = quote_identifier(get_namespace_name(get_rel_namespace(relid)));
 
 	spiplan_saved(&due_queue_plan,
 				  psprintf("SELECT name, cron, queue, payload, next_run FROM %s"
@@ -274,13 +272,6 @@ cron_prepare(void)
 						   " WHERE next_run OPERATOR(pg_catalog.<=) $1"
 						   " ORDER BY next_run, name FOR UPDATE SKIP LOCKED", table),
 				  1, due_all_types);
-	spiplan_saved(&enqueue_plan,
-				  psprintf("SELECT %s.enqueue(queue => $1,"
-						   " payload => $2 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
-						   "'" CRON_PAYLOAD_KEY "', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
-						   "'name', $3, 'period', $4, 'skipped', $5, 'skipped_since', $6))),"
-						   " run_at => $7, dedup_key => $8)", nsp),
-				  8, enqueue_types);
 	spiplan_saved(&update_plan,
 				  psprintf("UPDATE %s SET next_run = $2, last_period = $3,"
 						   " last_enqueued_at = $4, last_job_id = $5,"
@@ -330,6 +321,30 @@ static char *
 cron_dedup_key(const char *name, const char *period)
 {
 	return psprintf("resilience.schedule %s %s", period, name);
+}
+
+/*
+ * A job's payload: the schedule's object plus CRON_PAYLOAD_KEY, {"name",
+ * "period", "skipped"[, "skipped_since"]}.
+ */
+static Jsonb *
+cron_job_payload(Datum payload, const char *name, const char *period,
+				 int64 skipped, const char *skipped_since)
+{
+	StringInfoData buf;
+	Datum		added;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"" CRON_PAYLOAD_KEY "\": {\"name\": ");
+	escape_json(&buf, name);
+	appendStringInfo(&buf, ", \"period\": \"%s\", \"skipped\": " INT64_FORMAT,
+					 period, skipped);
+	if (skipped_since != NULL)
+		appendStringInfo(&buf, ", \"skipped_since\": \"%s\"", skipped_since);
+	appendStringInfoString(&buf, "}}");
+	added = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	pfree(buf.data);
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, payload, added));
 }
 
 /*
@@ -396,33 +411,16 @@ cron_fire(const char *name, const char *crontext, const char *queue,
 	for (int i = 0; i < kept; i++)
 	{
 		char	   *period = cron_period_text(ring[i]);
-		Datum		values[8];
-		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-		int			rc;
-		bool		isnull;
+		QueueEnqueueRequest req;
 
-		values[0] = CStringGetTextDatum(queue);
-		values[1] = payload;
-		values[2] = CStringGetTextDatum(name);
-		values[3] = CStringGetTextDatum(period);
-		values[4] = Int64GetDatum(i == 0 ? skipped : 0);
-		if (i == 0 && skipped > 0)
-			values[5] = CStringGetTextDatum(cron_period_text(first_skipped));
-		else
-		{
-			values[5] = (Datum) 0;
-			nulls[5] = 'n';
-		}
-		values[6] = TimestampTzGetDatum(ring[i]);
-		values[7] = CStringGetTextDatum(cron_dedup_key(name, period));
-		rc = SPI_execute_plan(enqueue_plan, values, nulls, false, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "enqueue for schedule \"%s\" failed: %s", name,
-				 SPI_result_code_string(rc));
-		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-		if (isnull)
-			elog(ERROR, "enqueue for schedule \"%s\" returned no job id", name);
+		queue_enqueue_request_init(&req, queue);
+		req.payload = cron_job_payload(payload, name, period,
+									   i == 0 ? skipped : 0,
+									   i == 0 && skipped > 0 ? cron_period_text(first_skipped) : NULL);
+		req.has_run_at = true;
+		req.run_at = ring[i];
+		req.dedup_key = cron_dedup_key(name, period);
+		job_id = queue_enqueue_job(&req);
 		last = ring[i];
 	}
 
