@@ -617,7 +617,10 @@ COMMENT ON TABLE resilience.job_queues IS
 -- find room on the row's own page.
 CREATE TABLE resilience.job_state (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    queue text NOT NULL REFERENCES resilience.job_queues (name) ON DELETE CASCADE,
+    -- an existing queue's name, as enqueue and drop_queue keep it (see
+    -- src/queue.c); no foreign key, whose trigger locks the queue's row
+    -- for every job
+    queue text NOT NULL,
     state text NOT NULL
         CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'blocked', 'running', 'dead', 'cancelled'])),
     payload jsonb NOT NULL,

@@ -128,8 +128,6 @@ SELECT count(*) AS effects FROM pg_temp.effects;
 INSERT INTO resilience.job_queues VALUES ('', now());
 INSERT INTO resilience.job_state (queue, state, payload, priority, run_at, max_attempts, enqueued_at)
 VALUES ('q', 'finished', '{}', 0, now(), 1, now());
-INSERT INTO resilience.job_state (queue, state, payload, priority, run_at, max_attempts, enqueued_at)
-VALUES ('nope', 'pending', '{}', 0, now(), 1, now());
 \set VERBOSITY default
 
 -- nothing was written by the refused calls

@@ -29,6 +29,20 @@
  * dead with 'lease expired' after its last attempt.  Reaping runs at most
  * every QUEUE_REAP_INTERVAL of the clock per backend and queue.
  *
+ * Queues.  A job's queue must exist when it is enqueued, and a dropped
+ * queue leaves no job behind, without a foreign key (whose trigger checks
+ * and locks the queue's row once per job: a batch of 100 enqueued at two
+ * thirds of the speed, and concurrent enqueuers share that row's lock
+ * through multixacts).  drop_queue() first locks job_state in SHARE ROW
+ * EXCLUSIVE mode, which waits for every transaction that wrote a job and
+ * holds off new writers until it commits; then it deletes the queue's row
+ * and its jobs.  An enqueue's INSERT ... SELECT from the queue's row takes
+ * its table lock before its snapshot (SPI plans, then snapshots), so under
+ * READ COMMITTED it either committed before the drop (whose DELETE then
+ * sees its job) or reads after it and finds no queue (42704).  Under a
+ * transaction snapshot, which may predate the drop, the enqueue locks the
+ * queue's row FOR KEY SHARE instead, which fails (40001) if it is gone.
+ *
  * Groups.  Jobs sharing a group_key in a queue run one at a time, in
  * enqueue order.  The group's head (its oldest unfinished job) is pending
  * or running; the others are blocked, invisible to claims.  Every change
@@ -273,11 +287,16 @@ typedef enum QueuePlan
 {
 	QP_QUEUE_EXISTS,
 	QP_QUEUE_CREATE,
+	QP_QUEUE_LOCK_JOBS,
 	QP_QUEUE_DROP,
+	QP_QUEUE_DROP_JOBS,
 	QP_ENQUEUE,
 	QP_ENQUEUE_DEDUP,
-	QP_DEDUP_FIND,
 	QP_ENQUEUE_MANY,
+	QP_ENQUEUE_LOCKED,			/* the same three, the queue's row locked */
+	QP_ENQUEUE_DEDUP_LOCKED,
+	QP_ENQUEUE_MANY_LOCKED,
+	QP_DEDUP_FIND,
 	QP_CLAIM,
 	QP_CLAIM_FROM,
 	QP_REAP,
@@ -419,9 +438,13 @@ queue_prepare_plans(void)
 	queue_prepare(QP_QUEUE_CREATE,
 				  "INSERT INTO @Q@ (name, created_at) VALUES ($1, $2)"
 				  " ON CONFLICT (name) DO NOTHING RETURNING 1", 2, t_tt);
+	queue_prepare(QP_QUEUE_LOCK_JOBS,
+				  "LOCK TABLE @J@ IN SHARE ROW EXCLUSIVE MODE", 0, NULL);
 	queue_prepare(QP_QUEUE_DROP,
 				  "DELETE FROM @Q@ WHERE name OPERATOR(pg_catalog.=) $1 RETURNING 1",
 				  1, t1);
+	queue_prepare(QP_QUEUE_DROP_JOBS,
+				  "DELETE FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1", 1, t1);
 
 	/*
 	 * $7 group_key: the head if the group has no unfinished job (the group
@@ -435,32 +458,44 @@ queue_prepare_plans(void)
 	"  AND o.state OPERATOR(pg_catalog.=) ANY (" UNFINISHED "))" \
 	" THEN 'pending' ELSE 'blocked' END"
 
-	queue_prepare(QP_ENQUEUE,
-				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
-				  " max_attempts, group_key, enqueued_at)"
-				  " SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6"
-				  " FROM @Q@ q WHERE q.name OPERATOR(pg_catalog.=) $1"
-				  " RETURNING id", 7, enq);
-	queue_prepare(QP_ENQUEUE_DEDUP,
-				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
-				  " max_attempts, group_key, enqueued_at, dedup_key)"
-				  " SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6, $8"
-				  " FROM @Q@ q WHERE q.name OPERATOR(pg_catalog.=) $1"
-				  " ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL"
-				  " AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")"
-				  " DO NOTHING RETURNING id", 8, enqd);
+	/*
+	 * The queue's row: read (READ COMMITTED) or locked FOR KEY SHARE (a
+	 * transaction snapshot, which could predate a drop); see the file's
+	 * header.
+	 */
+#define QUEUE_ROW(lock) \
+	" FROM (SELECT name FROM @Q@ WHERE name OPERATOR(pg_catalog.=) $1" lock ") q"
+#define ENQUEUE_SQL(lock) \
+	"INSERT INTO @J@ (queue, state, payload, priority, run_at," \
+	" max_attempts, group_key, enqueued_at)" \
+	" SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6" \
+	QUEUE_ROW(lock) " RETURNING id"
+#define ENQUEUE_DEDUP_SQL(lock) \
+	"INSERT INTO @J@ (queue, state, payload, priority, run_at," \
+	" max_attempts, group_key, enqueued_at, dedup_key)" \
+	" SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6, $8" \
+	QUEUE_ROW(lock) \
+	" ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL" \
+	" AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")" \
+	" DO NOTHING RETURNING id"
+#define ENQUEUE_MANY_SQL(lock) \
+	"INSERT INTO @J@ (queue, state, payload, priority, run_at," \
+	" max_attempts, group_key, enqueued_at)" \
+	" SELECT q.name, " ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND") \
+	", u.p, $4, $3, $5, $7, $6" \
+	QUEUE_ROW(lock) ", pg_catalog.unnest($2) WITH ORDINALITY AS u(p, n)" \
+	" ORDER BY u.n RETURNING id"
+
+	queue_prepare(QP_ENQUEUE, ENQUEUE_SQL(""), 7, enq);
+	queue_prepare(QP_ENQUEUE_DEDUP, ENQUEUE_DEDUP_SQL(""), 8, enqd);
+	queue_prepare(QP_ENQUEUE_MANY, ENQUEUE_MANY_SQL(""), 7, many);
+	queue_prepare(QP_ENQUEUE_LOCKED, ENQUEUE_SQL(" FOR KEY SHARE"), 7, enq);
+	queue_prepare(QP_ENQUEUE_DEDUP_LOCKED, ENQUEUE_DEDUP_SQL(" FOR KEY SHARE"), 8, enqd);
+	queue_prepare(QP_ENQUEUE_MANY_LOCKED, ENQUEUE_MANY_SQL(" FOR KEY SHARE"), 7, many);
 	queue_prepare(QP_DEDUP_FIND,
 				  "SELECT id FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1"
 				  " AND dedup_key OPERATOR(pg_catalog.=) $2"
 				  " AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")", 2, t_tx);
-	queue_prepare(QP_ENQUEUE_MANY,
-				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
-				  " max_attempts, group_key, enqueued_at)"
-				  " SELECT q.name, " ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND")
-				  ", u.p, $4, $3, $5, $7, $6"
-				  " FROM @Q@ q, pg_catalog.unnest($2) WITH ORDINALITY AS u(p, n)"
-				  " WHERE q.name OPERATOR(pg_catalog.=) $1"
-				  " ORDER BY u.n RETURNING id", 7, many);
 
 	/*
 	 * $3 now, $4 the lease's end, $5 the token floor; QP_CLAIM_FROM starts
@@ -877,7 +912,11 @@ queue_drop(PG_FUNCTION_ARGS)
 	queue_check_primary("drop a queue");
 	queue_connect();
 	v[0] = CStringGetTextDatum(queue);
+	/* see the file's header: writers first, then the row, then the jobs */
+	queue_exec(QP_QUEUE_LOCK_JOBS, NULL, NULL, SPI_OK_UTILITY);
 	dropped = queue_exec(QP_QUEUE_DROP, v, NULL, SPI_OK_DELETE_RETURNING) > 0;
+	if (dropped)
+		queue_exec(QP_QUEUE_DROP_JOBS, v, NULL, SPI_OK_DELETE);
 	SPI_finish();
 	PG_RETURN_BOOL(dropped);
 }
@@ -954,7 +993,8 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 	{
 		bool		isnull;
 
-		if (queue_exec(QP_ENQUEUE, v, n, SPI_OK_INSERT_RETURNING) == 0)
+		if (queue_exec(IsolationUsesXactSnapshot() ? QP_ENQUEUE_LOCKED : QP_ENQUEUE,
+					   v, n, SPI_OK_INSERT_RETURNING) == 0)
 			queue_unknown(req->queue);
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 1, &isnull));
@@ -969,7 +1009,8 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 			Datum		fv[2] = {v[0], v[7]};
 			bool		isnull;
 
-			if (queue_exec(QP_ENQUEUE_DEDUP, v, n, SPI_OK_INSERT_RETURNING) > 0)
+			if (queue_exec(IsolationUsesXactSnapshot() ? QP_ENQUEUE_DEDUP_LOCKED : QP_ENQUEUE_DEDUP,
+						   v, n, SPI_OK_INSERT_RETURNING) > 0)
 			{
 				id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1, &isnull));
@@ -1102,7 +1143,8 @@ queue_enqueue_many(PG_FUNCTION_ARGS)
 	v[6] = group != NULL ? CStringGetTextDatum(group) : (Datum) 0;
 	if (group == NULL)
 		n[6] = 'n';
-	got = queue_exec(QP_ENQUEUE_MANY, v, n, SPI_OK_INSERT_RETURNING);
+	got = queue_exec(IsolationUsesXactSnapshot() ? QP_ENQUEUE_MANY_LOCKED : QP_ENQUEUE_MANY,
+					 v, n, SPI_OK_INSERT_RETURNING);
 	if (got == 0)
 		queue_require(queue);
 	ids = (Datum *) MemoryContextAlloc(outer, sizeof(Datum) * (got + 1));
