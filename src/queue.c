@@ -100,6 +100,7 @@
 #include "args.h"
 #include "backoff.h"
 #include "clock.h"
+#include "cron.h"
 #include "extension.h"
 #include "lease.h"
 #include "queue.h"
@@ -1371,6 +1372,7 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 	 * Periodic schedules put their due periods of this queue here, before
 	 * the claim, so the claim can take them.
 	 */
+	cron_claim_tick(queue);
 
 	*changed = queue_reap(queue, now);
 	v[0] = CStringGetTextDatum(queue);

@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 
 #include "clock.h"
+#include "cron.h"
 #include "jsonout.h"
 #include "keyset.h"
 #include "queue.h"
@@ -37,6 +38,7 @@ _PG_init(void)
 	jsonout_define_gucs();
 	stats_define_gucs();
 	queue_define_gucs();
+	cron_define_gucs();
 	shmem_init();
 	MarkGUCPrefixReserved("resilience");
 }
