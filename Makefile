@@ -14,7 +14,7 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" resilience.control)
 SQL_PARTS   = src/resilience.sql src/backoff.sql src/cursor.sql src/keyset.sql \
               src/guard.sql src/lease.sql src/retry.sql src/idempotency.sql \
-              src/limit.sql src/breaker.sql
+              src/limit.sql src/breaker.sql src/queue.sql
 DATA_built  = resilience--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard resilience--*.sql)) resilience--1.0.control
 PGFILEDESC  = "resilience - resilient-backend helpers"

@@ -22,6 +22,7 @@
 #include "access/xlog.h"
 #include "fmgr.h"
 
+#include "lease.h"
 #include "resilience.h"
 
 RESILIENCE_FUNCTION(lease_token_floor);
@@ -33,17 +34,24 @@ RESILIENCE_FUNCTION(lease_token_floor);
 Datum
 lease_token_floor(PG_FUNCTION_ARGS)
 {
-	TimeLineID	tli;
-
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot grant a lease during recovery"),
 				 errhint("Leases are granted by the primary; connect to it.")));
+	PG_RETURN_INT64(lease_token_floor_value());
+}
+
+/* timeline << 40 of the timeline this primary inserts on (see lease.h) */
+int64
+lease_token_floor_value(void)
+{
+	TimeLineID	tli;
+
 	tli = GetWALInsertionTimeLine();
 	if (tli >= ((TimeLineID) 1 << (63 - LEASE_TOKEN_TIMELINE_SHIFT)))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("timeline %u is too large for lease tokens", tli)));
-	PG_RETURN_INT64((int64) tli << LEASE_TOKEN_TIMELINE_SHIFT);
+	return (int64) tli << LEASE_TOKEN_TIMELINE_SHIFT;
 }

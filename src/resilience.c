@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "keyset.h"
+#include "queue.h"
 #include "resilience.h"
 #include "shmem.h"
 
@@ -30,6 +31,7 @@ _PG_init(void)
 {
 	keyset_define_gucs();
 	clock_define_gucs();
+	queue_define_gucs();
 	shmem_init();
 	MarkGUCPrefixReserved("resilience");
 }

@@ -17,7 +17,8 @@
  * and lets the table's owner evict by its documented rule.
  *
  * A table to add (the monitoring counters, say) is one more ShmemTable and
- * one more line in shmem_tables[].
+ * one more line in shmem_tables[].  A plain fixed-size struct (the queue's
+ * wakeup slots) is a ShmemStruct listed in shmem_structs[].
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +44,10 @@ int			shmem_max_breakers = 1000;
 static ShmemTable *const shmem_tables[] = {&limit_table, &breaker_table};
 
 #define SHMEM_NTABLES ((int) lengthof(shmem_tables))
+
+static ShmemStruct *const shmem_structs[] = {&queue_wakeup_struct};
+
+#define SHMEM_NSTRUCTS ((int) lengthof(shmem_structs))
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -100,6 +105,8 @@ shmem_request(void)
 														   t->entrysize)));
 		RequestNamedLWLockTranche(t->name, SHMEM_PARTITIONS);
 	}
+	for (int i = 0; i < SHMEM_NSTRUCTS; i++)
+		RequestAddinShmemSpace(MAXALIGN(shmem_structs[i]->size));
 }
 
 /* Create the tables (postmaster) or attach to them (EXEC_BACKEND). */
@@ -134,6 +141,19 @@ shmem_startup(void)
 								HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
 								HASH_PARTITION | HASH_FIXED_SIZE);
 		t->locks = GetNamedLWLockTranche(t->name);
+	}
+	for (int i = 0; i < SHMEM_NSTRUCTS; i++)
+	{
+		ShmemStruct *st = shmem_structs[i];
+		bool		found;
+		void	   *ptr = ShmemInitStruct(st->name, st->size, &found);
+
+		if (!found)
+		{
+			memset(ptr, 0, st->size);
+			st->init(ptr);
+		}
+		*st->ptr = ptr;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

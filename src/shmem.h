@@ -84,6 +84,22 @@ extern int	shmem_max_breakers;
 extern ShmemTable limit_table;
 extern ShmemTable breaker_table;
 
+/*
+ * A fixed-size struct in shared memory (the queue's wakeup slots): shmem.c
+ * requests size bytes and, at startup, points *ptr at them, calling init
+ * on the first attach.  *ptr stays NULL without preloading.
+ */
+typedef struct ShmemStruct
+{
+	const char *name;			/* shared memory name */
+	Size		size;
+	void		(*init) (void *ptr);	/* zeroed memory to set up */
+	void	  **ptr;
+} ShmemStruct;
+
+/* the structs, owned by queue.c */
+extern ShmemStruct queue_wakeup_struct;
+
 /* _PG_init: define the size settings; install the hooks when preloading. */
 extern void shmem_init(void);
 

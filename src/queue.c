@@ -1,0 +1,1584 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *		Job queues: create_queue, drop_queue, enqueue, enqueue_many, claim,
+ *		complete, fail, extend, cancel, redrive, purge_jobs.
+ *
+ * A job is a row of resilience.job_state, written with the caller's rights
+ * by saved statements that name the member tables found by membership
+ * (extension.c), rebuilt after an invalidation that could move them, as
+ * idempotency.c does.  Every decision about time uses clock_now() (clock.c),
+ * so tests can stop the clock.
+ *
+ * Claims.  A claim is one UPDATE over a sub-select of ready jobs (pending,
+ * run_at reached) in the order of the partial index job_state_ready,
+ * locked FOR NO KEY UPDATE SKIP LOCKED: concurrent claimers never get the
+ * same job and never wait for each other.  The claimed row leaves the
+ * ready index (state running), so later scans do not step over it once it
+ * is dead to every snapshot.  Its token becomes greatest(token + 1,
+ * timeline << 40) (lease.h): strictly increasing per job, across redrives
+ * and across a promotion.  complete(), fail() and extend() act only while
+ * the job is running with that token; anything else is RL001, so the
+ * caller's transaction, which holds the job's effects, rolls back.  A
+ * running job whose lease expired stays running (and its holder may still
+ * complete it) until a claim of its queue reaps it: back to pending, or
+ * dead with 'lease expired' after its last attempt.  Reaping runs at most
+ * every QUEUE_REAP_INTERVAL of the clock per backend and queue.
+ *
+ * Groups.  Jobs sharing a group_key in a queue run one at a time, in
+ * enqueue order.  The group's head (its oldest unfinished job) is pending
+ * or running; the others are blocked, invisible to claims.  Every change
+ * of who is the head (a grouped enqueue, the head finishing: complete,
+ * fail to dead, cancel, lease expired to dead; redrive) holds the group's
+ * lock, a transaction-level advisory lock tag of its own (field4
+ * QUEUE_GROUP_LOCKTAG_FIELD4, as guards do), taken before any row of the
+ * group is locked and followed by statements with fresh snapshots; so
+ * under READ COMMITTED each sees every earlier change committed.  The
+ * unique index job_state_group_head makes two heads impossible whatever
+ * the isolation level.  A claim changes no head and takes no group lock.
+ *
+ * Wakeups.  With shared_preload_libraries, a transaction that made jobs
+ * ready (enqueue, redrive, a retry, a promoted group head) bumps the
+ * generation of its queues' slots (QUEUE_WAKEUP_SLOTS, hashed by database
+ * and queue name) and broadcasts their condition variables at commit; a
+ * claim with wait sleeps on its slot, after checking the generation it saw
+ * before its last attempt.  Without preloading, or for jobs whose run_at
+ * or lease comes due without a commit, a waiting claim polls every
+ * resilience.queue_poll_interval.
+ *
+ * Monitoring counts events in the queue_note_*() functions, one per event.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "args.h"
+#include "backoff.h"
+#include "clock.h"
+#include "extension.h"
+#include "lease.h"
+#include "queue.h"
+#include "resilience.h"
+#include "shmem.h"
+#include "spiplan.h"
+
+RESILIENCE_FUNCTION(queue_clock);
+RESILIENCE_FUNCTION(queue_create);
+RESILIENCE_FUNCTION(queue_drop);
+RESILIENCE_FUNCTION(queue_enqueue);
+RESILIENCE_FUNCTION(queue_enqueue_many);
+RESILIENCE_FUNCTION(queue_claim);
+RESILIENCE_FUNCTION(queue_complete);
+RESILIENCE_FUNCTION(queue_fail);
+RESILIENCE_FUNCTION(queue_extend);
+RESILIENCE_FUNCTION(queue_cancel);
+RESILIENCE_FUNCTION(queue_redrive);
+RESILIENCE_FUNCTION(queue_purge);
+
+#define ERRCODE_QUEUE_STALE_TOKEN	MAKE_SQLSTATE('R', 'L', '0', '0', '1')
+
+/* advisory lock tag field4 of group locks (guards use 29287) */
+#define QUEUE_GROUP_LOCKTAG_FIELD4	29288
+
+#define QUEUE_NAME_MAX			200
+#define QUEUE_MAX_JOBS			1000	/* per claim */
+#define QUEUE_MAX_BATCH			10000	/* per enqueue_many */
+#define QUEUE_MAX_WAIT_USEC		(3600 * USECS_PER_SEC)
+#define QUEUE_REAP_INTERVAL		(100 * 1000)	/* microseconds */
+#define QUEUE_REAP_BATCH		"100"
+#define QUEUE_WAKEUP_SLOTS		64
+
+/* fail()'s backoff: resilience.backoff_delay(attempt)'s defaults */
+#define QUEUE_BACKOFF_BASE		(10 * 1000)
+#define QUEUE_BACKOFF_CAP		(10 * USECS_PER_SEC)
+
+#define UNFINISHED "ARRAY['pending', 'blocked', 'running']"
+
+/* resilience.queue_poll_interval, milliseconds */
+static int	queue_poll_interval = 100;
+
+/*-------------------------------------------------------------------------
+ * Monitoring: one function per event, each the one place it happens.
+ *-------------------------------------------------------------------------
+ */
+
+/* jobs were enqueued (n of them) */
+static inline void
+queue_note_enqueued(const char *queue, int n)
+{
+}
+
+/* a claim returned n jobs */
+static inline void
+queue_note_claimed(const char *queue, int n)
+{
+}
+
+/* n expired leases were reaped, dead of them out of attempts */
+static inline void
+queue_note_expired(const char *queue, int n, int dead)
+{
+}
+
+/* a job was completed */
+static inline void
+queue_note_completed(const char *queue)
+{
+}
+
+/* a job failed: to be retried, or dead */
+static inline void
+queue_note_failed(const char *queue, bool dead)
+{
+}
+
+/* a complete/fail/extend was refused (RL001) */
+static inline void
+queue_note_stale(void)
+{
+}
+
+/*-------------------------------------------------------------------------
+ * Wakeups
+ *-------------------------------------------------------------------------
+ */
+
+typedef struct QueueWakeup
+{
+	pg_atomic_uint64 generation[QUEUE_WAKEUP_SLOTS];
+	ConditionVariable cv[QUEUE_WAKEUP_SLOTS];
+} QueueWakeup;
+
+static QueueWakeup *queue_wakeup = NULL;
+
+/* Set up the slots (shmem.c, first attach). */
+static void
+queue_wakeup_init(void *ptr)
+{
+	QueueWakeup *w = (QueueWakeup *) ptr;
+
+	for (int i = 0; i < QUEUE_WAKEUP_SLOTS; i++)
+	{
+		pg_atomic_init_u64(&w->generation[i], 0);
+		ConditionVariableInit(&w->cv[i]);
+	}
+}
+
+ShmemStruct queue_wakeup_struct = {
+	"resilience queue wakeups",
+	sizeof(QueueWakeup),
+	queue_wakeup_init,
+	(void **) &queue_wakeup
+};
+
+/* slots to broadcast at commit */
+static uint64 queue_wake_pending = 0;
+static bool queue_xact_callback_registered = false;
+
+/* The wakeup slot of a queue of this database. */
+static int
+queue_wakeup_slot(const char *queue)
+{
+	return (int) (hash_combine(murmurhash32(MyDatabaseId),
+							   hash_bytes((const unsigned char *) queue,
+										  strlen(queue))) % QUEUE_WAKEUP_SLOTS);
+}
+
+/* At commit, wake the waiters of the queues this transaction made ready. */
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			for (int i = 0; i < QUEUE_WAKEUP_SLOTS && queue_wake_pending != 0; i++)
+			{
+				if ((queue_wake_pending & ((uint64) 1 << i)) == 0)
+					continue;
+				queue_wake_pending &= ~((uint64) 1 << i);
+				pg_atomic_fetch_add_u64(&queue_wakeup->generation[i], 1);
+				ConditionVariableBroadcast(&queue_wakeup->cv[i]);
+			}
+			queue_wake_pending = 0;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* a prepared transaction's waiters fall back to polling */
+			queue_wake_pending = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Wake queue's waiters when this transaction commits. */
+static void
+queue_wake_at_commit(const char *queue)
+{
+	if (queue_wakeup == NULL)
+		return;
+	if (!queue_xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		queue_xact_callback_registered = true;
+	}
+	queue_wake_pending |= (uint64) 1 << queue_wakeup_slot(queue);
+}
+
+/*-------------------------------------------------------------------------
+ * Plans
+ *-------------------------------------------------------------------------
+ */
+
+typedef enum QueuePlan
+{
+	QP_QUEUE_EXISTS,
+	QP_QUEUE_CREATE,
+	QP_QUEUE_DROP,
+	QP_ENQUEUE,
+	QP_ENQUEUE_DEDUP,
+	QP_DEDUP_FIND,
+	QP_ENQUEUE_MANY,
+	QP_CLAIM,
+	QP_REAP,
+	QP_REAP_GROUPED_FIND,
+	QP_REAP_GROUPED,
+	QP_PROMOTE,
+	QP_COMPLETE,
+	QP_COMPLETE_GROUPED,
+	QP_JOB_READ,
+	QP_JOB_READ_LOCK,
+	QP_FAIL_UPDATE,
+	QP_EXTEND,
+	QP_CANCEL,
+	QP_REDRIVE_GROUPS,
+	QP_REDRIVE,
+	QP_PURGE,
+	QP_COUNT
+} QueuePlan;
+
+static SPIPlanPtr queue_plans[QP_COUNT];
+
+/* The member tables the plans were built for, and their names then. */
+static Oid	plans_jobs_relid = InvalidOid;
+static Oid	plans_queues_relid = InvalidOid;
+static char *plans_jobs_name = NULL;	/* in TopMemoryContext */
+static char *plans_queues_name = NULL;
+static bool plans_checked = false;
+static bool plans_ready = false;
+static bool plans_callbacks_registered = false;
+
+/* Relcache callback: a member table (or every relation) changed. */
+static void
+queue_rel_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == plans_jobs_relid || relid == plans_queues_relid)
+		plans_checked = false;
+}
+
+/* Syscache callback on pg_namespace: a schema was renamed or dropped. */
+static void
+queue_nsp_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	plans_checked = false;
+}
+
+/* Prepare and save one statement; @J@ is the jobs table, @Q@ the queues. */
+static void
+queue_prepare(QueuePlan which, const char *fmt, int nargs, Oid *types)
+{
+	StringInfoData buf;
+	char	   *sql;
+
+	initStringInfo(&buf);
+	for (const char *p = fmt; *p; p++)
+	{
+		if (p[0] == '@' && (p[1] == 'J' || p[1] == 'Q') && p[2] == '@')
+		{
+			appendStringInfoString(&buf, p[1] == 'J' ? plans_jobs_name : plans_queues_name);
+			p += 2;
+		}
+		else
+			appendStringInfoChar(&buf, *p);
+	}
+	sql = buf.data;
+	queue_plans[which] = NULL;
+	spiplan_saved(&queue_plans[which], sql, nargs, types);
+	pfree(sql);
+}
+
+/*
+ * The saved statements (SPI connected), naming the member tables as they
+ * are now; rebuilt when their OID or qualified name changed.  Between
+ * invalidations a call does no catalog lookup.
+ */
+static void
+queue_prepare_plans(void)
+{
+	Oid			jobs;
+	Oid			queues;
+	char	   *jobs_name;
+	char	   *queues_name;
+	Oid			t1[1] = {TEXTOID};
+	Oid			t_tt[2] = {TEXTOID, TIMESTAMPTZOID};
+	Oid			t_tx[2] = {TEXTOID, TEXTOID};
+	Oid			i1[1] = {INT8OID};
+	Oid			ii[2] = {INT8OID, INT8OID};
+	Oid			it[2] = {INT8OID, TIMESTAMPTZOID};
+	Oid			enq[7] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, INT4OID, INT4OID,
+	TIMESTAMPTZOID, TEXTOID};
+	Oid			enqd[8] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, INT4OID, INT4OID,
+	TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	Oid			many[7] = {TEXTOID, JSONBARRAYOID, TIMESTAMPTZOID, INT4OID, INT4OID,
+	TIMESTAMPTZOID, TEXTOID};
+	Oid			claim[5] = {TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
+	Oid			fail[5] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
+	Oid			ext[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+	Oid			rg[2] = {TEXTOID, INT8ARRAYOID};
+	Oid			rd[4] = {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTARRAYOID};
+
+	if (plans_checked && plans_ready)
+		return;
+	if (!plans_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(queue_rel_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, queue_nsp_invalidate, (Datum) 0);
+		plans_callbacks_registered = true;
+	}
+	/* before the lookups: an invalidation arriving during them clears it */
+	plans_checked = true;
+	jobs = resilience_member_table("job_state", NULL);
+	queues = resilience_member_table("job_queues", NULL);
+	jobs_name = resilience_member_table_name(jobs);
+	queues_name = resilience_member_table_name(queues);
+	if (plans_ready && jobs == plans_jobs_relid && queues == plans_queues_relid &&
+		strcmp(jobs_name, plans_jobs_name) == 0 &&
+		strcmp(queues_name, plans_queues_name) == 0)
+		return;
+
+	plans_ready = false;
+	for (int i = 0; i < QP_COUNT; i++)
+	{
+		if (queue_plans[i] != NULL)
+			SPI_freeplan(queue_plans[i]);
+		queue_plans[i] = NULL;
+	}
+	if (plans_jobs_name)
+		pfree(plans_jobs_name);
+	if (plans_queues_name)
+		pfree(plans_queues_name);
+	plans_jobs_name = MemoryContextStrdup(TopMemoryContext, jobs_name);
+	plans_queues_name = MemoryContextStrdup(TopMemoryContext, queues_name);
+	plans_jobs_relid = jobs;
+	plans_queues_relid = queues;
+
+	queue_prepare(QP_QUEUE_EXISTS,
+				  "SELECT 1 FROM @Q@ WHERE name OPERATOR(pg_catalog.=) $1", 1, t1);
+	queue_prepare(QP_QUEUE_CREATE,
+				  "INSERT INTO @Q@ (name, created_at) VALUES ($1, $2)"
+				  " ON CONFLICT (name) DO NOTHING RETURNING 1", 2, t_tt);
+	queue_prepare(QP_QUEUE_DROP,
+				  "DELETE FROM @Q@ WHERE name OPERATOR(pg_catalog.=) $1 RETURNING 1",
+				  1, t1);
+
+	/*
+	 * $7 group_key: the head if the group has no unfinished job (the group
+	 * lock is held), blocked otherwise.
+	 */
+#define ENQUEUE_STATE(first) \
+	"CASE WHEN $7 IS NULL THEN 'pending'" \
+	" WHEN " first " NOT EXISTS (SELECT 1 FROM @J@ o" \
+	"  WHERE o.queue OPERATOR(pg_catalog.=) $1" \
+	"  AND o.group_key OPERATOR(pg_catalog.=) $7" \
+	"  AND o.state OPERATOR(pg_catalog.=) ANY (" UNFINISHED "))" \
+	" THEN 'pending' ELSE 'blocked' END"
+
+	queue_prepare(QP_ENQUEUE,
+				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
+				  " max_attempts, group_key, enqueued_at)"
+				  " SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6"
+				  " FROM @Q@ q WHERE q.name OPERATOR(pg_catalog.=) $1"
+				  " RETURNING id", 7, enq);
+	queue_prepare(QP_ENQUEUE_DEDUP,
+				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
+				  " max_attempts, group_key, enqueued_at, dedup_key)"
+				  " SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6, $8"
+				  " FROM @Q@ q WHERE q.name OPERATOR(pg_catalog.=) $1"
+				  " ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL"
+				  " AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")"
+				  " DO NOTHING RETURNING id", 8, enqd);
+	queue_prepare(QP_DEDUP_FIND,
+				  "SELECT id FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1"
+				  " AND dedup_key OPERATOR(pg_catalog.=) $2"
+				  " AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")", 2, t_tx);
+	queue_prepare(QP_ENQUEUE_MANY,
+				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
+				  " max_attempts, group_key, enqueued_at)"
+				  " SELECT q.name, " ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND")
+				  ", u.p, $4, $3, $5, $7, $6"
+				  " FROM @Q@ q, pg_catalog.unnest($2) WITH ORDINALITY AS u(p, n)"
+				  " WHERE q.name OPERATOR(pg_catalog.=) $1"
+				  " ORDER BY u.n RETURNING id", 7, many);
+
+	/* $3 now, $4 the lease's end, $5 the token floor */
+	queue_prepare(QP_CLAIM,
+				  "UPDATE @J@ j SET state = 'running',"
+				  " attempt = j.attempt OPERATOR(pg_catalog.+) 1,"
+				  " token = pg_catalog.int8larger(j.token OPERATOR(pg_catalog.+) 1, $5),"
+				  " lease_expires_at = $4"
+				  " FROM (SELECT r.id FROM @J@ r"
+				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
+				  "  AND r.state OPERATOR(pg_catalog.=) 'pending'"
+				  "  AND r.run_at OPERATOR(pg_catalog.<=) $3"
+				  "  ORDER BY r.priority DESC, r.run_at, r.id"
+				  "  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED) c"
+				  " WHERE j.id OPERATOR(pg_catalog.=) c.id"
+				  " RETURNING j.id, j.queue, j.payload, j.attempt, j.max_attempts,"
+				  " j.token, j.lease_expires_at, j.group_key, j.enqueued_at,"
+				  " j.priority, j.run_at", 5, claim);
+
+	/*
+	 * Expired leases that change no group head: back to pending, or dead
+	 * when ungrouped and out of attempts.
+	 */
+	queue_prepare(QP_REAP,
+				  "UPDATE @J@ j SET"
+				  " state = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
+				  "  THEN 'dead' ELSE 'pending' END,"
+				  " finished_at = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
+				  "  THEN $2 END,"
+				  " run_at = $2, lease_expires_at = NULL, last_error = 'lease expired'"
+				  " FROM (SELECT r.id FROM @J@ r"
+				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
+				  "  AND r.state OPERATOR(pg_catalog.=) 'running'"
+				  "  AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  "  AND (r.group_key IS NULL"
+				  "   OR r.attempt OPERATOR(pg_catalog.<) r.max_attempts)"
+				  "  ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH
+				  "  FOR NO KEY UPDATE SKIP LOCKED) c"
+				  " WHERE j.id OPERATOR(pg_catalog.=) c.id"
+				  " RETURNING j.state OPERATOR(pg_catalog.=) 'dead'", 2, t_tt);
+	queue_prepare(QP_REAP_GROUPED_FIND,
+				  "SELECT r.id, r.group_key FROM @J@ r"
+				  " WHERE r.queue OPERATOR(pg_catalog.=) $1"
+				  " AND r.state OPERATOR(pg_catalog.=) 'running'"
+				  " AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  " AND r.group_key IS NOT NULL"
+				  " AND r.attempt OPERATOR(pg_catalog.>=) r.max_attempts"
+				  " ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH, 2, t_tt);
+	queue_prepare(QP_REAP_GROUPED,
+				  "UPDATE @J@ SET state = 'dead', finished_at = $2, run_at = $2,"
+				  " lease_expires_at = NULL, last_error = 'lease expired'"
+				  " WHERE id OPERATOR(pg_catalog.=) $1"
+				  " AND state OPERATOR(pg_catalog.=) 'running'"
+				  " AND lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  " AND attempt OPERATOR(pg_catalog.>=) max_attempts"
+				  " RETURNING 1", 2, it);
+	/* the oldest blocked job becomes the head, if the group has none */
+	queue_prepare(QP_PROMOTE,
+				  "UPDATE @J@ SET state = 'pending'"
+				  " WHERE id OPERATOR(pg_catalog.=) (SELECT b.id FROM @J@ b"
+				  "  WHERE b.queue OPERATOR(pg_catalog.=) $1"
+				  "  AND b.group_key OPERATOR(pg_catalog.=) $2"
+				  "  AND b.state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")"
+				  "  AND b.state OPERATOR(pg_catalog.=) 'blocked'"
+				  "  ORDER BY b.id LIMIT 1)"
+				  " AND NOT EXISTS (SELECT 1 FROM @J@ h"
+				  "  WHERE h.queue OPERATOR(pg_catalog.=) $1"
+				  "  AND h.group_key OPERATOR(pg_catalog.=) $2"
+				  "  AND h.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'running']))"
+				  " RETURNING 1", 2, t_tx);
+
+	queue_prepare(QP_COMPLETE,
+				  "DELETE FROM @J@ WHERE id OPERATOR(pg_catalog.=) $1"
+				  " AND token OPERATOR(pg_catalog.=) $2"
+				  " AND state OPERATOR(pg_catalog.=) 'running' AND group_key IS NULL"
+				  " RETURNING queue", 2, ii);
+	queue_prepare(QP_COMPLETE_GROUPED,
+				  "DELETE FROM @J@ WHERE id OPERATOR(pg_catalog.=) $1"
+				  " AND token OPERATOR(pg_catalog.=) $2"
+				  " AND state OPERATOR(pg_catalog.=) 'running'"
+				  " RETURNING queue", 2, ii);
+	queue_prepare(QP_JOB_READ,
+				  "SELECT queue, state, token, group_key, attempt, max_attempts"
+				  " FROM @J@ WHERE id OPERATOR(pg_catalog.=) $1", 1, i1);
+	queue_prepare(QP_JOB_READ_LOCK,
+				  "SELECT queue, state, token, group_key, attempt, max_attempts"
+				  " FROM @J@ WHERE id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+				  1, i1);
+	queue_prepare(QP_FAIL_UPDATE,
+				  "UPDATE @J@ SET state = $2, run_at = $3, last_error = $4,"
+				  " finished_at = $5, lease_expires_at = NULL"
+				  " WHERE id OPERATOR(pg_catalog.=) $1", 5, fail);
+	queue_prepare(QP_EXTEND,
+				  "UPDATE @J@ SET lease_expires_at = $3"
+				  " WHERE id OPERATOR(pg_catalog.=) $1"
+				  " AND token OPERATOR(pg_catalog.=) $2"
+				  " AND state OPERATOR(pg_catalog.=) 'running'"
+				  " RETURNING lease_expires_at", 3, ext);
+	queue_prepare(QP_CANCEL,
+				  "UPDATE @J@ SET state = 'cancelled', finished_at = $2,"
+				  " lease_expires_at = NULL"
+				  " WHERE id OPERATOR(pg_catalog.=) $1"
+				  " AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")"
+				  " RETURNING queue", 2, it);
+	queue_prepare(QP_REDRIVE_GROUPS,
+				  "SELECT DISTINCT group_key FROM @J@"
+				  " WHERE queue OPERATOR(pg_catalog.=) $1"
+				  " AND state OPERATOR(pg_catalog.=) 'dead' AND group_key IS NOT NULL"
+				  " AND ($2 IS NULL OR id OPERATOR(pg_catalog.=) ANY ($2))", 2, rg);
+	queue_prepare(QP_REDRIVE,
+				  "UPDATE @J@ SET"
+				  " state = CASE WHEN group_key IS NULL THEN 'pending' ELSE 'blocked' END,"
+				  " attempt = 0, run_at = $3, finished_at = NULL, lease_expires_at = NULL"
+				  " WHERE queue OPERATOR(pg_catalog.=) $1"
+				  " AND state OPERATOR(pg_catalog.=) 'dead'"
+				  " AND ($2 IS NULL OR id OPERATOR(pg_catalog.=) ANY ($2))"
+				  " AND (group_key IS NULL OR group_key OPERATOR(pg_catalog.=) ANY ($4))",
+				  4, rd);
+	queue_prepare(QP_PURGE,
+				  "DELETE FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1"
+				  " AND state OPERATOR(pg_catalog.=) ANY (ARRAY['dead', 'cancelled'])"
+				  " AND finished_at OPERATOR(pg_catalog.<) $2", 2, t_tt);
+	plans_ready = true;
+}
+
+/* Connect to SPI and make sure the plans are there. */
+static void
+queue_connect(void)
+{
+	spiplan_connect();
+	queue_prepare_plans();
+}
+
+/* Run a saved plan; ERROR unless it returned expected. */
+static uint64
+queue_exec(QueuePlan which, Datum *values, const char *nulls, int expected)
+{
+	int			rc = SPI_execute_plan(queue_plans[which], values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "queue statement %d failed: %s", (int) which,
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*-------------------------------------------------------------------------
+ * Arguments
+ *-------------------------------------------------------------------------
+ */
+
+/* The queue argument as a C string: 22004 if NULL, 22023 if empty or too long. */
+static char *
+queue_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *t;
+	int			len;
+
+	args_not_null(fcinfo, argno, "queue");
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue name must not be empty"),
+				 errhint("Name the queue, for example 'emails'.")));
+	if (len > QUEUE_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue name is too long (%d bytes)", len),
+				 errdetail("The limit is %d bytes.", QUEUE_NAME_MAX)));
+	return text_to_cstring(t);
+}
+
+/* 42704 for a queue that does not exist. */
+static void
+queue_unknown(const char *queue)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("queue \"%s\" does not exist", queue),
+			 errhint("Create it with resilience.create_queue('%s').", queue)));
+}
+
+/* 42704 unless queue exists (SPI connected). */
+static void
+queue_require(const char *queue)
+{
+	Datum		v[1] = {CStringGetTextDatum(queue)};
+
+	if (queue_exec(QP_QUEUE_EXISTS, v, NULL, SPI_OK_SELECT) == 0)
+		queue_unknown(queue);
+}
+
+/* 22023 unless a payload is a JSON object. */
+static void
+queue_check_payload(Jsonb *payload, const char *argname)
+{
+	if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", argname),
+				 errhint("Wrap the value in an object, such as jsonb_build_object('value', ...).")));
+}
+
+/* 22023 unless max_attempts >= 1. */
+static void
+queue_check_max_attempts(int32 max_attempts)
+{
+	if (max_attempts < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_attempts must be at least 1"),
+				 errhint("Pass 1 for a job that must never run twice on its own.")));
+}
+
+/* A positive interval as microseconds, 22023 otherwise. */
+static int64
+queue_positive_interval(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	int64		us;
+
+	args_not_null(fcinfo, argno, name);
+	us = args_interval_usec(PG_GETARG_INTERVAL_P(argno), name);
+	if (us <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval", name),
+				 errhint("Use the longest time a worker may run the job without calling resilience.extend(), such as '30s'.")));
+	return us;
+}
+
+/* now + us, 22008 if out of range. */
+static TimestampTz
+queue_time_add(TimestampTz now, int64 us, const char *name)
+{
+	TimestampTz result;
+
+	if (pg_add_s64_overflow(now, us, &result) || !IS_VALID_TIMESTAMP(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", name)));
+	return result;
+}
+
+/* 25006 on a hot standby: every queue function but the views writes. */
+static void
+queue_check_primary(const char *what)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s on a hot standby", what),
+				 errhint("Job queues are written on the primary; connect to it.")));
+}
+
+/*-------------------------------------------------------------------------
+ * Groups
+ *-------------------------------------------------------------------------
+ */
+
+/* The lock key of (queue, group). */
+static uint64
+queue_group_key(const char *queue, const char *group)
+{
+	uint64		h1 = hash_bytes_extended((const unsigned char *) queue, strlen(queue), 0);
+
+	return hash_combine64(h1, hash_bytes_extended((const unsigned char *) group,
+												  strlen(group), 0x9e3779b9));
+}
+
+/* Take the group's lock until the end of the transaction. */
+static void
+queue_lock_group_key(uint64 key)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
+						 (uint32) (key & 0xFFFFFFFF), QUEUE_GROUP_LOCKTAG_FIELD4);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Take (queue, group)'s lock until the end of the transaction. */
+static void
+queue_lock_group(const char *queue, const char *group)
+{
+	queue_lock_group_key(queue_group_key(queue, group));
+}
+
+/* With the group lock held: promote the group's next job if it has no head. */
+static void
+queue_promote(const char *queue, const char *group)
+{
+	Datum		v[2] = {CStringGetTextDatum(queue), CStringGetTextDatum(group)};
+
+	if (queue_exec(QP_PROMOTE, v, NULL, SPI_OK_UPDATE_RETURNING) > 0)
+		queue_wake_at_commit(queue);
+}
+
+/*-------------------------------------------------------------------------
+ * Jobs read for checks
+ *-------------------------------------------------------------------------
+ */
+
+typedef struct QueueJobRow
+{
+	bool		found;
+	char	   *queue;
+	char	   *state;
+	int64		token;
+	char	   *group_key;		/* NULL if none */
+	int32		attempt;
+	int32		max_attempts;
+} QueueJobRow;
+
+/* Read job id with QP_JOB_READ or QP_JOB_READ_LOCK into *row. */
+static void
+queue_read_job(QueuePlan which, int64 id, QueueJobRow *row)
+{
+	Datum		v[1] = {Int64GetDatum(id)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	memset(row, 0, sizeof(*row));
+	if (queue_exec(which, v, NULL, SPI_OK_SELECT) == 0)
+		return;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	row->found = true;
+	row->queue = SPI_getvalue(tup, desc, 1);
+	row->state = SPI_getvalue(tup, desc, 2);
+	row->token = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	row->group_key = SPI_getvalue(tup, desc, 4);
+	row->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	row->max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+}
+
+/* RL001: token is not the running claim of job id (row as read). */
+static void
+queue_stale(int64 id, int64 token, const QueueJobRow *row)
+{
+	queue_note_stale();
+	if (!row->found)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUEUE_STALE_TOKEN),
+				 errmsg("job %lld is not claimed with token %lld",
+						(long long) id, (long long) token),
+				 errdetail("No such job exists: it was completed, purged or never enqueued."),
+				 errhint("Roll back this transaction: the job's effects must not commit.")));
+	if (row->token != token)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUEUE_STALE_TOKEN),
+				 errmsg("job %lld is not claimed with token %lld",
+						(long long) id, (long long) token),
+				 errdetail("The token is stale: the job's current claim has token %lld.",
+						   (long long) row->token),
+				 errhint("The lease expired and another worker took the job; roll back and stop working on it.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_QUEUE_STALE_TOKEN),
+			 errmsg("job %lld is not claimed with token %lld",
+					(long long) id, (long long) token),
+			 errdetail("The job is %s.",
+					   strcmp(row->state, "pending") == 0 ?
+					   "back in its queue: its lease expired" : row->state),
+			 errhint("Roll back this transaction: the job's effects must not commit.")));
+}
+
+/*-------------------------------------------------------------------------
+ * Queues
+ *-------------------------------------------------------------------------
+ */
+
+/* queue_clock() RETURNS timestamptz */
+Datum
+queue_clock(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(clock_now());
+}
+
+/* create_queue(queue text) RETURNS boolean */
+Datum
+queue_create(PG_FUNCTION_ARGS)
+{
+	char	   *queue = queue_name_arg(fcinfo, 0);
+	Datum		v[2];
+	bool		created;
+
+	queue_check_primary("create a queue");
+	queue_connect();
+	v[0] = CStringGetTextDatum(queue);
+	v[1] = TimestampTzGetDatum(clock_now());
+	created = queue_exec(QP_QUEUE_CREATE, v, NULL, SPI_OK_INSERT_RETURNING) > 0;
+	SPI_finish();
+	PG_RETURN_BOOL(created);
+}
+
+/* drop_queue(queue text) RETURNS boolean */
+Datum
+queue_drop(PG_FUNCTION_ARGS)
+{
+	char	   *queue = queue_name_arg(fcinfo, 0);
+	Datum		v[1];
+	bool		dropped;
+
+	queue_check_primary("drop a queue");
+	queue_connect();
+	v[0] = CStringGetTextDatum(queue);
+	dropped = queue_exec(QP_QUEUE_DROP, v, NULL, SPI_OK_DELETE_RETURNING) > 0;
+	SPI_finish();
+	PG_RETURN_BOOL(dropped);
+}
+
+/*-------------------------------------------------------------------------
+ * Enqueue
+ *-------------------------------------------------------------------------
+ */
+
+/* The defaults of resilience.enqueue(). */
+void
+queue_enqueue_request_init(QueueEnqueueRequest *req, const char *queue)
+{
+	memset(req, 0, sizeof(*req));
+	req->queue = queue;
+	req->max_attempts = 25;
+}
+
+/* Enqueue one job (see queue.h). */
+int64
+queue_enqueue_job(const QueueEnqueueRequest *req)
+{
+	Datum		v[8];
+	char		n[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	TimestampTz now = clock_now();
+	int64		id = 0;
+	bool		done = false;
+	int			len;
+
+	if (req->queue == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queue must not be null")));
+	len = strlen(req->queue);
+	if (len == 0 || len > QUEUE_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue name must be 1 to %d bytes long", QUEUE_NAME_MAX)));
+	if (req->payload != NULL)
+		queue_check_payload(req->payload, "payload");
+	queue_check_max_attempts(req->max_attempts);
+	if (req->dedup_key != NULL && req->dedup_key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dedup_key must not be empty"),
+				 errhint("Pass NULL for a job without a dedup key.")));
+	if (req->group_key != NULL && req->group_key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("group_key must not be empty"),
+				 errhint("Pass NULL for a job outside any group.")));
+	queue_check_primary("enqueue");
+
+	queue_connect();
+	if (req->group_key != NULL)
+		queue_lock_group(req->queue, req->group_key);
+
+	v[0] = CStringGetTextDatum(req->queue);
+	v[1] = req->payload != NULL ? JsonbPGetDatum(req->payload) :
+		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	v[2] = TimestampTzGetDatum(req->has_run_at ? req->run_at : now);
+	v[3] = Int32GetDatum(req->priority);
+	v[4] = Int32GetDatum(req->max_attempts);
+	v[5] = TimestampTzGetDatum(now);
+	if (req->group_key != NULL)
+		v[6] = CStringGetTextDatum(req->group_key);
+	else
+	{
+		v[6] = (Datum) 0;
+		n[6] = 'n';
+	}
+
+	if (req->dedup_key == NULL)
+	{
+		bool		isnull;
+
+		if (queue_exec(QP_ENQUEUE, v, n, SPI_OK_INSERT_RETURNING) == 0)
+			queue_unknown(req->queue);
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+		done = true;
+	}
+	else
+	{
+		v[7] = CStringGetTextDatum(req->dedup_key);
+		/* the unfinished job may finish between the two statements: again */
+		for (int tries = 0; tries < 3 && !done; tries++)
+		{
+			Datum		fv[2] = {v[0], v[7]};
+			bool		isnull;
+
+			if (queue_exec(QP_ENQUEUE_DEDUP, v, n, SPI_OK_INSERT_RETURNING) > 0)
+			{
+				id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+				done = true;
+				break;
+			}
+			if (queue_exec(QP_DEDUP_FIND, fv, NULL, SPI_OK_SELECT) > 0)
+			{
+				id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+				SPI_finish();
+				return id;		/* nothing added, nobody to wake */
+			}
+			queue_require(req->queue);
+		}
+		if (!done)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not enqueue job with dedup_key \"%s\"", req->dedup_key),
+					 errdetail("The job holding the key kept finishing and being replaced."),
+					 errhint("Retry the transaction.")));
+	}
+	SPI_finish();
+	queue_wake_at_commit(req->queue);
+	queue_note_enqueued(req->queue, 1);
+	return id;
+}
+
+/* enqueue(queue, payload, run_at, priority, dedup_key, max_attempts, group_key) RETURNS bigint */
+Datum
+queue_enqueue(PG_FUNCTION_ARGS)
+{
+	QueueEnqueueRequest req;
+
+	queue_enqueue_request_init(&req, queue_name_arg(fcinfo, 0));
+	args_not_null_hint(fcinfo, 1, "payload", "Pass '{}' for a job without data.");
+	req.payload = PG_GETARG_JSONB_P(1);
+	if (!PG_ARGISNULL(2))
+	{
+		req.has_run_at = true;
+		req.run_at = PG_GETARG_TIMESTAMPTZ(2);
+		if (TIMESTAMP_NOT_FINITE(req.run_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("run_at must be a finite time"),
+					 errhint("Pass NULL to run the job now.")));
+	}
+	args_not_null(fcinfo, 3, "priority");
+	req.priority = PG_GETARG_INT32(3);
+	if (!PG_ARGISNULL(4))
+		req.dedup_key = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	args_not_null(fcinfo, 5, "max_attempts");
+	req.max_attempts = PG_GETARG_INT32(5);
+	if (!PG_ARGISNULL(6))
+		req.group_key = text_to_cstring(PG_GETARG_TEXT_PP(6));
+	PG_RETURN_INT64(queue_enqueue_job(&req));
+}
+
+/* enqueue_many(queue, payloads, run_at, priority, max_attempts, group_key) RETURNS bigint[] */
+Datum
+queue_enqueue_many(PG_FUNCTION_ARGS)
+{
+	char	   *queue = queue_name_arg(fcinfo, 0);
+	ArrayType  *payloads;
+	Datum	   *elems;
+	bool	   *elnulls;
+	int			nelems;
+	Datum		v[7];
+	char		n[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	TimestampTz now = clock_now();
+	char	   *group = NULL;
+	Datum	   *ids;
+	uint64		got;
+	ArrayType  *result;
+	MemoryContext outer = CurrentMemoryContext;
+
+	args_not_null(fcinfo, 1, "payloads");
+	payloads = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(payloads) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payloads must be a one-dimensional array")));
+	deconstruct_array(payloads, JSONBOID, -1, false, TYPALIGN_INT,
+					  &elems, &elnulls, &nelems);
+	if (nelems > QUEUE_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payloads has %d elements, more than %d", nelems, QUEUE_MAX_BATCH),
+				 errhint("Enqueue in batches of at most %d jobs.", QUEUE_MAX_BATCH)));
+	for (int i = 0; i < nelems; i++)
+	{
+		if (elnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("payloads[%d] must not be null", i + 1),
+					 errhint("Pass '{}' for a job without data.")));
+		queue_check_payload(DatumGetJsonbP(elems[i]), "every payload");
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		if (TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(2)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("run_at must be a finite time"),
+					 errhint("Pass NULL to run the jobs now.")));
+	}
+	args_not_null(fcinfo, 3, "priority");
+	args_not_null(fcinfo, 4, "max_attempts");
+	queue_check_max_attempts(PG_GETARG_INT32(4));
+	if (!PG_ARGISNULL(5))
+	{
+		group = text_to_cstring(PG_GETARG_TEXT_PP(5));
+		if (group[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("group_key must not be empty"),
+					 errhint("Pass NULL for jobs outside any group.")));
+	}
+	queue_check_primary("enqueue");
+
+	queue_connect();
+	if (group != NULL)
+		queue_lock_group(queue, group);
+	v[0] = CStringGetTextDatum(queue);
+	v[1] = PointerGetDatum(payloads);
+	v[2] = PG_ARGISNULL(2) ? TimestampTzGetDatum(now) : PG_GETARG_DATUM(2);
+	v[3] = PG_GETARG_DATUM(3);
+	v[4] = PG_GETARG_DATUM(4);
+	v[5] = TimestampTzGetDatum(now);
+	v[6] = group != NULL ? CStringGetTextDatum(group) : (Datum) 0;
+	if (group == NULL)
+		n[6] = 'n';
+	got = queue_exec(QP_ENQUEUE_MANY, v, n, SPI_OK_INSERT_RETURNING);
+	if (got == 0)
+		queue_require(queue);
+	ids = (Datum *) MemoryContextAlloc(outer, sizeof(Datum) * (got + 1));
+	for (uint64 i = 0; i < got; i++)
+	{
+		bool		isnull;
+
+		ids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	SPI_finish();
+	/* ids grow with the payload's position (ORDER BY u.n): sort to be sure */
+	for (uint64 i = 1; i < got; i++)
+	{
+		Datum		d = ids[i];
+		uint64		j = i;
+
+		while (j > 0 && DatumGetInt64(ids[j - 1]) > DatumGetInt64(d))
+		{
+			ids[j] = ids[j - 1];
+			j--;
+		}
+		ids[j] = d;
+	}
+	result = construct_array(ids, (int) got, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	if (got > 0)
+		queue_wake_at_commit(queue);
+	queue_note_enqueued(queue, (int) got);
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/*-------------------------------------------------------------------------
+ * Claim
+ *-------------------------------------------------------------------------
+ */
+
+/* the queue and clock value of this backend's last reap */
+static char *reap_last_queue = NULL;	/* in TopMemoryContext */
+static TimestampTz reap_last_at = 0;
+
+/*
+ * Reap queue's expired leases, at most every QUEUE_REAP_INTERVAL of the
+ * clock per backend; true if any job changed (this transaction then holds
+ * their rows).
+ */
+static bool
+queue_reap(const char *queue, TimestampTz now)
+{
+	Datum		v[2];
+	uint64		n;
+	int			dead = 0;
+	int			grouped = 0;
+
+	if (reap_last_queue != NULL && strcmp(reap_last_queue, queue) == 0 &&
+		now >= reap_last_at && now - reap_last_at < QUEUE_REAP_INTERVAL)
+		return false;
+	if (reap_last_queue == NULL || strcmp(reap_last_queue, queue) != 0)
+	{
+		if (reap_last_queue)
+			pfree(reap_last_queue);
+		reap_last_queue = MemoryContextStrdup(TopMemoryContext, queue);
+	}
+	reap_last_at = now;
+
+	v[0] = CStringGetTextDatum(queue);
+	v[1] = TimestampTzGetDatum(now);
+	n = queue_exec(QP_REAP, v, NULL, SPI_OK_UPDATE_RETURNING);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)))
+			dead++;
+	}
+
+	/* grouped heads out of attempts: the group's next job takes over */
+	if (queue_exec(QP_REAP_GROUPED_FIND, v, NULL, SPI_OK_SELECT) > 0)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		uint64		found = SPI_processed;
+
+		for (uint64 i = 0; i < found; i++)
+		{
+			bool		isnull;
+			Datum		rv[2];
+			char	   *group = SPI_getvalue(tt->vals[i], tt->tupdesc, 2);
+
+			rv[0] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+			rv[1] = TimestampTzGetDatum(now);
+			queue_lock_group(queue, group);
+			if (queue_exec(QP_REAP_GROUPED, rv, NULL, SPI_OK_UPDATE_RETURNING) > 0)
+			{
+				grouped++;
+				queue_promote(queue, group);
+			}
+		}
+	}
+	if (n + grouped > 0)
+		queue_note_expired(queue, (int) n + grouped, dead + grouped);
+	return n + grouped > 0;
+}
+
+/*
+ * One claim attempt: reap, then claim up to max_jobs into tupstore.  The
+ * number claimed; *changed if the reap changed jobs.
+ */
+static uint64
+queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
+				 Tuplestorestate *tupstore, TupleDesc outdesc, bool *changed)
+{
+	TimestampTz now;
+	Datum		v[5];
+	uint64		n;
+
+	queue_connect();
+	now = clock_now();
+
+	/*
+	 * Periodic schedules put their due periods of this queue here, before
+	 * the claim, so the claim can take them.
+	 */
+
+	*changed = queue_reap(queue, now);
+	v[0] = CStringGetTextDatum(queue);
+	v[1] = Int32GetDatum(max_jobs);
+	v[2] = TimestampTzGetDatum(now);
+	v[3] = TimestampTzGetDatum(queue_time_add(now, lease_us, "lease"));
+	v[4] = Int64GetDatum(lease_token_floor_value());
+	n = queue_exec(QP_CLAIM, v, NULL, SPI_OK_UPDATE_RETURNING);
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		values[11];
+		bool		nulls[11];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(tupstore, outdesc, values, nulls);
+	}
+	if (n == 0 && !*changed)
+		queue_require(queue);
+	SPI_finish();
+	return n;
+}
+
+/* claim(queue, max_jobs, lease, wait) RETURNS SETOF claimed_job */
+Datum
+queue_claim(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *queue = queue_name_arg(fcinfo, 0);
+	int32		max_jobs;
+	int64		lease_us;
+	int64		wait_us;
+	TimestampTz deadline;
+	int			slot;
+
+	args_not_null(fcinfo, 1, "max_jobs");
+	max_jobs = PG_GETARG_INT32(1);
+	if (max_jobs < 1 || max_jobs > QUEUE_MAX_JOBS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_jobs must be between 1 and %d", QUEUE_MAX_JOBS),
+				 errhint("Claim in batches of at most %d jobs.", QUEUE_MAX_JOBS)));
+	lease_us = queue_positive_interval(fcinfo, 2, "lease");
+	args_not_null(fcinfo, 3, "wait");
+	wait_us = args_interval_usec(PG_GETARG_INTERVAL_P(3), "wait");
+	if (wait_us < 0 || wait_us > QUEUE_MAX_WAIT_USEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait must be between 0 and 1 hour"),
+				 errhint("Pass '0' to return at once when no job is ready, or a few seconds to long-poll.")));
+	queue_check_primary("claim jobs");
+	if (wait_us > 0 && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("claim cannot wait in a transaction at isolation level %s",
+						XactIsoLevel == XACT_SERIALIZABLE ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("The transaction's snapshot would never show a job enqueued meanwhile."),
+				 errhint("Claim in its own READ COMMITTED transaction, or pass wait => '0'.")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	deadline = GetCurrentTimestamp() + wait_us;
+	slot = queue_wakeup_slot(queue);
+
+	for (;;)
+	{
+		uint64		gen = 0;
+		bool		changed;
+		long		timeout_ms;
+		TimestampTz real_now;
+
+		if (queue_wakeup != NULL)
+			gen = pg_atomic_read_u64(&queue_wakeup->generation[slot]);
+		if (queue_claim_once(queue, max_jobs, lease_us, rsinfo->setResult,
+							 rsinfo->setDesc, &changed) > 0)
+			break;
+		/* rows the reap changed are held until this transaction ends */
+		if (wait_us == 0 || changed)
+			break;
+		real_now = GetCurrentTimestamp();
+		if (real_now >= deadline)
+			break;
+		timeout_ms = (long) Min((deadline - real_now + 999) / 1000,
+								(int64) queue_poll_interval);
+		if (queue_wakeup != NULL)
+		{
+			ConditionVariable *cv = &queue_wakeup->cv[slot];
+
+			ConditionVariablePrepareToSleep(cv);
+			if (pg_atomic_read_u64(&queue_wakeup->generation[slot]) == gen)
+				(void) ConditionVariableTimedSleep(cv, timeout_ms, PG_WAIT_EXTENSION);
+			ConditionVariableCancelSleep();
+		}
+		else
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	return (Datum) 0;
+}
+
+/*-------------------------------------------------------------------------
+ * Complete, fail, extend
+ *-------------------------------------------------------------------------
+ */
+
+/* complete(id, token) RETURNS void */
+Datum
+queue_complete(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	int64		token;
+	Datum		v[2];
+	QueueJobRow row;
+
+	args_not_null(fcinfo, 0, "id");
+	args_not_null(fcinfo, 1, "token");
+	id = PG_GETARG_INT64(0);
+	token = PG_GETARG_INT64(1);
+	queue_check_primary("complete a job");
+	queue_connect();
+	v[0] = Int64GetDatum(id);
+	v[1] = Int64GetDatum(token);
+	if (queue_exec(QP_COMPLETE, v, NULL, SPI_OK_DELETE_RETURNING) > 0)
+	{
+		queue_note_completed(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+	/* grouped, or refused */
+	queue_read_job(QP_JOB_READ, id, &row);
+	if (!row.found || row.group_key == NULL || row.token != token ||
+		strcmp(row.state, "running") != 0)
+		queue_stale(id, token, &row);
+	queue_lock_group(row.queue, row.group_key);
+	if (queue_exec(QP_COMPLETE_GROUPED, v, NULL, SPI_OK_DELETE_RETURNING) == 0)
+	{
+		queue_read_job(QP_JOB_READ, id, &row);
+		queue_stale(id, token, &row);
+	}
+	queue_promote(row.queue, row.group_key);
+	queue_note_completed(row.queue);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* fail(id, token, error, retry_in) RETURNS text */
+Datum
+queue_fail(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	int64		token;
+	text	   *error;
+	int64		retry_us = -1;
+	QueueJobRow row;
+	TimestampTz now;
+	bool		dead;
+	Datum		v[5];
+	char		n[5] = {' ', ' ', ' ', ' ', ' '};
+
+	args_not_null(fcinfo, 0, "id");
+	args_not_null(fcinfo, 1, "token");
+	args_not_null_hint(fcinfo, 2, "error", "Say why the job failed; it is kept as the job's last_error.");
+	id = PG_GETARG_INT64(0);
+	token = PG_GETARG_INT64(1);
+	error = PG_GETARG_TEXT_PP(2);
+	if (!PG_ARGISNULL(3))
+	{
+		retry_us = args_interval_usec(PG_GETARG_INTERVAL_P(3), "retry_in");
+		if (retry_us < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retry_in must not be negative"),
+					 errhint("Pass '0' to retry at once, or NULL for the backoff delay.")));
+	}
+	queue_check_primary("fail a job");
+	queue_connect();
+
+	/* the group's lock comes before its rows' */
+	queue_read_job(QP_JOB_READ, id, &row);
+	if (!row.found || row.token != token || strcmp(row.state, "running") != 0)
+		queue_stale(id, token, &row);
+	if (row.group_key != NULL)
+		queue_lock_group(row.queue, row.group_key);
+	queue_read_job(QP_JOB_READ_LOCK, id, &row);
+	if (!row.found || row.token != token || strcmp(row.state, "running") != 0)
+		queue_stale(id, token, &row);
+
+	now = clock_now();
+	dead = row.attempt >= row.max_attempts;
+	if (retry_us < 0)
+		retry_us = backoff_delay_usec(Max(row.attempt, 1), QUEUE_BACKOFF_BASE,
+									  QUEUE_BACKOFF_CAP, BACKOFF_JITTER_FULL);
+	v[0] = Int64GetDatum(id);
+	v[1] = CStringGetTextDatum(dead ? "dead" : "pending");
+	v[2] = TimestampTzGetDatum(dead ? now : queue_time_add(now, retry_us, "retry_in"));
+	v[3] = PointerGetDatum(error);
+	v[4] = TimestampTzGetDatum(now);
+	if (!dead)
+		n[4] = 'n';
+	queue_exec(QP_FAIL_UPDATE, v, n, SPI_OK_UPDATE);
+	if (dead && row.group_key != NULL)
+		queue_promote(row.queue, row.group_key);
+	if (!dead)
+		queue_wake_at_commit(row.queue);
+	queue_note_failed(row.queue, dead);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(dead ? "dead" : "retry"));
+}
+
+/* extend(id, token, lease) RETURNS timestamptz */
+Datum
+queue_extend(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	int64		token;
+	int64		lease_us;
+	Datum		v[3];
+	TimestampTz until;
+	QueueJobRow row;
+
+	args_not_null(fcinfo, 0, "id");
+	args_not_null(fcinfo, 1, "token");
+	id = PG_GETARG_INT64(0);
+	token = PG_GETARG_INT64(1);
+	lease_us = queue_positive_interval(fcinfo, 2, "lease");
+	queue_check_primary("extend a job's lease");
+	until = queue_time_add(clock_now(), lease_us, "lease");
+	queue_connect();
+	v[0] = Int64GetDatum(id);
+	v[1] = Int64GetDatum(token);
+	v[2] = TimestampTzGetDatum(until);
+	if (queue_exec(QP_EXTEND, v, NULL, SPI_OK_UPDATE_RETURNING) == 0)
+	{
+		queue_read_job(QP_JOB_READ, id, &row);
+		queue_stale(id, token, &row);
+	}
+	SPI_finish();
+	PG_RETURN_TIMESTAMPTZ(until);
+}
+
+/*-------------------------------------------------------------------------
+ * Operators' functions
+ *-------------------------------------------------------------------------
+ */
+
+/* cancel(id) RETURNS boolean */
+Datum
+queue_cancel(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	QueueJobRow row;
+	Datum		v[2];
+	bool		cancelled;
+
+	args_not_null(fcinfo, 0, "id");
+	id = PG_GETARG_INT64(0);
+	queue_check_primary("cancel a job");
+	queue_connect();
+	queue_read_job(QP_JOB_READ, id, &row);
+	if (!row.found)
+	{
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	if (row.group_key != NULL)
+		queue_lock_group(row.queue, row.group_key);
+	v[0] = Int64GetDatum(id);
+	v[1] = TimestampTzGetDatum(clock_now());
+	cancelled = queue_exec(QP_CANCEL, v, NULL, SPI_OK_UPDATE_RETURNING) > 0;
+	if (cancelled && row.group_key != NULL)
+		queue_promote(row.queue, row.group_key);
+	SPI_finish();
+	PG_RETURN_BOOL(cancelled);
+}
+
+/* Order of group lock keys, so that redrive takes them in one order. */
+static int
+queue_cmp_u64(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* redrive(queue, ids) RETURNS bigint */
+Datum
+queue_redrive(PG_FUNCTION_ARGS)
+{
+	char	   *queue = queue_name_arg(fcinfo, 0);
+	Datum		v[4];
+	char		n[4] = {' ', ' ', ' ', ' '};
+	uint64		ngroups;
+	char	  **groups;
+	Datum	   *gdatums;
+	uint64	   *keys;
+	uint64		moved;
+
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(1);
+
+		if (ARR_NDIM(ids) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ids must be a one-dimensional array")));
+		v[1] = PointerGetDatum(ids);
+	}
+	else
+	{
+		v[1] = (Datum) 0;
+		n[1] = 'n';
+	}
+	queue_check_primary("redrive jobs");
+	queue_connect();
+	queue_require(queue);
+	v[0] = CStringGetTextDatum(queue);
+
+	/* lock the groups first, in one order */
+	ngroups = queue_exec(QP_REDRIVE_GROUPS, v, n, SPI_OK_SELECT);
+	groups = palloc(sizeof(char *) * (ngroups + 1));
+	gdatums = palloc(sizeof(Datum) * (ngroups + 1));
+	keys = palloc(sizeof(uint64) * (ngroups + 1));
+	for (uint64 i = 0; i < ngroups; i++)
+	{
+		groups[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		gdatums[i] = CStringGetTextDatum(groups[i]);
+		keys[i] = queue_group_key(queue, groups[i]);
+	}
+	qsort(keys, ngroups, sizeof(uint64), queue_cmp_u64);
+	for (uint64 i = 0; i < ngroups; i++)
+		if (i == 0 || keys[i] != keys[i - 1])
+			queue_lock_group_key(keys[i]);
+
+	v[2] = TimestampTzGetDatum(clock_now());
+	v[3] = PointerGetDatum(construct_array(gdatums, (int) ngroups, TEXTOID, -1,
+										   false, TYPALIGN_INT));
+	moved = queue_exec(QP_REDRIVE, v, n, SPI_OK_UPDATE);
+	for (uint64 i = 0; i < ngroups; i++)
+		queue_promote(queue, groups[i]);
+	if (moved > 0)
+		queue_wake_at_commit(queue);
+	SPI_finish();
+	PG_RETURN_INT64((int64) moved);
+}
+
+/* purge_jobs(queue, older_than) RETURNS bigint */
+Datum
+queue_purge(PG_FUNCTION_ARGS)
+{
+	char	   *queue = queue_name_arg(fcinfo, 0);
+	int64		older_us;
+	Datum		v[2];
+	uint64		n;
+
+	args_not_null(fcinfo, 1, "older_than");
+	older_us = args_interval_usec(PG_GETARG_INTERVAL_P(1), "older_than");
+	if (older_us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be negative"),
+				 errhint("Pass '0' to purge every dead and cancelled job.")));
+	queue_check_primary("purge jobs");
+	queue_connect();
+	queue_require(queue);
+	v[0] = CStringGetTextDatum(queue);
+	v[1] = TimestampTzGetDatum(queue_time_add(clock_now(), -older_us, "older_than"));
+	n = queue_exec(QP_PURGE, v, NULL, SPI_OK_DELETE);
+	SPI_finish();
+	PG_RETURN_INT64((int64) n);
+}
+
+/* Define resilience.queue_poll_interval. */
+void
+queue_define_gucs(void)
+{
+	DefineCustomIntVariable("resilience.queue_poll_interval",
+							"How often a waiting claim looks for jobs without a wakeup.",
+							"Jobs whose run_at comes due, expired leases, and every job when resilience is not in shared_preload_libraries.",
+							&queue_poll_interval,
+							100, 1, 10000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
