@@ -176,7 +176,7 @@ if part drain; then
 # Each pgbench client claims, then completes what it claimed; a claim that
 # finds nothing checks whether anything is left and ends its client (a
 # division by zero) when the queue is empty.  Time: start to the last client.
-res_left="SELECT 1 / count(*)::int FROM (SELECT 1 FROM resilience.jobs WHERE queue = 'drain' AND state IN ('ready', 'running', 'scheduled') LIMIT 1) s;"
+res_left="SELECT 1 / count(*)::int FROM (SELECT 1 FROM resilience.job_state WHERE queue = 'drain' LIMIT 1) s;"
 sql_left="SELECT 1 / count(*)::int FROM (SELECT 1 FROM sqlq WHERE queue = 'drain' LIMIT 1) s;"
 cat >"$d/rd1.sql" <<SQL
 SELECT coalesce(max(id), 0) AS id, coalesce(max(token), 0) AS token FROM resilience.claim('drain') \gset
@@ -253,7 +253,7 @@ for b in 1 100; do
 	fill_res; psql_q -c 'VACUUM ANALYZE' >/dev/null
 	read -r t0 t1 < <(drain_pgbench "$d/rd$b.sql" "$CLIENTS")
 	res=$(rate "$JOBS" "$t0" "$t1")
-	check_empty "SELECT count(*) FROM resilience.jobs WHERE queue = 'drain' AND state IN ('ready', 'running', 'scheduled')"
+	check_empty "SELECT count(*) FROM resilience.job_state WHERE queue = 'drain'"
 	fill_sql; psql_q -c 'VACUUM ANALYZE sqlq' >/dev/null
 	read -r t0 t1 < <(drain_pgbench "$d/sd$b.sql" "$CLIENTS")
 	sql=$(rate "$JOBS" "$t0" "$t1")
