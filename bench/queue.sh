@@ -231,7 +231,9 @@ drain_pgbench()
 	grep -v -E 'division by zero|aborted in command|^pgbench|^transaction type|^scaling|^query mode|^number of|^latency|^initial|^tps|^duration|^maximum' "$d/drain.log" | head -n3 >&2 || true
 	echo "$t0 $t1"
 }
-fill_res() { psql_q -c "SELECT count(*) FROM generate_series(1, $JOBS / 1000) g, LATERAL resilience.enqueue_many('drain', array_fill('{}'::jsonb, ARRAY[1000])) e" >/dev/null; }
+# (in the select list: a function in FROM that does not depend on the row
+# would run once, its result read again for every row)
+fill_res() { psql_q -c "SELECT count(resilience.enqueue_many('drain', array_fill('{}'::jsonb, ARRAY[1000]))) FROM generate_series(1, $JOBS / 1000)" >/dev/null; }
 fill_sql() { psql_q -c "INSERT INTO sqlq (queue) SELECT 'drain' FROM generate_series(1, $JOBS)" >/dev/null; }
 fill_pgq()
 {
@@ -242,6 +244,13 @@ fill_pgq()
 	done >"$d/qfill.sql"
 	psql_q -f "$d/qfill.sql" >/dev/null
 }
+# filled SQL: the drain starts from JOBS jobs, or the benchmark stops
+filled()
+{
+	local n
+	n=$(psql_q -At -c "$1")
+	[ "$n" = "$JOBS" ] || { echo "error: $n jobs enqueued for the drain, not $JOBS" >&2; exit 1; }
+}
 check_empty()
 {
 	local left
@@ -251,10 +260,12 @@ check_empty()
 for b in 1 100; do
 	psql_q -c 'CHECKPOINT' >/dev/null
 	fill_res; psql_q -c 'VACUUM ANALYZE' >/dev/null
+	filled "SELECT count(*) FROM resilience.job_state WHERE queue = 'drain'"
 	read -r t0 t1 < <(drain_pgbench "$d/rd$b.sql" "$CLIENTS")
 	res=$(rate "$JOBS" "$t0" "$t1")
 	check_empty "SELECT count(*) FROM resilience.job_state WHERE queue = 'drain'"
 	fill_sql; psql_q -c 'VACUUM ANALYZE sqlq' >/dev/null
+	filled "SELECT count(*) FROM sqlq"
 	read -r t0 t1 < <(drain_pgbench "$d/sd$b.sql" "$CLIENTS")
 	sql=$(rate "$JOBS" "$t0" "$t1")
 	check_empty "SELECT count(*) FROM sqlq"
