@@ -622,6 +622,9 @@ CREATE TABLE resilience.job_state (
         CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'blocked', 'running', 'dead', 'cancelled'])),
     payload jsonb NOT NULL,
     priority integer NOT NULL,
+    -- the claim order's first key: ascending, so a claim can start its
+    -- scan at a row comparison (priority_key, run_at, id) >= (...)
+    priority_key bigint GENERATED ALWAYS AS (0::bigint OPERATOR(pg_catalog.-) priority) STORED,
     run_at timestamptz NOT NULL,
     attempt integer NOT NULL DEFAULT 0 CHECK (attempt OPERATOR(pg_catalog.>=) 0),
     max_attempts integer NOT NULL CHECK (max_attempts OPERATOR(pg_catalog.>=) 1),
@@ -637,10 +640,11 @@ CREATE TABLE resilience.job_state (
 COMMENT ON TABLE resilience.job_state IS
 'every job not yet completed, and the dead and cancelled ones until purged (completed jobs are deleted)';
 
--- The claim scan: ready jobs of a queue by priority, then run_at, then id.
--- Only pending rows are in it, so a claimed, dead or cancelled job leaves it.
+-- The claim scan: ready jobs of a queue by priority (highest first), then
+-- run_at, then id.  Only pending rows are in it, so a claimed, dead or
+-- cancelled job leaves it.
 CREATE INDEX job_state_ready ON resilience.job_state
-    (queue, priority DESC, run_at, id)
+    (queue, priority_key, run_at, id)
     WHERE state OPERATOR(pg_catalog.=) 'pending';
 
 -- Expired leases, found by the claim of the same queue.

@@ -10,10 +10,14 @@
  * idempotency.c does.  Every decision about time uses clock_now() (clock.c),
  * so tests can stop the clock.
  *
- * Claims.  A claim is one UPDATE over a sub-select of ready jobs (pending,
- * run_at reached) in the order of the partial index job_state_ready,
- * locked FOR NO KEY UPDATE SKIP LOCKED: concurrent claimers never get the
- * same job and never wait for each other.  The claimed row leaves the
+ * Claims.  A claim is one UPDATE over a materialized CTE of ready jobs
+ * (pending, run_at reached) in the order of the partial index
+ * job_state_ready, locked FOR NO KEY UPDATE SKIP LOCKED: concurrent
+ * claimers never get the same job and never wait for each other.  The CTE
+ * must be MATERIALIZED: a sub-select the planner puts on the inner side of
+ * a join is rescanned, and each rescan skips the rows the UPDATE already
+ * changed and locks more, past LIMIT (row-level security makes that plan
+ * likely).  The claimed row leaves the
  * ready index (state running), so later scans do not step over it once it
  * is dead to every snapshot.  Its token becomes greatest(token + 1,
  * timeline << 40) (lease.h): strictly increasing per job, across redrives
@@ -56,6 +60,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -65,6 +70,8 @@
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
+#include "storage/procarray.h"
+#include "access/transam.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -108,6 +115,10 @@ RESILIENCE_FUNCTION(queue_purge);
 #define QUEUE_MAX_BATCH			10000	/* per enqueue_many */
 #define QUEUE_MAX_WAIT_USEC		(3600 * USECS_PER_SEC)
 #define QUEUE_REAP_INTERVAL		(100 * 1000)	/* microseconds */
+#define QUEUE_REAP_INTERVAL_HELD	(1000 * 1000)	/* with the horizon held */
+#define QUEUE_RESCAN_INTERVAL	(1000 * 1000)	/* full claim scan, horizon held */
+#define QUEUE_HORIZON_CHECK		(100 * 1000)	/* how often it is looked at */
+#define QUEUE_HORIZON_LAG		1000	/* xids: "held" beyond this */
 #define QUEUE_REAP_BATCH		"100"
 #define QUEUE_WAKEUP_SLOTS		64
 
@@ -265,6 +276,7 @@ typedef enum QueuePlan
 	QP_DEDUP_FIND,
 	QP_ENQUEUE_MANY,
 	QP_CLAIM,
+	QP_CLAIM_FROM,
 	QP_REAP,
 	QP_REAP_GROUPED_FIND,
 	QP_REAP_GROUPED,
@@ -357,6 +369,8 @@ queue_prepare_plans(void)
 	Oid			many[7] = {TEXTOID, JSONBARRAYOID, TIMESTAMPTZOID, INT4OID, INT4OID,
 	TIMESTAMPTZOID, TEXTOID};
 	Oid			claim[5] = {TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
+	Oid			claim_from[8] = {TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID,
+	INT8OID, TIMESTAMPTZOID, INT8OID};
 	Oid			fail[5] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
 	Oid			ext[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
 	Oid			rg[2] = {TEXTOID, INT8ARRAYOID};
@@ -445,43 +459,52 @@ queue_prepare_plans(void)
 				  " WHERE q.name OPERATOR(pg_catalog.=) $1"
 				  " ORDER BY u.n RETURNING id", 7, many);
 
-	/* $3 now, $4 the lease's end, $5 the token floor */
-	queue_prepare(QP_CLAIM,
-				  "UPDATE @J@ j SET state = 'running',"
-				  " attempt = j.attempt OPERATOR(pg_catalog.+) 1,"
-				  " token = pg_catalog.int8larger(j.token OPERATOR(pg_catalog.+) 1, $5),"
-				  " lease_expires_at = $4"
-				  " FROM (SELECT r.id FROM @J@ r"
-				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
-				  "  AND r.state OPERATOR(pg_catalog.=) 'pending'"
-				  "  AND r.run_at OPERATOR(pg_catalog.<=) $3"
-				  "  ORDER BY r.priority DESC, r.run_at, r.id"
-				  "  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED) c"
-				  " WHERE j.id OPERATOR(pg_catalog.=) c.id"
-				  " RETURNING j.id, j.queue, j.payload, j.attempt, j.max_attempts,"
-				  " j.token, j.lease_expires_at, j.group_key, j.enqueued_at,"
-				  " j.priority, j.run_at", 5, claim);
+	/*
+	 * $3 now, $4 the lease's end, $5 the token floor; QP_CLAIM_FROM starts
+	 * the scan at ($6, $7, $8) in the ready index's order.
+	 */
+#define CLAIM_SQL(from) \
+	"WITH c AS MATERIALIZED (SELECT r.id FROM @J@ r" \
+	"  WHERE r.queue OPERATOR(pg_catalog.=) $1" \
+	"  AND r.state OPERATOR(pg_catalog.=) 'pending'" \
+	"  AND r.run_at OPERATOR(pg_catalog.<=) $3" from \
+	"  ORDER BY r.priority_key, r.run_at, r.id" \
+	"  LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)" \
+	" UPDATE @J@ j SET state = 'running'," \
+	" attempt = j.attempt OPERATOR(pg_catalog.+) 1," \
+	" token = pg_catalog.int8larger(j.token OPERATOR(pg_catalog.+) 1, $5)," \
+	" lease_expires_at = $4" \
+	" FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id" \
+	" RETURNING j.id, j.queue, j.payload, j.attempt, j.max_attempts," \
+	" j.token, j.lease_expires_at, j.group_key, j.enqueued_at," \
+	" j.priority, j.run_at"
+
+	queue_prepare(QP_CLAIM, CLAIM_SQL(""), 5, claim);
+	queue_prepare(QP_CLAIM_FROM,
+				  CLAIM_SQL("  AND (r.priority_key, r.run_at, r.id)"
+							" OPERATOR(pg_catalog.>=) ($6, $7, $8)"),
+				  8, claim_from);
 
 	/*
 	 * Expired leases that change no group head: back to pending, or dead
 	 * when ungrouped and out of attempts.
 	 */
 	queue_prepare(QP_REAP,
-				  "UPDATE @J@ j SET"
-				  " state = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
-				  "  THEN 'dead' ELSE 'pending' END,"
-				  " finished_at = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
-				  "  THEN $2 END,"
-				  " run_at = $2, lease_expires_at = NULL, last_error = 'lease expired'"
-				  " FROM (SELECT r.id FROM @J@ r"
+				  "WITH c AS MATERIALIZED (SELECT r.id FROM @J@ r"
 				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
 				  "  AND r.state OPERATOR(pg_catalog.=) 'running'"
 				  "  AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
 				  "  AND (r.group_key IS NULL"
 				  "   OR r.attempt OPERATOR(pg_catalog.<) r.max_attempts)"
 				  "  ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH
-				  "  FOR NO KEY UPDATE SKIP LOCKED) c"
-				  " WHERE j.id OPERATOR(pg_catalog.=) c.id"
+				  "  FOR NO KEY UPDATE SKIP LOCKED)"
+				  " UPDATE @J@ j SET"
+				  " state = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
+				  "  THEN 'dead' ELSE 'pending' END,"
+				  " finished_at = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
+				  "  THEN $2 END,"
+				  " run_at = $2, lease_expires_at = NULL, last_error = 'lease expired'"
+				  " FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id"
 				  " RETURNING j.state OPERATOR(pg_catalog.=) 'dead'", 2, t_tt);
 	queue_prepare(QP_REAP_GROUPED_FIND,
 				  "SELECT r.id, r.group_key FROM @J@ r"
@@ -805,8 +828,9 @@ queue_stale(int64 id, int64 token, const QueueJobRow *row)
 			 errmsg("job %lld is not claimed with token %lld",
 					(long long) id, (long long) token),
 			 errdetail("The job is %s.",
-					   strcmp(row->state, "pending") == 0 ?
-					   "back in its queue: its lease expired" : row->state),
+					   strcmp(row->state, "pending") == 0 ? "waiting in its queue to be claimed" :
+					   strcmp(row->state, "blocked") == 0 ? "waiting for the job before it in its group" :
+					   row->state),
 			 errhint("Roll back this transaction: the job's effects must not commit.")));
 }
 
@@ -1116,6 +1140,54 @@ static char *reap_last_queue = NULL;	/* in TopMemoryContext */
 static TimestampTz reap_last_at = 0;
 
 /*
+ * Bloat under a held horizon.  Claimed and completed jobs leave index
+ * entries behind that only VACUUM removes, and it cannot while a snapshot
+ * older than them exists (a long REPEATABLE READ transaction, a replica's
+ * hot_standby_feedback): a scan from the start of the ready index then
+ * steps over every job claimed since, and slows down linearly.  So while
+ * the horizon lags the next xid by more than QUEUE_HORIZON_LAG, a claim
+ * starts its scan at the key of the first job this backend's previous
+ * claim of the queue took: everything before it was then claimed, locked
+ * or dead.  A job that lands before that key later (an enqueue that
+ * committed late, a higher priority, a claim rolled back) is found by the
+ * full scan each backend still makes every QUEUE_RESCAN_INTERVAL; only
+ * then, and only while the horizon is held, can it wait longer than strict
+ * claim order would make it.  With the horizon moving, every claim scans
+ * from the start, where the dead entries have been marked killed.
+ */
+typedef struct QueueClaimHint
+{
+	char	   *queue;			/* in TopMemoryContext; NULL: none */
+	bool		valid;
+	int64		priority_key;
+	TimestampTz run_at;
+	int64		id;
+	TimestampTz last_full;		/* real clock of the last full scan */
+} QueueClaimHint;
+
+static QueueClaimHint claim_hint = {NULL, false, 0, 0, 0, 0};
+static TimestampTz horizon_checked_at = 0;
+static bool horizon_held = false;
+
+/* Is the xmin horizon held back (checked at most every QUEUE_HORIZON_CHECK)? */
+static bool
+queue_horizon_held(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now - horizon_checked_at >= QUEUE_HORIZON_CHECK || now < horizon_checked_at)
+	{
+		TransactionId horizon = GetOldestNonRemovableTransactionId(NULL);
+		TransactionId next = ReadNextTransactionId();
+
+		horizon_held = TransactionIdIsNormal(horizon) &&
+			(int32) (next - horizon) > QUEUE_HORIZON_LAG;
+		horizon_checked_at = now;
+	}
+	return horizon_held;
+}
+
+/*
  * Reap queue's expired leases, at most every QUEUE_REAP_INTERVAL of the
  * clock per backend; true if any job changed (this transaction then holds
  * their rows).
@@ -1129,7 +1201,9 @@ queue_reap(const char *queue, TimestampTz now)
 	int			grouped = 0;
 
 	if (reap_last_queue != NULL && strcmp(reap_last_queue, queue) == 0 &&
-		now >= reap_last_at && now - reap_last_at < QUEUE_REAP_INTERVAL)
+		now >= reap_last_at &&
+		now - reap_last_at < (queue_horizon_held() ? QUEUE_REAP_INTERVAL_HELD :
+							  QUEUE_REAP_INTERVAL))
 		return false;
 	if (reap_last_queue == NULL || strcmp(reap_last_queue, queue) != 0)
 	{
@@ -1186,8 +1260,9 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 				 Tuplestorestate *tupstore, TupleDesc outdesc, bool *changed)
 {
 	TimestampTz now;
-	Datum		v[5];
+	Datum		v[8];
 	uint64		n;
+	bool		hinted;
 
 	queue_connect();
 	now = clock_now();
@@ -1203,14 +1278,53 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 	v[2] = TimestampTzGetDatum(now);
 	v[3] = TimestampTzGetDatum(queue_time_add(now, lease_us, "lease"));
 	v[4] = Int64GetDatum(lease_token_floor_value());
-	n = queue_exec(QP_CLAIM, v, NULL, SPI_OK_UPDATE_RETURNING);
+
+	if (claim_hint.queue == NULL || strcmp(claim_hint.queue, queue) != 0)
+	{
+		if (claim_hint.queue)
+			pfree(claim_hint.queue);
+		claim_hint.queue = MemoryContextStrdup(TopMemoryContext, queue);
+		claim_hint.valid = false;
+	}
+	hinted = claim_hint.valid && !*changed && queue_horizon_held() &&
+		GetCurrentTimestamp() - claim_hint.last_full < QUEUE_RESCAN_INTERVAL;
+	if (hinted)
+	{
+		v[5] = Int64GetDatum(claim_hint.priority_key);
+		v[6] = TimestampTzGetDatum(claim_hint.run_at);
+		v[7] = Int64GetDatum(claim_hint.id);
+		n = queue_exec(QP_CLAIM_FROM, v, NULL, SPI_OK_UPDATE_RETURNING);
+	}
+	else
+	{
+		/* the hint stays a lower bound; this scan may lower it */
+		n = queue_exec(QP_CLAIM, v, NULL, SPI_OK_UPDATE_RETURNING);
+		claim_hint.last_full = GetCurrentTimestamp();
+	}
 	for (uint64 i = 0; i < n; i++)
 	{
 		Datum		values[11];
 		bool		nulls[11];
+		int64		pkey;
+		TimestampTz run_at;
+		int64		id;
 
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
 		tuplestore_putvalues(tupstore, outdesc, values, nulls);
+		/* the hint: the first claimed job in the ready index's order */
+		pkey = -(int64) DatumGetInt32(values[9]);
+		run_at = DatumGetTimestampTz(values[10]);
+		id = DatumGetInt64(values[0]);
+		if ((i == 0 && hinted) || !claim_hint.valid || pkey < claim_hint.priority_key ||
+			(pkey == claim_hint.priority_key &&
+			 (run_at < claim_hint.run_at ||
+			  (run_at == claim_hint.run_at && id < claim_hint.id))))
+		{
+			claim_hint.priority_key = pkey;
+			claim_hint.run_at = run_at;
+			claim_hint.id = id;
+			claim_hint.valid = true;
+		}
 	}
 	if (n == 0 && !*changed)
 		queue_require(queue);

@@ -1,0 +1,61 @@
+-- Job queues with the caller's rights: a worker role limited by row-level
+-- security to its queue claims and completes only that queue's jobs, and
+-- can do nothing else it was not granted (docs/queues.md, "Worker roles").
+\set VERBOSITY default
+SET resilience.clock_override = '2030-01-01 12:00:00+00';
+SELECT resilience.create_queue('rq_emails'), resilience.create_queue('rq_billing');
+SELECT resilience.enqueue('rq_emails', '{"n": 1}') AS e1 \gset
+SELECT resilience.enqueue('rq_emails', '{"n": 2}') AS e2 \gset
+SELECT resilience.enqueue('rq_billing', '{"n": 1}') AS b1 \gset
+SELECT resilience.enqueue('rq_billing', '{"n": 2}') AS b2 \gset
+
+CREATE ROLE regress_queue_worker;
+GRANT SELECT ON resilience.job_queues TO regress_queue_worker;
+GRANT SELECT, UPDATE, DELETE ON resilience.job_state TO regress_queue_worker;
+ALTER TABLE resilience.job_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rq_emails_worker ON resilience.job_state TO regress_queue_worker
+    USING (queue = 'rq_emails');
+
+-- a job of the other queue, claimed by its own worker (here: the superuser)
+SELECT token AS btoken FROM resilience.claim('rq_billing') \gset
+
+SET ROLE regress_queue_worker;
+-- its own queue: claim, extend, fail, complete
+SELECT id = :e1 AS is_e1, payload FROM resilience.claim('rq_emails');
+SELECT token AS etoken FROM resilience.job_state WHERE id = :e1 \gset
+SELECT resilience.extend(:e1, :etoken, '1 minute') IS NOT NULL AS extended;
+SELECT resilience.fail(:e1, :etoken, 'retry me', '0');
+SELECT id = :e1 AS is_e1, attempt FROM resilience.claim('rq_emails');
+SELECT token AS etoken FROM resilience.job_state WHERE id = :e1 \gset
+SELECT resilience.complete(:e1, :etoken);
+-- the other queue: nothing to claim, and its jobs are not there to touch
+SELECT count(*) FROM resilience.claim('rq_billing', 10);
+SELECT count(*) FROM resilience.job_state WHERE queue = 'rq_billing';
+\set VERBOSITY sqlstate
+SELECT resilience.complete(:b1, :btoken);
+SELECT resilience.extend(:b1, :btoken, '1 hour');
+SELECT resilience.fail(:b1, :btoken, 'sabotage');
+\set VERBOSITY default
+SELECT resilience.cancel(:b2);
+-- what was not granted is refused
+\set VERBOSITY sqlstate
+SELECT resilience.enqueue('rq_emails', '{}');
+SELECT resilience.create_queue('rq_mine');
+SELECT resilience.drop_queue('rq_billing');
+\set VERBOSITY default
+RESET ROLE;
+
+-- the other queue's jobs are untouched: b1 still running with its token,
+-- b2 still ready
+SELECT id = :b1 AS is_b1, state, token = :btoken AS same_token, last_error
+FROM resilience.jobs WHERE queue = 'rq_billing' ORDER BY id;
+SELECT queue, ready, running, dead FROM resilience.queues
+WHERE queue IN ('rq_emails', 'rq_billing') ORDER BY queue;
+
+DROP POLICY rq_emails_worker ON resilience.job_state;
+ALTER TABLE resilience.job_state DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON resilience.job_state FROM regress_queue_worker;
+REVOKE ALL ON resilience.job_queues FROM regress_queue_worker;
+DROP ROLE regress_queue_worker;
+SELECT resilience.drop_queue('rq_emails'), resilience.drop_queue('rq_billing');
+RESET resilience.clock_override;
