@@ -148,9 +148,10 @@ echo "SELECT pgq.insert_event('enqueue', 'noop', '{}');" >"$d/q1.sql"
 echo "SELECT count(pgq.insert_event('enqueue', 'noop', '{}')) FROM generate_series(1, 100);" >"$d/q100.sql"
 echo "SELECT graphile_worker.add_job('noop');" >"$d/g1.sql"
 echo "SELECT count(*) FROM graphile_worker.add_jobs((SELECT array_agg(ROW('noop', '{}'::json, NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec) FROM generate_series(1, 100)));" >"$d/g100.sql"
+# between runs: every queue empty, as at the start
 reset_tables()
 {
-	psql_q -c 'TRUNCATE sqlq' >/dev/null
+	psql_q -c 'TRUNCATE sqlq' -c 'DELETE FROM resilience.job_state' >/dev/null
 	[ "$gw" = 1 ] && psql_q -c 'DELETE FROM graphile_worker._private_jobs' >/dev/null
 	[ "$boss" = 1 ] && psql_q -c 'DELETE FROM pgboss.job' >/dev/null
 	psql_q -c 'VACUUM' >/dev/null 2>&1
@@ -168,7 +169,6 @@ for b in 1 100; do
 		"$(peer_try boss enqueue pgboss "$b" "$BENCH_SECONDS" "$CLIENTS")"
 	reset_tables
 done
-psql_q -c "SELECT resilience.purge_jobs('enqueue', '0')" >/dev/null 2>&1 || true
 fi
 
 # ---- 2. drain ----------------------------------------------------------------
