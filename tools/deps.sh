@@ -1,8 +1,8 @@
 #!/bin/bash
 # Make sure everything `make demo|test|bench|fuzz` needs is present; the
 # argument is the target (`tools/deps.sh fuzz` also wants clang and its
-# libFuzzer and sanitizer runtimes, `tools/deps.sh bench` redis-server, which
-# no other target needs).
+# libFuzzer and sanitizer runtimes, `tools/deps.sh bench` redis-server, PgQ
+# and node, which no other target needs).
 #
 # As root on Debian the missing packages are installed with apt-get; anyone else
 # is told the exact command to run.  Quiet when nothing is missing.
@@ -50,9 +50,18 @@ case "$PG_CONFIG" in
 esac
 perl -MIPC::Run -e1 2>/dev/null || missing+=(libipc-run-perl)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
-# the benchmark compares rate_limit with a GCRA script in Redis (context only)
+# the benchmark compares rate_limit with a GCRA script in Redis (context only),
+# and the queue with PgQ (Debian's postgresql-N-pgq3, for the installed server
+# only: a server built from source has no package) and the npm peers (node)
 if [ "${1:-}" = bench ]; then
 	command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-server)
+	case "$PG_CONFIG" in
+	/usr/lib/postgresql/* | /usr/bin/pg_config)
+		[ -f "$("$PG_CONFIG" --sharedir)/extension/pgq.control" ] || missing+=("postgresql-$PGMAJOR-pgq3")
+		;;
+	esac
+	command -v node >/dev/null 2>&1 || missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 command -v make >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 || missing+=(build-essential)
 if [ "${1:-}" = fuzz ]; then
