@@ -14,7 +14,7 @@ set -euo pipefail
 # make test and CI (no argument): never fatal
 case "${1:-test}" in test) "$(dirname "$0")/deps-drivers.sh" ;; esac
 
-# the exporter test (t/080_stats.pl) runs Debian's prometheus-postgres-exporter
+# the exporter test (t/090_stats.pl) runs Debian's prometheus-postgres-exporter
 # and reads it with curl: never fatal, the test skips and says why
 if [ "${1:-test}" = test ] && { ! [ -x /usr/bin/prometheus-postgres-exporter ] || ! command -v curl >/dev/null 2>&1; }; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
