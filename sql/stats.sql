@@ -117,6 +117,29 @@ SELECT * FROM pg_temp.moved();
 -- leave no lease behind for the lease suite
 DELETE FROM resilience.lease_state WHERE name LIKE 'stats-%';
 
+-- queues: three enqueued (one alone, two in a batch), two claimed, one
+-- completed, one failed for good (max_attempts 1), one claim left to expire
+-- and reaped by the next claim, which takes it again (a fourth claim)
+SELECT resilience.create_queue('stats-q');
+SELECT resilience.stats_reset();
+SET resilience.clock_override = '2030-01-01 00:00:00+00';
+SELECT resilience.enqueue('stats-q', '{"n": 1}', max_attempts => 1) > 0 AS enqueued;
+SELECT cardinality(resilience.enqueue_many('stats-q', ARRAY['{"n": 2}', '{"n": 3}']::jsonb[])) AS batch;
+CREATE TEMP TABLE stats_claimed AS
+SELECT id, token, payload FROM resilience.claim('stats-q', 2, lease => '1 minute');
+SELECT count(*) AS claimed FROM stats_claimed;
+SELECT resilience.complete(id, token) FROM stats_claimed WHERE payload->>'n' = '2';
+SELECT resilience.fail(id, token, 'boom') FROM stats_claimed WHERE payload->>'n' = '1';
+SELECT count(*) AS claimed_third FROM resilience.claim('stats-q', 1, lease => '1 minute');
+SET resilience.clock_override = '2030-01-01 00:05:00+00';
+SELECT count(*) AS after_expiry FROM resilience.claim('stats-q', 1);
+RESET resilience.clock_override;
+SELECT queue, enqueued, claimed, completed, failed, dead, lease_expired,
+       pickup_us_p99 IS NOT NULL AS has_latency
+FROM resilience.queue_stats WHERE queue = 'stats-q';
+SELECT * FROM pg_temp.moved();
+SELECT resilience.drop_queue('stats-q');
+
 -- resilience.track = off: nothing counts
 SELECT resilience.stats_reset();
 SET resilience.track = off;

@@ -107,6 +107,7 @@
 #include "resilience.h"
 #include "shmem.h"
 #include "spiplan.h"
+#include "stats.h"
 
 RESILIENCE_FUNCTION(queue_clock);
 RESILIENCE_FUNCTION(queue_create);
@@ -160,30 +161,37 @@ static int	queue_rescan_interval = 1000;
 static inline void
 queue_note_enqueued(const char *queue, int n)
 {
+	stats_queue_event(queue, strlen(queue), STATS_QUEUE_ENQUEUED, n);
 }
 
-/* a claim returned n jobs */
+/* a claim returned a job that had been ready for latency_us */
 static inline void
-queue_note_claimed(const char *queue, int n)
+queue_note_claimed(const char *queue, int64 latency_us)
 {
+	stats_queue_pickup(queue, strlen(queue), Max(latency_us, 0));
 }
 
 /* n expired leases were reaped, dead of them out of attempts */
 static inline void
 queue_note_expired(const char *queue, int n, int dead)
 {
+	stats_queue_event(queue, strlen(queue), STATS_QUEUE_LEASE_EXPIRED, n);
+	stats_queue_event(queue, strlen(queue), STATS_QUEUE_DEAD, dead);
 }
 
 /* a job was completed */
 static inline void
 queue_note_completed(const char *queue)
 {
+	stats_queue_event(queue, strlen(queue), STATS_QUEUE_COMPLETED, 1);
 }
 
 /* a job failed: to be retried, or dead */
 static inline void
 queue_note_failed(const char *queue, bool dead)
 {
+	stats_queue_event(queue, strlen(queue),
+					  dead ? STATS_QUEUE_DEAD : STATS_QUEUE_FAILED, 1);
 }
 
 /* a complete/fail/extend was refused (RL001) */
@@ -1363,6 +1371,7 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 	TimestampTz now;
 	Datum		v[8];
 	uint64		n;
+	uint64		total;
 	bool		hinted;
 
 	queue_connect();
@@ -1391,45 +1400,64 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 	hinted = claim_hint.valid && !*changed && queue_rescan_interval > 0 &&
 		queue_horizon_held() &&
 		GetCurrentTimestamp() - claim_hint.last_full < (int64) queue_rescan_interval * 1000;
-	if (hinted)
+	/*
+	 * A scan from the hint may miss jobs behind it (a higher priority, an
+	 * enqueue that committed late): when it returns fewer than max_jobs, a
+	 * full scan looks for the rest, so a claim never comes back short while
+	 * a job is ready.  Only the order among the jobs returned is approximate
+	 * under a held horizon.
+	 */
+	total = 0;
+	for (int pass = 0; pass < 2; pass++)
 	{
-		/* QUEUE_HINT_MARGIN before it: enqueues that committed a bit late */
-		v[5] = Int64GetDatum(claim_hint.priority_key);
-		v[6] = TimestampTzGetDatum(claim_hint.run_at - QUEUE_HINT_MARGIN);
-		v[7] = Int64GetDatum(0);
-		n = queue_exec(QP_CLAIM_FROM, v, NULL, SPI_OK_UPDATE_RETURNING);
-	}
-	else
-	{
-		/* the hint stays a lower bound; this scan may lower it */
-		n = queue_exec(QP_CLAIM, v, NULL, SPI_OK_UPDATE_RETURNING);
-		claim_hint.last_full = GetCurrentTimestamp();
-	}
-	for (uint64 i = 0; i < n; i++)
-	{
-		Datum		values[11];
-		bool		nulls[11];
-		int64		pkey;
-		TimestampTz run_at;
-		int64		id;
+		bool		from_hint = (pass == 0 && hinted);
 
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-		tuplestore_putvalues(tupstore, outdesc, values, nulls);
-		/* the hint: the first claimed job in the ready index's order */
-		pkey = -(int64) DatumGetInt32(values[9]);
-		run_at = DatumGetTimestampTz(values[10]);
-		id = DatumGetInt64(values[0]);
-		if ((i == 0 && hinted) || !claim_hint.valid || pkey < claim_hint.priority_key ||
-			(pkey == claim_hint.priority_key &&
-			 (run_at < claim_hint.run_at ||
-			  (run_at == claim_hint.run_at && id < claim_hint.id))))
+		if (pass == 1 && (!hinted || total >= (uint64) max_jobs))
+			break;
+		v[1] = Int32GetDatum(max_jobs - (int32) total);
+		if (from_hint)
 		{
-			claim_hint.priority_key = pkey;
-			claim_hint.run_at = run_at;
-			claim_hint.id = id;
-			claim_hint.valid = true;
+			/* QUEUE_HINT_MARGIN before it: enqueues that committed a bit late */
+			v[5] = Int64GetDatum(claim_hint.priority_key);
+			v[6] = TimestampTzGetDatum(claim_hint.run_at - QUEUE_HINT_MARGIN);
+			v[7] = Int64GetDatum(0);
+			n = queue_exec(QP_CLAIM_FROM, v, NULL, SPI_OK_UPDATE_RETURNING);
 		}
+		else
+		{
+			/* the hint stays a lower bound; this scan may lower it */
+			n = queue_exec(QP_CLAIM, v, NULL, SPI_OK_UPDATE_RETURNING);
+			claim_hint.last_full = GetCurrentTimestamp();
+		}
+		for (uint64 i = 0; i < n; i++)
+		{
+			Datum		values[11];
+			bool		nulls[11];
+			int64		pkey;
+			TimestampTz run_at;
+			int64		id;
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+			tuplestore_putvalues(tupstore, outdesc, values, nulls);
+			/* the hint: the first claimed job in the ready index's order */
+			pkey = -(int64) DatumGetInt32(values[9]);
+			run_at = DatumGetTimestampTz(values[10]);
+			id = DatumGetInt64(values[0]);
+			queue_note_claimed(queue, now - run_at);
+			if ((i == 0 && from_hint) || !claim_hint.valid || pkey < claim_hint.priority_key ||
+				(pkey == claim_hint.priority_key &&
+				 (run_at < claim_hint.run_at ||
+				  (run_at == claim_hint.run_at && id < claim_hint.id))))
+			{
+				claim_hint.priority_key = pkey;
+				claim_hint.run_at = run_at;
+				claim_hint.id = id;
+				claim_hint.valid = true;
+			}
+		}
+		total += n;
 	}
+	n = total;
 	if (n == 0 && !*changed)
 		queue_require(queue);
 	SPI_finish();

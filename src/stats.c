@@ -684,17 +684,17 @@ stats_breaker_state_change(StatsBreakerState to)
 
 /* A queue event of queue. */
 void
-stats_queue_event(const char *queue, int len, StatsQueueEvent ev)
+stats_queue_event(const char *queue, int len, StatsQueueEvent ev, int64 n)
 {
 	StatsNameEntry *e;
 	LWLock	   *lock;
 
-	if (!STATS_ACTIVE() || (int) ev < 0 || ev >= STATS_QUEUE_NEVENTS)
+	if (!STATS_ACTIVE() || (int) ev < 0 || ev >= STATS_QUEUE_NEVENTS || n <= 0)
 		return;
-	stats_add((StatsCounterId) (SC_QUEUE_ENQUEUED + ev), 1);
+	stats_add((StatsCounterId) (SC_QUEUE_ENQUEUED + ev), n);
 	e = stats_name_get(STATS_KIND_QUEUE, queue, len, &lock);
-	pg_atomic_fetch_add_u64(&e->events, 1);
-	pg_atomic_fetch_add_u64(&e->counters[ev], 1);
+	pg_atomic_fetch_add_u64(&e->events, n);
+	pg_atomic_fetch_add_u64(&e->counters[ev], n);
 	LWLockRelease(lock);
 }
 

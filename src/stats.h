@@ -115,10 +115,11 @@ extern void stats_breaker_decision(bool allowed);
 extern void stats_breaker_state_change(StatsBreakerState to);
 
 /*
- * Queues, per queue name.  stats_queue_pickup: a job was claimed
+ * Queues, per queue name: n events of one kind.  stats_queue_pickup: a job was claimed
  * latency_us after it became runnable (also counts STATS_QUEUE_CLAIMED).
  */
-extern void stats_queue_event(const char *queue, int len, StatsQueueEvent ev);
+extern void stats_queue_event(const char *queue, int len, StatsQueueEvent ev,
+							  int64 n);
 extern void stats_queue_pickup(const char *queue, int len, int64 latency_us);
 
 #endif							/* RESILIENCE_STATS_H */
