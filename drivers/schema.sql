@@ -2,7 +2,7 @@
 -- migration would create them.  t/030_drivers.pl runs this before each
 -- program, so every run starts from the same data.
 SET client_min_messages = warning;
-DROP TABLE IF EXISTS orders, acct, payments, job_runs;
+DROP TABLE IF EXISTS orders, acct, payments, job_runs, processed_jobs;
 
 -- 300 orders of 3 customers; pairs of orders share created_at, so pages must
 -- use the appended primary key to split ties
@@ -28,3 +28,7 @@ CREATE TABLE payments (
 
 -- what the elected leader writes under its fencing token
 CREATE TABLE job_runs (holder text NOT NULL, token bigint NOT NULL, at timestamptz NOT NULL DEFAULT now());
+
+-- what queue workers write: one row per job done, in the transaction that
+-- completes the job (no key, so a job done twice would show as two rows)
+CREATE TABLE processed_jobs (job_id bigint NOT NULL, n int NOT NULL, worker text NOT NULL);

@@ -358,6 +358,169 @@ func leaseElection(pool *pgxpool.Pool) {
 	check(ok, "node-b could not release")
 }
 
+// --- a job queue: transactional enqueue, concurrent workers, exactly-once effects
+
+type Job struct {
+	ID      int64
+	Token   int64
+	Payload struct {
+		N int `json:"n"`
+	}
+	Attempt int
+}
+
+const claimSQL = `SELECT id, token, payload, attempt FROM resilience.claim($1, max_jobs => $2,
+                    lease => $3::interval, wait => $4::interval)`
+
+func claim(conn *pgx.Conn, queue string, maxJobs int, lease, wait string) []Job {
+	rows, err := conn.Query(ctx, claimSQL, queue, maxJobs, lease, wait)
+	must(err)
+	defer rows.Close()
+	var jobs []Job
+	for rows.Next() {
+		var j Job // jsonb payload scans into a struct
+		must(rows.Scan(&j.ID, &j.Token, &j.Payload, &j.Attempt))
+		jobs = append(jobs, j)
+	}
+	must(rows.Err())
+	return jobs
+}
+
+// the job's effect and complete() in one transaction: with a stale token
+// complete() fails with RL001 and the effect rolls back with it
+func doJob(conn *pgx.Conn, j Job, worker string) error {
+	return conn.BeginFunc(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO processed_jobs (job_id, n, worker) VALUES ($1, $2, $3)",
+			j.ID, j.Payload.N, worker); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "SELECT resilience.complete($1, $2)", j.ID, j.Token)
+		return err
+	})
+}
+
+func queueJobs(pool *pgxpool.Pool, jobs, workers int) int {
+	queue := "mail:" + run
+	var created bool
+	must(pool.QueryRow(ctx, "SELECT resilience.create_queue($1)", queue).Scan(&created))
+	check(created, "create_queue: not created")
+	must(pool.QueryRow(ctx, "SELECT resilience.create_queue($1)", queue).Scan(&created))
+	check(!created, "create_queue: created twice") // it exists: a no-op
+
+	// enqueue is transactional: a job enqueued in a transaction that rolls back never was
+	var lost int64
+	rollback := errors.New("roll back")
+	err := pool.BeginFunc(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT resilience.enqueue($1, $2)", queue,
+			map[string]int{"n": -1}).Scan(&lost); err != nil {
+			return err
+		}
+		return rollback
+	})
+	check(err == rollback, "rolled-back enqueue: %v", err)
+	var ids []int64
+	must(pool.BeginFunc(ctx, func(tx pgx.Tx) error {
+		for n := 0; n < jobs; n++ {
+			var id int64
+			if err := tx.QueryRow(ctx, "SELECT resilience.enqueue($1, $2)", queue,
+				map[string]int{"n": n}).Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	}))
+	var gone, ready int
+	must(pool.QueryRow(ctx, "SELECT count(*)::int FROM resilience.jobs WHERE id = $1", lost).Scan(&gone))
+	check(gone == 0 && len(ids) == jobs, "a rolled-back enqueue exists: %d %v", lost, ids)
+	must(pool.QueryRow(ctx, "SELECT ready::int FROM resilience.queues WHERE queue = $1", queue).Scan(&ready))
+	check(ready == jobs, "ready %d", ready)
+
+	// each worker a connection of its own: claim in autocommit, each job in its own transaction
+	done := map[int]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for n := 0; n < workers; n++ {
+		wg.Add(1)
+		go func(n int) {
+			defer wg.Done()
+			c, err := pool.Acquire(ctx)
+			must(err)
+			defer c.Release()
+			for {
+				claimed := claim(c.Conn(), queue, 5, "10 seconds", "300 milliseconds")
+				if len(claimed) == 0 {
+					return
+				}
+				for _, j := range claimed {
+					must(doJob(c.Conn(), j, fmt.Sprintf("worker-%d", n)))
+					mu.Lock()
+					done[n]++
+					mu.Unlock()
+				}
+			}
+		}(n)
+	}
+	wg.Wait()
+	var count, distinct, sumN, total int
+	must(pool.QueryRow(ctx, "SELECT count(*)::int, count(DISTINCT job_id)::int, coalesce(sum(n), 0)::int"+
+		" FROM processed_jobs").Scan(&count, &distinct, &sumN))
+	for _, d := range done {
+		total += d
+	}
+	check(count == jobs && distinct == jobs && sumN == jobs*(jobs-1)/2 && total == jobs,
+		"processed %d jobs, %d distinct, sum %d, workers %v", count, distinct, sumN, done)
+
+	ca, err := pool.Acquire(ctx)
+	must(err)
+	defer ca.Release()
+	cb, err := pool.Acquire(ctx)
+	must(err)
+	defer cb.Release()
+	a, b := ca.Conn(), cb.Conn()
+
+	// a stale worker: its lease expires, another worker claims the job again
+	_, err = a.Exec(ctx, "SELECT resilience.enqueue($1, $2)", queue, map[string]int{"n": jobs})
+	must(err)
+	ja := claim(a, queue, 1, "300 milliseconds", "0")
+	check(len(ja) == 1 && ja[0].Attempt == 1, "first claim %v", ja)
+	time.Sleep(600 * time.Millisecond)
+	jb := claim(b, queue, 1, "10 seconds", "5 seconds")
+	check(len(jb) == 1 && jb[0].ID == ja[0].ID && jb[0].Token > ja[0].Token && jb[0].Attempt == 2,
+		"claims %v then %v", ja, jb)
+	err = doJob(a, ja[0], "stale")
+	var pgErr *pgconn.PgError
+	check(errors.As(err, &pgErr) && pgErr.Code == "RL001", "stale job token: %v", err)
+	must(doJob(b, jb[0], "current"))
+	var workersOf []string
+	must(a.QueryRow(ctx, "SELECT array_agg(worker) FROM processed_jobs WHERE job_id = $1", ja[0].ID).Scan(&workersOf))
+	check(reflect.DeepEqual(workersOf, []string{"current"}), "job %d done by %v", ja[0].ID, workersOf)
+
+	// fail(): a retry, then dead at max_attempts
+	var jid int64
+	must(a.QueryRow(ctx, "SELECT resilience.enqueue($1, $2, max_attempts => 2)", queue,
+		map[string]int{"n": jobs + 1}).Scan(&jid))
+	var outcomes []string
+	for attempt := 1; attempt <= 2; attempt++ {
+		j := claim(a, queue, 1, "10 seconds", "5 seconds")
+		check(len(j) == 1 && j[0].ID == jid && j[0].Attempt == attempt, "attempt %d: %v", attempt, j)
+		var outcome string
+		must(a.QueryRow(ctx, "SELECT resilience.fail($1, $2, $3, $4::interval)",
+			j[0].ID, j[0].Token, "smtp 421", "0").Scan(&outcome))
+		outcomes = append(outcomes, outcome)
+	}
+	check(reflect.DeepEqual(outcomes, []string{"retry", "dead"}), "fail: %v", outcomes)
+	var state, lastError string
+	var attempt int
+	must(a.QueryRow(ctx, "SELECT state, attempt, last_error FROM resilience.jobs WHERE id = $1", jid).
+		Scan(&state, &attempt, &lastError))
+	check(state == "dead" && attempt == 2 && lastError == "smtp 421", "dead job: %s %d %s", state, attempt, lastError)
+	var dropped bool
+	must(a.QueryRow(ctx, "SELECT resilience.drop_queue($1)", queue).Scan(&dropped))
+	check(dropped, "drop_queue")
+	return len(done)
+}
+
 // --- error handling by SQLSTATE ----------------------------------------------
 
 func errorsBySQLSTATE(pool *pgxpool.Pool) {
@@ -393,8 +556,10 @@ func main() {
 	done, failed, maxAttempts, attempts := transfers(pool, 4, 25)
 	replays := payments(pool, 5, 4)
 	leaseElection(pool)
+	busy := queueJobs(pool, 40, 4)
 	errorsBySQLSTATE(pool)
 	fmt.Printf("go pgx v4 %s: pages=%d rows=%d both ways; transfers=%d failed=%d max_attempts=%d"+
 		" attempts=%d total=8000; payments keys=5 applied=5 replays=%d; lease fencing RL001;"+
-		" errors 2D000 22012 22023: ok\n", where, pages, rows, done, failed, maxAttempts, attempts, replays)
+		" queue jobs=40 workers=4 busy=%d processed once, stale token RL001 rolled back, fail retry dead;"+
+		" errors 2D000 22012 22023: ok\n", where, pages, rows, done, failed, maxAttempts, attempts, replays, busy)
 }

@@ -206,6 +206,125 @@ async function leaseElection() {
   assert.equal(rel.rows[0].ok, true);
 }
 
+// --- a job queue: transactional enqueue, concurrent workers, exactly-once effects
+
+async function claim(client, queue, maxJobs, lease, wait) {
+  const query = {
+    text: 'SELECT id, token, payload, attempt FROM resilience.claim($1, max_jobs => $2, lease => $3, wait => $4)',
+    values: [queue, maxJobs, lease, wait],
+  };
+  if (!POOLER) query.name = 'claim';   // prepared: never behind PgBouncer < 1.21
+  return (await client.query(query)).rows;   // id and token: strings (bigint), pass them back as they came
+}
+
+// the job's effect and complete() in one transaction: with a stale token
+// complete() rejects with RL001 and the effect rolls back with it
+async function doJob(client, job, worker) {
+  try {
+    await client.query('BEGIN');
+    await client.query('INSERT INTO processed_jobs (job_id, n, worker) VALUES ($1, $2, $3)',
+      [job.id, job.payload.n, worker]);
+    await client.query('SELECT resilience.complete($1, $2)', [job.id, job.token]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
+}
+
+async function newClients(n) {
+  return Promise.all([...Array(n)].map(async () => {
+    const c = new Client();
+    await c.connect();
+    return c;
+  }));
+}
+
+async function queueJobs(jobs = 40, workers = 4) {
+  const queue = `mail:${RUN}`;
+  const create = 'SELECT resilience.create_queue($1) AS created';
+  assert.equal((await pool.query(create, [queue])).rows[0].created, true);
+  assert.equal((await pool.query(create, [queue])).rows[0].created, false);   // it exists: a no-op
+  // enqueue is transactional: a job enqueued in a transaction that rolls back never was
+  const c = await pool.connect();
+  let lost, ids;
+  try {
+    await c.query('BEGIN');
+    lost = (await c.query('SELECT resilience.enqueue($1, $2) AS id', [queue, { n: -1 }])).rows[0].id;
+    await c.query('ROLLBACK');
+    await c.query('BEGIN');
+    ids = (await c.query('SELECT resilience.enqueue_many($1, $2::jsonb[]) AS ids',
+      [queue, [...Array(jobs).keys()].map((n) => ({ n }))])).rows[0].ids;
+    await c.query('COMMIT');
+  } finally {
+    c.release();
+  }
+  assert.equal(ids.length, jobs);
+  assert.ok(!ids.includes(lost), `${lost} in ${ids}`);
+  const gone = await pool.query('SELECT count(*)::int AS n FROM resilience.jobs WHERE id = $1', [lost]);
+  assert.equal(gone.rows[0].n, 0, 'a rolled-back enqueue exists');
+  const ready = await pool.query('SELECT ready::int FROM resilience.queues WHERE queue = $1', [queue]);
+  assert.equal(ready.rows[0].ready, jobs);
+
+  // each worker a connection of its own: claim in autocommit, each job in its own transaction
+  const done = {};
+  const clients = await newClients(workers);
+  try {
+    await Promise.all(clients.map(async (client, n) => {
+      for (;;) {
+        const claimed = await claim(client, queue, 5, '10 seconds', '300 milliseconds');
+        if (claimed.length === 0) return;
+        for (const job of claimed) {
+          await doJob(client, job, `worker-${n}`);
+          done[n] = (done[n] ?? 0) + 1;
+        }
+      }
+    }));
+  } finally {
+    await Promise.all(clients.map((cl) => cl.end()));
+  }
+  const { rows: [p] } = await pool.query(
+    'SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS d, array_agg(n ORDER BY n) AS ns FROM processed_jobs');
+  assert.deepEqual(p, { n: jobs, d: jobs, ns: [...Array(jobs).keys()] });
+  assert.equal(Object.values(done).reduce((x, y) => x + y, 0), jobs);
+
+  const [a, b] = await newClients(2);
+  try {
+    // a stale worker: its lease expires, another worker claims the job again
+    await a.query('SELECT resilience.enqueue($1, $2)', [queue, { n: jobs }]);
+    const [ja] = await claim(a, queue, 1, '300 milliseconds', '0');
+    assert.ok(ja && ja.attempt === 1, JSON.stringify(ja));
+    await new Promise((r) => setTimeout(r, 600));
+    const [jb] = await claim(b, queue, 1, '10 seconds', '5 seconds');
+    assert.ok(jb && jb.id === ja.id && BigInt(jb.token) > BigInt(ja.token) && jb.attempt === 2,
+      `${JSON.stringify(ja)} then ${JSON.stringify(jb)}`);
+    await assert.rejects(doJob(a, ja, 'stale'), (e) => e.code === 'RL001');
+    await doJob(b, jb, 'current');
+    const { rows } = await a.query('SELECT worker FROM processed_jobs WHERE job_id = $1', [ja.id]);
+    assert.deepEqual(rows, [{ worker: 'current' }]);
+
+    // fail(): a retry, then dead at max_attempts
+    const jid = (await a.query('SELECT resilience.enqueue($1, $2, max_attempts => 2) AS id',
+      [queue, { n: jobs + 1 }])).rows[0].id;
+    const outcomes = [];
+    for (const attempt of [1, 2]) {
+      const [job] = await claim(a, queue, 1, '10 seconds', '5 seconds');
+      assert.ok(job && job.id === jid && job.attempt === attempt, JSON.stringify(job));
+      outcomes.push((await a.query('SELECT resilience.fail($1, $2, $3, $4) AS outcome',
+        [job.id, job.token, 'smtp 421', '0'])).rows[0].outcome);
+    }
+    assert.deepEqual(outcomes, ['retry', 'dead']);
+    const { rows: [st] } = await a.query(
+      'SELECT state, attempt, last_error FROM resilience.jobs WHERE id = $1', [jid]);
+    assert.deepEqual(st, { state: 'dead', attempt: 2, last_error: 'smtp 421' });
+    assert.equal((await a.query('SELECT resilience.drop_queue($1) AS ok', [queue])).rows[0].ok, true);
+  } finally {
+    await a.end();
+    await b.end();
+  }
+  return { jobs, workers, busy: Object.keys(done).length };
+}
+
 // --- error handling by SQLSTATE ----------------------------------------------
 
 async function errors() {
@@ -234,12 +353,14 @@ async function main() {
   const t = await transfers();
   const pay = await payments();
   await leaseElection();
+  const q = await queueJobs();
   await errors();
   const version = require('pg/package.json').version;
   console.log(`node pg ${version} ${where}: pages=${p.pages} rows=${p.rows} both ways;` +
     ` transfers=${t.done} failed=${t.failed} max_attempts=${t.maxAttempts}` +
     ` attempts=${t.attempts} total=8000; payments keys=${pay.keys} applied=${pay.keys}` +
-    ` replays=${pay.replays}; lease fencing RL001; errors 2D000 22012 22023: ok`);
+    ` replays=${pay.replays}; lease fencing RL001; queue jobs=${q.jobs} workers=${q.workers}` +
+    ` busy=${q.busy} processed once, stale token RL001 rolled back, fail retry dead; errors 2D000 22012 22023: ok`);
 }
 
 main().then(() => pool.end(), (e) => {

@@ -10,11 +10,13 @@ t/030_drivers.pl after drivers/schema.sql; docs/drivers.md quotes it.
 import os
 import sys
 import threading
+import time
 import uuid
 from decimal import Decimal
 
 import psycopg
 import psycopg.errors
+from psycopg.types.json import Jsonb
 
 POOLER = os.environ.get("RESILIENCE_POOLER") == "transaction"
 RUN = uuid.uuid4().hex[:8]          # lease names and keys unique to this run
@@ -220,6 +222,102 @@ def lease_election():
                          (name, "node-b", tb)).fetchone()[0] is True
 
 
+# --- a job queue: transactional enqueue, concurrent workers, exactly-once effects
+
+CLAIM = """SELECT id, token, payload, attempt FROM resilience.claim(%s, max_jobs => %s,
+                  lease => %s::interval, wait => %s::interval)"""
+
+
+def do_job(conn, job, worker):
+    # the job's effect and complete() in one transaction: with a stale token
+    # complete() raises RL001 and the effect rolls back with it
+    id, token, payload, _ = job
+    with conn.transaction():
+        conn.execute("INSERT INTO processed_jobs (job_id, n, worker) VALUES (%s, %s, %s)",
+                     (id, payload["n"], worker))
+        conn.execute("SELECT resilience.complete(%s, %s)", (id, token))
+
+
+def queue_jobs(jobs=40, workers=4):
+    queue = f"mail:{RUN}"
+    with connect() as conn:
+        create = "SELECT resilience.create_queue(%s)"
+        assert conn.execute(create, (queue,)).fetchone()[0] is True
+        assert conn.execute(create, (queue,)).fetchone()[0] is False    # it exists: a no-op
+        # enqueue is transactional: a job enqueued in a transaction that rolls back never was
+        with conn.transaction():
+            lost = conn.execute("SELECT resilience.enqueue(%s, %s)",
+                                (queue, Jsonb({"n": -1}))).fetchone()[0]
+            raise psycopg.Rollback()
+        with conn.transaction():
+            ids = conn.execute("SELECT resilience.enqueue_many(%s, %s)",
+                               (queue, [Jsonb({"n": i}) for i in range(jobs)])).fetchone()[0]
+        assert len(ids) == jobs and lost not in ids, (lost, ids)
+        assert conn.execute("SELECT count(*) FROM resilience.jobs WHERE id = %s",
+                            (lost,)).fetchone()[0] == 0, "a rolled-back enqueue exists"
+        assert conn.execute("SELECT ready FROM resilience.queues WHERE queue = %s",
+                            (queue,)).fetchone()[0] == jobs
+
+    done = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(workers)
+
+    def worker(n):
+        with connect() as conn:      # claim in autocommit, each job in its own transaction
+            barrier.wait()
+            while True:
+                claimed = conn.execute(CLAIM, (queue, 5, "10 seconds", "300 milliseconds")).fetchall()
+                if not claimed:
+                    return
+                for job in claimed:
+                    do_job(conn, job, f"worker-{n}")
+                    with lock:
+                        done[n] = done.get(n, 0) + 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with connect() as a, connect() as b:
+        n, distinct, ns = a.execute("SELECT count(*), count(DISTINCT job_id), array_agg(n ORDER BY n)"
+                                    " FROM processed_jobs").fetchone()
+        assert n == jobs and distinct == jobs and ns == list(range(jobs)), (n, distinct, ns)
+        assert sum(done.values()) == jobs, done
+
+        # a stale worker: its lease expires, another worker claims the job again
+        a.execute("SELECT resilience.enqueue(%s, %s)", (queue, Jsonb({"n": jobs})))
+        ja = a.execute(CLAIM, (queue, 1, "300 milliseconds", "0")).fetchone()
+        assert ja is not None and ja[3] == 1, ja
+        time.sleep(0.6)
+        jb = b.execute(CLAIM, (queue, 1, "10 seconds", "5 seconds")).fetchone()
+        assert jb is not None and jb[0] == ja[0] and jb[1] > ja[1] and jb[3] == 2, (ja, jb)
+        try:
+            do_job(a, ja, "stale")
+            raise AssertionError("a stale job token was accepted")
+        except psycopg.Error as e:
+            assert e.sqlstate == "RL001", e.sqlstate    # no psycopg class: test sqlstate
+        do_job(b, jb, "current")
+        rows = a.execute("SELECT worker FROM processed_jobs WHERE job_id = %s", (ja[0],)).fetchall()
+        assert rows == [("current",)], rows
+
+        # fail(): a retry, then dead at max_attempts
+        jid = a.execute("SELECT resilience.enqueue(%s, %s, max_attempts => 2)",
+                        (queue, Jsonb({"n": jobs + 1}))).fetchone()[0]
+        outcomes = []
+        for attempt in (1, 2):
+            job = a.execute(CLAIM, (queue, 1, "10 seconds", "5 seconds")).fetchone()
+            assert job is not None and job[0] == jid and job[3] == attempt, (jid, job)
+            outcomes.append(a.execute("SELECT resilience.fail(%s, %s, %s, %s::interval)",
+                                      (job[0], job[1], "smtp 421", "0")).fetchone()[0])
+        assert outcomes == ["retry", "dead"], outcomes
+        state = a.execute("SELECT state, attempt, last_error FROM resilience.jobs WHERE id = %s",
+                          (jid,)).fetchone()
+        assert state == ("dead", 2, "smtp 421"), state
+        assert a.execute("SELECT resilience.drop_queue(%s)", (queue,)).fetchone()[0] is True
+    return jobs, workers, len(done)
+
+
 # --- error handling by SQLSTATE ----------------------------------------------
 
 def errors():
@@ -258,11 +356,14 @@ def main():
     t = transfers()
     keys, replays = payments()
     lease_election()
+    jobs, workers, busy = queue_jobs()
     errors()
     print(f"python psycopg {psycopg.__version__} {where}: pages={pages} rows={rows} both ways;"
           f" transfers={t['done']} failed={t['failed']} max_attempts={t['max_attempts']}"
           f" attempts={t['attempts']} total=8000; payments keys={keys} applied={keys}"
-          f" replays={replays}; lease fencing RL001; errors 2D000 22012 22023: ok")
+          f" replays={replays}; lease fencing RL001; queue jobs={jobs} workers={workers}"
+          f" busy={busy}"
+          f" processed once, stale token RL001 rolled back, fail retry dead; errors 2D000 22012 22023: ok")
 
 
 if __name__ == "__main__":
