@@ -52,6 +52,28 @@ FROM resilience.jobs WHERE queue = 'rq_billing' ORDER BY id;
 SELECT queue, ready, running, dead FROM resilience.queues
 WHERE queue IN ('rq_emails', 'rq_billing') ORDER BY queue;
 
+-- a producer: enqueue only (docs/queues.md, "Worker roles")
+CREATE ROLE regress_queue_producer;
+GRANT SELECT, UPDATE (created_at) ON resilience.job_queues TO regress_queue_producer;
+GRANT SELECT, INSERT ON resilience.job_state TO regress_queue_producer;
+GRANT USAGE ON SEQUENCE resilience.job_state_id_seq TO regress_queue_producer;
+CREATE POLICY rq_producer ON resilience.job_state TO regress_queue_producer USING (true);
+SET ROLE regress_queue_producer;
+SELECT resilience.enqueue('rq_billing', '{"n": 3}') > 0 AS enqueued;
+SELECT cardinality(resilience.enqueue_many('rq_billing', ARRAY['{"n": 4}', '{"n": 5}']::jsonb[])) AS enqueued;
+SELECT resilience.enqueue('rq_billing', '{"n": 6}', dedup_key => 'k', group_key => 'g') > 0 AS enqueued;
+\set VERBOSITY sqlstate
+SELECT resilience.claim('rq_billing');
+SELECT resilience.drop_queue('rq_billing');
+\set VERBOSITY default
+RESET ROLE;
+SELECT count(*) FROM resilience.job_state WHERE queue = 'rq_billing';
+DROP POLICY rq_producer ON resilience.job_state;
+REVOKE ALL ON resilience.job_state FROM regress_queue_producer;
+REVOKE ALL ON resilience.job_queues FROM regress_queue_producer;
+REVOKE ALL ON SEQUENCE resilience.job_state_id_seq FROM regress_queue_producer;
+DROP ROLE regress_queue_producer;
+
 DROP POLICY rq_emails_worker ON resilience.job_state;
 ALTER TABLE resilience.job_state DISABLE ROW LEVEL SECURITY;
 REVOKE ALL ON resilience.job_state FROM regress_queue_worker;

@@ -10,14 +10,15 @@
  * idempotency.c does.  Every decision about time uses clock_now() (clock.c),
  * so tests can stop the clock.
  *
- * Claims.  A claim is one UPDATE over a materialized CTE of ready jobs
- * (pending, run_at reached) in the order of the partial index
- * job_state_ready, locked FOR NO KEY UPDATE SKIP LOCKED: concurrent
- * claimers never get the same job and never wait for each other.  The CTE
- * must be MATERIALIZED: a sub-select the planner puts on the inner side of
- * a join is rescanned, and each rescan skips the rows the UPDATE already
- * changed and locks more, past LIMIT (row-level security makes that plan
- * likely).  The claimed row leaves the
+ * Claims.  A claim is one UPDATE of the ids a materialized CTE picks:
+ * ready jobs (pending, run_at reached) in the order of the partial index
+ * job_state_ready, locked FOR NO KEY UPDATE SKIP LOCKED, so concurrent
+ * claimers never get the same job and never wait for each other.  The
+ * UPDATE takes the ids as an array (id = ANY (ARRAY(SELECT ...))), run
+ * once: as a join, the generic plan (LIMIT $2 estimated at a tenth of the
+ * table) hashes the whole table, and a sub-select on the inner side of a
+ * join is rescanned, each rescan locking more jobs past LIMIT (the plan
+ * row-level security led to).  The claimed row leaves the
  * ready index (state running), so later scans do not step over it once it
  * is dead to every snapshot.  Its token becomes greatest(token + 1,
  * timeline << 40) (lease.h): strictly increasing per job, across redrives
@@ -28,6 +29,20 @@
  * complete it) until a claim of its queue reaps it: back to pending, or
  * dead with 'lease expired' after its last attempt.  Reaping runs at most
  * every QUEUE_REAP_INTERVAL of the clock per backend and queue.
+ *
+ * Queues.  A job's queue must exist when it is enqueued, and a dropped
+ * queue leaves no job behind, without a foreign key (whose trigger checks
+ * and locks the queue's row once per job: a batch of 100 enqueued at two
+ * thirds of the speed, and concurrent enqueuers share that row's lock
+ * through multixacts).  drop_queue() first locks job_state in SHARE ROW
+ * EXCLUSIVE mode, which waits for every transaction that wrote a job and
+ * holds off new writers until it commits; then it deletes the queue's row
+ * and its jobs.  An enqueue's INSERT ... SELECT from the queue's row takes
+ * its table lock before its snapshot (SPI plans, then snapshots), so under
+ * READ COMMITTED it either committed before the drop (whose DELETE then
+ * sees its job) or reads after it and finds no queue (42704).  Under a
+ * transaction snapshot, which may predate the drop, the enqueue locks the
+ * queue's row FOR KEY SHARE instead, which fails (40001) if it is gone.
  *
  * Groups.  Jobs sharing a group_key in a queue run one at a time, in
  * enqueue order.  The group's head (its oldest unfinished job) is pending
@@ -116,10 +131,11 @@ RESILIENCE_FUNCTION(queue_purge);
 #define QUEUE_MAX_WAIT_USEC		(3600 * USECS_PER_SEC)
 #define QUEUE_REAP_INTERVAL		(100 * 1000)	/* microseconds */
 #define QUEUE_REAP_INTERVAL_HELD	(1000 * 1000)	/* with the horizon held */
-#define QUEUE_RESCAN_INTERVAL	(1000 * 1000)	/* full claim scan, horizon held */
 #define QUEUE_HORIZON_CHECK		(100 * 1000)	/* how often it is looked at */
 #define QUEUE_HORIZON_LAG		1000	/* xids: "held" beyond this */
+#define QUEUE_HINT_MARGIN		(250 * 1000)	/* run_at before the hint */
 #define QUEUE_REAP_BATCH		"100"
+#define QUEUE_REAP_FULL			(10 * USECS_PER_SEC)
 #define QUEUE_WAKEUP_SLOTS		64
 
 /* fail()'s backoff: resilience.backoff_delay(attempt)'s defaults */
@@ -130,6 +146,9 @@ RESILIENCE_FUNCTION(queue_purge);
 
 /* resilience.queue_poll_interval, milliseconds */
 static int	queue_poll_interval = 100;
+
+/* resilience.queue_rescan_interval, milliseconds (0: always a full scan) */
+static int	queue_rescan_interval = 1000;
 
 /*-------------------------------------------------------------------------
  * Monitoring: one function per event, each the one place it happens.
@@ -270,11 +289,14 @@ typedef enum QueuePlan
 {
 	QP_QUEUE_EXISTS,
 	QP_QUEUE_CREATE,
+	QP_QUEUE_LOCK_JOBS,
 	QP_QUEUE_DROP,
+	QP_QUEUE_DROP_JOBS,
+	/* each enqueue in 4 variants: + QUEUE_VARIANT_LOCKED, + QUEUE_VARIANT_GROUPED */
 	QP_ENQUEUE,
-	QP_ENQUEUE_DEDUP,
-	QP_DEDUP_FIND,
-	QP_ENQUEUE_MANY,
+	QP_ENQUEUE_DEDUP = QP_ENQUEUE + 4,
+	QP_ENQUEUE_MANY = QP_ENQUEUE_DEDUP + 4,
+	QP_DEDUP_FIND = QP_ENQUEUE_MANY + 4,
 	QP_CLAIM,
 	QP_CLAIM_FROM,
 	QP_REAP,
@@ -294,7 +316,18 @@ typedef enum QueuePlan
 	QP_COUNT
 } QueuePlan;
 
+#define QUEUE_VARIANT_LOCKED	1	/* the queue's row FOR KEY SHARE */
+#define QUEUE_VARIANT_GROUPED	2	/* a group_key: head or blocked */
+
 static SPIPlanPtr queue_plans[QP_COUNT];
+
+/* The variant of an enqueue statement for this call. */
+static QueuePlan
+queue_enqueue_plan(QueuePlan base, bool grouped)
+{
+	return (QueuePlan) (base + (IsolationUsesXactSnapshot() ? QUEUE_VARIANT_LOCKED : 0) +
+						(grouped ? QUEUE_VARIANT_GROUPED : 0));
+}
 
 /* The member tables the plans were built for, and their names then. */
 static Oid	plans_jobs_relid = InvalidOid;
@@ -340,7 +373,8 @@ queue_prepare(QueuePlan which, const char *fmt, int nargs, Oid *types)
 	}
 	sql = buf.data;
 	queue_plans[which] = NULL;
-	spiplan_saved(&queue_plans[which], sql, nargs, types);
+	/* the generic plan: custom plans of LIMIT $2 or CASE WHEN $7 look cheaper */
+	spiplan_saved_generic(&queue_plans[which], sql, nargs, types);
 	pfree(sql);
 }
 
@@ -358,6 +392,7 @@ queue_prepare_plans(void)
 	char	   *queues_name;
 	Oid			t1[1] = {TEXTOID};
 	Oid			t_tt[2] = {TEXTOID, TIMESTAMPTZOID};
+	Oid			t_ttt[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Oid			t_tx[2] = {TEXTOID, TEXTOID};
 	Oid			i1[1] = {INT8OID};
 	Oid			ii[2] = {INT8OID, INT8OID};
@@ -416,9 +451,13 @@ queue_prepare_plans(void)
 	queue_prepare(QP_QUEUE_CREATE,
 				  "INSERT INTO @Q@ (name, created_at) VALUES ($1, $2)"
 				  " ON CONFLICT (name) DO NOTHING RETURNING 1", 2, t_tt);
+	queue_prepare(QP_QUEUE_LOCK_JOBS,
+				  "LOCK TABLE @J@ IN SHARE ROW EXCLUSIVE MODE", 0, NULL);
 	queue_prepare(QP_QUEUE_DROP,
 				  "DELETE FROM @Q@ WHERE name OPERATOR(pg_catalog.=) $1 RETURNING 1",
 				  1, t1);
+	queue_prepare(QP_QUEUE_DROP_JOBS,
+				  "DELETE FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1", 1, t1);
 
 	/*
 	 * $7 group_key: the head if the group has no unfinished job (the group
@@ -432,32 +471,57 @@ queue_prepare_plans(void)
 	"  AND o.state OPERATOR(pg_catalog.=) ANY (" UNFINISHED "))" \
 	" THEN 'pending' ELSE 'blocked' END"
 
-	queue_prepare(QP_ENQUEUE,
-				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
-				  " max_attempts, group_key, enqueued_at)"
-				  " SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6"
-				  " FROM @Q@ q WHERE q.name OPERATOR(pg_catalog.=) $1"
-				  " RETURNING id", 7, enq);
-	queue_prepare(QP_ENQUEUE_DEDUP,
-				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
-				  " max_attempts, group_key, enqueued_at, dedup_key)"
-				  " SELECT q.name, " ENQUEUE_STATE("") ", $2, $4, $3, $5, $7, $6, $8"
-				  " FROM @Q@ q WHERE q.name OPERATOR(pg_catalog.=) $1"
-				  " ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL"
-				  " AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")"
-				  " DO NOTHING RETURNING id", 8, enqd);
+	/*
+	 * The queue's row: read (READ COMMITTED) or locked FOR KEY SHARE (a
+	 * transaction snapshot, which could predate a drop); see the file's
+	 * header.
+	 */
+#define PRIORITY_KEY "(0::pg_catalog.int8 OPERATOR(pg_catalog.-) $4)"
+#define QUEUE_ROW(lock) \
+	" FROM (SELECT name FROM @Q@ WHERE name OPERATOR(pg_catalog.=) $1" lock ") q"
+#define ENQUEUE_SQL(lock, state) \
+	"INSERT INTO @J@ (queue, state, payload, priority, priority_key, run_at," \
+	" attempt, max_attempts, token, group_key, enqueued_at)" \
+	" SELECT q.name, " state ", $2, $4, " PRIORITY_KEY ", $3," \
+	" 0, $5, 0, $7, $6" \
+	QUEUE_ROW(lock) " RETURNING id"
+#define ENQUEUE_DEDUP_SQL(lock, state) \
+	"INSERT INTO @J@ (queue, state, payload, priority, priority_key, run_at," \
+	" attempt, max_attempts, token, group_key, enqueued_at, dedup_key)" \
+	" SELECT q.name, " state ", $2, $4, " PRIORITY_KEY ", $3," \
+	" 0, $5, 0, $7, $6, $8" \
+	QUEUE_ROW(lock) \
+	" ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL" \
+	" AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")" \
+	" DO NOTHING RETURNING id"
+#define ENQUEUE_MANY_SQL(lock, state) \
+	"INSERT INTO @J@ (queue, state, payload, priority, priority_key, run_at," \
+	" attempt, max_attempts, token, group_key, enqueued_at)" \
+	" SELECT q.name, " state ", u.p, $4, " PRIORITY_KEY ", $3, 0, $5, 0, $7, $6" \
+	QUEUE_ROW(lock) ", pg_catalog.unnest($2) WITH ORDINALITY AS u(p, n)" \
+	" ORDER BY u.n RETURNING id"
+#define KEY_SHARE " FOR KEY SHARE"
+#define PENDING "'pending'"
+
+	/* ungrouped ($7 is NULL) jobs are pending: no subquery to set up */
+	queue_prepare(QP_ENQUEUE, ENQUEUE_SQL("", PENDING), 7, enq);
+	queue_prepare(QP_ENQUEUE + 1, ENQUEUE_SQL(KEY_SHARE, PENDING), 7, enq);
+	queue_prepare(QP_ENQUEUE + 2, ENQUEUE_SQL("", ENQUEUE_STATE("")), 7, enq);
+	queue_prepare(QP_ENQUEUE + 3, ENQUEUE_SQL(KEY_SHARE, ENQUEUE_STATE("")), 7, enq);
+	queue_prepare(QP_ENQUEUE_DEDUP, ENQUEUE_DEDUP_SQL("", PENDING), 8, enqd);
+	queue_prepare(QP_ENQUEUE_DEDUP + 1, ENQUEUE_DEDUP_SQL(KEY_SHARE, PENDING), 8, enqd);
+	queue_prepare(QP_ENQUEUE_DEDUP + 2, ENQUEUE_DEDUP_SQL("", ENQUEUE_STATE("")), 8, enqd);
+	queue_prepare(QP_ENQUEUE_DEDUP + 3, ENQUEUE_DEDUP_SQL(KEY_SHARE, ENQUEUE_STATE("")), 8, enqd);
+	queue_prepare(QP_ENQUEUE_MANY, ENQUEUE_MANY_SQL("", PENDING), 7, many);
+	queue_prepare(QP_ENQUEUE_MANY + 1, ENQUEUE_MANY_SQL(KEY_SHARE, PENDING), 7, many);
+	queue_prepare(QP_ENQUEUE_MANY + 2,
+				  ENQUEUE_MANY_SQL("", ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND")), 7, many);
+	queue_prepare(QP_ENQUEUE_MANY + 3,
+				  ENQUEUE_MANY_SQL(KEY_SHARE, ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND")), 7, many);
 	queue_prepare(QP_DEDUP_FIND,
 				  "SELECT id FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1"
 				  " AND dedup_key OPERATOR(pg_catalog.=) $2"
 				  " AND state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")", 2, t_tx);
-	queue_prepare(QP_ENQUEUE_MANY,
-				  "INSERT INTO @J@ (queue, state, payload, priority, run_at,"
-				  " max_attempts, group_key, enqueued_at)"
-				  " SELECT q.name, " ENQUEUE_STATE("u.n OPERATOR(pg_catalog.=) 1 AND")
-				  ", u.p, $4, $3, $5, $7, $6"
-				  " FROM @Q@ q, pg_catalog.unnest($2) WITH ORDINALITY AS u(p, n)"
-				  " WHERE q.name OPERATOR(pg_catalog.=) $1"
-				  " ORDER BY u.n RETURNING id", 7, many);
 
 	/*
 	 * $3 now, $4 the lease's end, $5 the token floor; QP_CLAIM_FROM starts
@@ -474,7 +538,7 @@ queue_prepare_plans(void)
 	" attempt = j.attempt OPERATOR(pg_catalog.+) 1," \
 	" token = pg_catalog.int8larger(j.token OPERATOR(pg_catalog.+) 1, $5)," \
 	" lease_expires_at = $4" \
-	" FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id" \
+	" WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))" \
 	" RETURNING j.id, j.queue, j.payload, j.attempt, j.max_attempts," \
 	" j.token, j.lease_expires_at, j.group_key, j.enqueued_at," \
 	" j.priority, j.run_at"
@@ -494,6 +558,7 @@ queue_prepare_plans(void)
 				  "  WHERE r.queue OPERATOR(pg_catalog.=) $1"
 				  "  AND r.state OPERATOR(pg_catalog.=) 'running'"
 				  "  AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  "  AND r.lease_expires_at OPERATOR(pg_catalog.>=) $3"
 				  "  AND (r.group_key IS NULL"
 				  "   OR r.attempt OPERATOR(pg_catalog.<) r.max_attempts)"
 				  "  ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH
@@ -504,16 +569,17 @@ queue_prepare_plans(void)
 				  " finished_at = CASE WHEN j.attempt OPERATOR(pg_catalog.>=) j.max_attempts"
 				  "  THEN $2 END,"
 				  " run_at = $2, lease_expires_at = NULL, last_error = 'lease expired'"
-				  " FROM c WHERE j.id OPERATOR(pg_catalog.=) c.id"
-				  " RETURNING j.state OPERATOR(pg_catalog.=) 'dead'", 2, t_tt);
+				  " WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
+				  " RETURNING j.state OPERATOR(pg_catalog.=) 'dead'", 3, t_ttt);
 	queue_prepare(QP_REAP_GROUPED_FIND,
 				  "SELECT r.id, r.group_key FROM @J@ r"
 				  " WHERE r.queue OPERATOR(pg_catalog.=) $1"
 				  " AND r.state OPERATOR(pg_catalog.=) 'running'"
 				  " AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  " AND r.lease_expires_at OPERATOR(pg_catalog.>=) $3"
 				  " AND r.group_key IS NOT NULL"
 				  " AND r.attempt OPERATOR(pg_catalog.>=) r.max_attempts"
-				  " ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH, 2, t_tt);
+				  " ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH, 3, t_ttt);
 	queue_prepare(QP_REAP_GROUPED,
 				  "UPDATE @J@ SET state = 'dead', finished_at = $2, run_at = $2,"
 				  " lease_expires_at = NULL, last_error = 'lease expired'"
@@ -874,7 +940,11 @@ queue_drop(PG_FUNCTION_ARGS)
 	queue_check_primary("drop a queue");
 	queue_connect();
 	v[0] = CStringGetTextDatum(queue);
+	/* see the file's header: writers first, then the row, then the jobs */
+	queue_exec(QP_QUEUE_LOCK_JOBS, NULL, NULL, SPI_OK_UTILITY);
 	dropped = queue_exec(QP_QUEUE_DROP, v, NULL, SPI_OK_DELETE_RETURNING) > 0;
+	if (dropped)
+		queue_exec(QP_QUEUE_DROP_JOBS, v, NULL, SPI_OK_DELETE);
 	SPI_finish();
 	PG_RETURN_BOOL(dropped);
 }
@@ -951,7 +1021,8 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 	{
 		bool		isnull;
 
-		if (queue_exec(QP_ENQUEUE, v, n, SPI_OK_INSERT_RETURNING) == 0)
+		if (queue_exec(queue_enqueue_plan(QP_ENQUEUE, req->group_key != NULL),
+					   v, n, SPI_OK_INSERT_RETURNING) == 0)
 			queue_unknown(req->queue);
 		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 1, &isnull));
@@ -966,7 +1037,8 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 			Datum		fv[2] = {v[0], v[7]};
 			bool		isnull;
 
-			if (queue_exec(QP_ENQUEUE_DEDUP, v, n, SPI_OK_INSERT_RETURNING) > 0)
+			if (queue_exec(queue_enqueue_plan(QP_ENQUEUE_DEDUP, req->group_key != NULL),
+						   v, n, SPI_OK_INSERT_RETURNING) > 0)
 			{
 				id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1, &isnull));
@@ -1099,7 +1171,8 @@ queue_enqueue_many(PG_FUNCTION_ARGS)
 	v[6] = group != NULL ? CStringGetTextDatum(group) : (Datum) 0;
 	if (group == NULL)
 		n[6] = 'n';
-	got = queue_exec(QP_ENQUEUE_MANY, v, n, SPI_OK_INSERT_RETURNING);
+	got = queue_exec(queue_enqueue_plan(QP_ENQUEUE_MANY, group != NULL),
+					 v, n, SPI_OK_INSERT_RETURNING);
 	if (got == 0)
 		queue_require(queue);
 	ids = (Datum *) MemoryContextAlloc(outer, sizeof(Datum) * (got + 1));
@@ -1135,9 +1208,18 @@ queue_enqueue_many(PG_FUNCTION_ARGS)
  *-------------------------------------------------------------------------
  */
 
-/* the queue and clock value of this backend's last reap */
+/*
+ * The queue and clock value of this backend's last reap, and of its last
+ * full one.  In between full reaps (every QUEUE_REAP_FULL of the clock,
+ * and after a reap that filled its batch) a reap looks only at leases that
+ * expired since a second before its previous reap: earlier ones that
+ * previous reap took, so the scan does not step over the index entries of
+ * every job completed since VACUUM last ran.
+ */
 static char *reap_last_queue = NULL;	/* in TopMemoryContext */
 static TimestampTz reap_last_at = 0;
+static TimestampTz reap_full_at = 0;
+static bool reap_full_next = true;
 
 /*
  * Bloat under a held horizon.  Claimed and completed jobs leave index
@@ -1146,12 +1228,17 @@ static TimestampTz reap_last_at = 0;
  * hot_standby_feedback): a scan from the start of the ready index then
  * steps over every job claimed since, and slows down linearly.  So while
  * the horizon lags the next xid by more than QUEUE_HORIZON_LAG, a claim
- * starts its scan at the key of the first job this backend's previous
- * claim of the queue took: everything before it was then claimed, locked
- * or dead.  A job that lands before that key later (an enqueue that
- * committed late, a higher priority, a claim rolled back) is found by the
- * full scan each backend still makes every QUEUE_RESCAN_INTERVAL; only
- * then, and only while the horizon is held, can it wait longer than strict
+ * starts its scan QUEUE_HINT_MARGIN of run_at before the key of the first
+ * job this backend's previous claim of the queue took: everything before
+ * it was then claimed, locked or dead, and the margin takes in enqueues
+ * that committed a little after later ones (waiting claimers hold their
+ * statement's snapshot, so a busy queue with waiters is in this state
+ * too).  A job that lands before that point later (an enqueue that
+ * committed long after it ran, a higher priority, a claim rolled back) is
+ * found by the
+ * full scan each backend still makes every resilience.queue_rescan_interval
+ * (default 1s; 0 scans in full every time); only then, and only while the
+ * horizon is held, can it wait longer than strict
  * claim order would make it.  With the horizon moving, every claim scans
  * from the start, where the dead entries have been marked killed.
  */
@@ -1195,10 +1282,11 @@ queue_horizon_held(void)
 static bool
 queue_reap(const char *queue, TimestampTz now)
 {
-	Datum		v[2];
+	Datum		v[3];
 	uint64		n;
 	int			dead = 0;
 	int			grouped = 0;
+	TimestampTz from;
 
 	if (reap_last_queue != NULL && strcmp(reap_last_queue, queue) == 0 &&
 		now >= reap_last_at &&
@@ -1210,12 +1298,24 @@ queue_reap(const char *queue, TimestampTz now)
 		if (reap_last_queue)
 			pfree(reap_last_queue);
 		reap_last_queue = MemoryContextStrdup(TopMemoryContext, queue);
+		reap_full_next = true;
 	}
+	if (now < reap_last_at || now - reap_full_at >= QUEUE_REAP_FULL)
+		reap_full_next = true;
+	if (reap_full_next)
+	{
+		TIMESTAMP_NOBEGIN(from);
+		reap_full_at = now;
+	}
+	else
+		from = reap_last_at - USECS_PER_SEC;
 	reap_last_at = now;
 
 	v[0] = CStringGetTextDatum(queue);
 	v[1] = TimestampTzGetDatum(now);
+	v[2] = TimestampTzGetDatum(from);
 	n = queue_exec(QP_REAP, v, NULL, SPI_OK_UPDATE_RETURNING);
+	reap_full_next = (n >= 100);
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -1286,13 +1386,15 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 		claim_hint.queue = MemoryContextStrdup(TopMemoryContext, queue);
 		claim_hint.valid = false;
 	}
-	hinted = claim_hint.valid && !*changed && queue_horizon_held() &&
-		GetCurrentTimestamp() - claim_hint.last_full < QUEUE_RESCAN_INTERVAL;
+	hinted = claim_hint.valid && !*changed && queue_rescan_interval > 0 &&
+		queue_horizon_held() &&
+		GetCurrentTimestamp() - claim_hint.last_full < (int64) queue_rescan_interval * 1000;
 	if (hinted)
 	{
+		/* QUEUE_HINT_MARGIN before it: enqueues that committed a bit late */
 		v[5] = Int64GetDatum(claim_hint.priority_key);
-		v[6] = TimestampTzGetDatum(claim_hint.run_at);
-		v[7] = Int64GetDatum(claim_hint.id);
+		v[6] = TimestampTzGetDatum(claim_hint.run_at - QUEUE_HINT_MARGIN);
+		v[7] = Int64GetDatum(0);
 		n = queue_exec(QP_CLAIM_FROM, v, NULL, SPI_OK_UPDATE_RETURNING);
 	}
 	else
@@ -1693,6 +1795,13 @@ queue_define_gucs(void)
 							"Jobs whose run_at comes due, expired leases, and every job when resilience is not in shared_preload_libraries.",
 							&queue_poll_interval,
 							100, 1, 10000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("resilience.queue_rescan_interval",
+							"How often a claim scans the whole ready index while the xmin horizon is held back.",
+							"In between, a claim starts where this backend's previous claim did; 0 scans in full every time.",
+							&queue_rescan_interval,
+							1000, 0, 3600 * 1000,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }

@@ -124,6 +124,29 @@ spiplan_saved(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 	return *slot;
 }
 
+/*
+ * As spiplan_saved, for a statement run many times a second whose custom
+ * plans the plan cache would judge cheaper than the generic one (a LIMIT
+ * $n, a CASE on a parameter): planned once, never again per call.
+ */
+SPIPlanPtr
+spiplan_saved_generic(SPIPlanPtr *slot, const char *sql, int nargs,
+					  Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		spiplan_keep(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
 /* dynahash: the precomputed hash. */
 static uint32
 spiplan_key_hash(const void *key, Size keysize)

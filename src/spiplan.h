@@ -107,6 +107,10 @@ extern void spiplan_keep(SPIPlanPtr plan);
 extern SPIPlanPtr spiplan_saved(SPIPlanPtr *slot, const char *sql, int nargs,
 								Oid *argtypes);
 
+/* As spiplan_saved, always with the generic plan (hot fixed statements). */
+extern SPIPlanPtr spiplan_saved_generic(SPIPlanPtr *slot, const char *sql,
+										int nargs, Oid *argtypes);
+
 typedef struct SpiPlanCache SpiPlanCache;
 
 /* The header of every cache entry; the caller's fields follow it. */
