@@ -5,7 +5,8 @@
 #    a half-open breaker admits exactly `probes` calls across them;
 #  - the eviction rules of resilience.max_rate_limit_keys and
 #    resilience.max_breakers keep the entries that matter;
-#  - a restart empties the limits and closes the breakers.
+#  - a restart empties the limits and closes the breakers;
+#  - a standby decides with a state of its own, which it keeps on promotion.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -13,7 +14,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('limits');
-$node->init;
+$node->init(allows_streaming => 1);
 $node->append_conf('postgresql.conf',
 	"max_connections = 30\nfsync = off\nsynchronous_commit = off\n");
 $node->start;
@@ -125,5 +126,36 @@ is($node->safe_psql('postgres', q{SELECT allowed FROM resilience.rate_limit('bus
 is($node->safe_psql('postgres', q{SELECT resilience.breaker_state('down'), (SELECT count(*) FROM resilience.breakers)}),
 	'closed|0', 'after restart: breakers are closed and forgotten');
 
+# ---- standby and failover: each server decides with its own state --------
+$node->safe_psql('postgres', q{
+	SELECT allowed FROM resilience.rate_limit('per-server', 1, '1 day', 1);
+	SELECT resilience.breaker_force('down', 'forced_open');
+});
+$node->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('limits_standby');
+$standby->init_from_backup($node, 'base', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', q{SELECT allowed FROM resilience.rate_limit('per-server', 1, '1 day', 1)}),
+	't', 'standby: rate_limit works, with a state of its own (the primary used this key up)');
+is($standby->safe_psql('postgres', q{SELECT allowed FROM resilience.rate_limit('per-server', 1, '1 day', 1)}),
+	'f', 'standby: and limits its own calls exactly');
+is($node->safe_psql('postgres', q{SELECT allowed FROM resilience.rate_limit('per-server', 1, '1 day', 1)}),
+	'f', 'primary: the standby\'s calls did not refill it');
+is( $standby->safe_psql('postgres', q{
+		SELECT resilience.breaker_allow('down'), resilience.breaker_record('down', false),
+		       (SELECT state FROM resilience.breakers WHERE name = 'down'),
+		       (SELECT count(*) FROM resilience.rate_limits)}),
+	't||closed|1', 'standby: breakers and both views work, closed there while open on the primary');
+is($node->safe_psql('postgres', q{SELECT resilience.breaker_state('down')}), 'forced_open',
+	'primary: its breaker is still open');
+
+# failover: the promoted standby keeps the state it had made itself
 $node->stop;
+$standby->promote;
+is( $standby->safe_psql('postgres', q{
+		SELECT (SELECT allowed FROM resilience.rate_limit('per-server', 1, '1 day', 1)),
+		       resilience.breaker_state('down')}),
+	'f|closed', 'after failover: the new primary has the state it made as a standby, not the old primary\'s');
+$standby->stop;
 done_testing();

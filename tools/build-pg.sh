@@ -77,6 +77,11 @@ work=$(mktemp -d "$PG_BUILD_CACHE/.build-pg$major-$sum.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 jobs=${PG_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
+# Run from `make test-majors`, the parent make's MAKELEVEL (1) would reach
+# PostgreSQL's make, whose top level then skips building the generated
+# headers first (Makefile.global does that only at MAKELEVEL 0), and a
+# parallel build races for utils/errcodes.h on a machine with no cache yet.
+unset MAKELEVEL MAKEFLAGS MFLAGS
 log=$work/build.log
 echo "building PostgreSQL $version into $prefix (log: $log; takes a few minutes)" >&2
 # (chained with &&: set -e does not apply inside a command list tested by ||)
