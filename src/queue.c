@@ -174,10 +174,16 @@ queue_note_failed(const char *queue, bool dead)
 					  dead ? STATS_QUEUE_DEAD : STATS_QUEUE_FAILED, 1);
 }
 
-/* a complete/fail/extend was refused (RL001) */
+/*
+ * a complete/fail/extend was refused (RL001): counted before the error,
+ * which rolls back the caller's transaction but not shared memory; a job
+ * that no longer exists (queue NULL) counts in the total only
+ */
 static inline void
-queue_note_stale(void)
+queue_note_stale(const char *queue)
 {
+	stats_queue_event(queue, queue ? strlen(queue) : 0,
+					  STATS_QUEUE_FENCE_REJECTED, 1);
 }
 
 /*-------------------------------------------------------------------------
@@ -376,7 +382,7 @@ queue_read_job(QueuePlan which, int64 id, QueueJobRow *row)
 static void
 queue_stale(int64 id, int64 token, const QueueJobRow *row)
 {
-	queue_note_stale();
+	queue_note_stale(row->found ? row->queue : NULL);
 	if (!row->found)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUEUE_STALE_TOKEN),
