@@ -140,6 +140,38 @@ SELECT resilience.enqueue('emails', '{"rolled": "back"}') IS NOT NULL AS enqueue
 ROLLBACK;
 SELECT count(*) FROM resilience.job_state WHERE payload ? 'rolled';
 
+-- redrive and dedup_key: a redrive never makes a second unfinished job of a
+-- key.  A dead job whose key an unfinished job holds stays dead, is not
+-- counted, and a NOTICE says how many were skipped (terse here: its detail
+-- names job ids); of dead jobs sharing a free key only the oldest comes back
+SELECT resilience.create_queue('dedup');
+SELECT resilience.enqueue('dedup', '{"n": 1}', dedup_key => 'k', max_attempts => 1) AS d1 \gset
+SELECT resilience.enqueue('dedup', '{"n": 3}', max_attempts => 1) AS d3 \gset
+SELECT resilience.fail(id, token, 'boom') FROM resilience.claim('dedup', 10) ORDER BY id;
+SELECT resilience.enqueue('dedup', '{"n": 2}', dedup_key => 'k', max_attempts => 1) AS d2 \gset
+SELECT :d2 > :d3 AS new_job;
+\set VERBOSITY terse
+SELECT resilience.redrive('dedup');
+\set VERBOSITY default
+SELECT payload, state, attempt FROM resilience.jobs WHERE queue = 'dedup' ORDER BY id;
+-- named by id, and while the key's job runs: the same
+SELECT count(*) AS claimed FROM resilience.claim('dedup', 10);
+\set VERBOSITY terse
+SELECT resilience.redrive('dedup', ARRAY[:d1]::bigint[]);
+\set VERBOSITY default
+SELECT payload, state FROM resilience.jobs WHERE queue = 'dedup' ORDER BY id;
+-- both holders of the key dead: the oldest comes back, the other stays
+SELECT resilience.fail(id, token, 'boom again') FROM resilience.job_state
+WHERE queue = 'dedup' AND state = 'running' ORDER BY id;
+\set VERBOSITY terse
+SELECT resilience.redrive('dedup');
+\set VERBOSITY default
+SELECT payload, state, attempt, last_error FROM resilience.jobs WHERE queue = 'dedup' ORDER BY id;
+SELECT resilience.enqueue('dedup', '{"n": 4}', dedup_key => 'k') = :d1 AS same_as_redriven;
+SELECT count(*) AS unfinished_k FROM resilience.job_state
+WHERE queue = 'dedup' AND dedup_key = 'k' AND state IN ('pending', 'blocked', 'running');
+SELECT resilience.drop_queue('dedup');
+
 -- enqueue_many: ids in the order of the payloads
 SELECT resilience.create_queue('batch');
 SELECT resilience.enqueue_many('batch', ARRAY['{"i": 1}', '{"i": 2}', '{"i": 3}']::jsonb[],

@@ -140,6 +140,48 @@ FROM resilience.queue_stats WHERE queue = 'stats-q';
 SELECT * FROM pg_temp.moved();
 SELECT resilience.drop_queue('stats-q');
 
+-- stale tokens: each complete, fail and extend refused with RL001 counts
+-- one fence rejection for its queue, counted before the error, so also when
+-- the error rolls back the caller's transaction; a grouped job's complete
+-- (which reads the job twice) counts once; a refusal for a job that is gone
+-- counts in the total only (there is no queue to file it under)
+SELECT resilience.create_queue('stats-stale');
+SET resilience.clock_override = '2030-01-01 00:00:00+00';
+SELECT resilience.enqueue('stats-stale', '{}') AS sj \gset
+SELECT resilience.enqueue('stats-stale', '{}', group_key => 'g') AS sg \gset
+SELECT count(*) AS claimed FROM resilience.claim('stats-stale', 2, lease => '1 minute');
+SELECT token AS sj_old FROM resilience.job_state WHERE id = :sj \gset
+SELECT token AS sg_old FROM resilience.job_state WHERE id = :sg \gset
+-- both leases expire; the next claim reaps them and takes them again
+SET resilience.clock_override = '2030-01-01 00:05:00+00';
+SELECT count(*) AS claimed_again FROM resilience.claim('stats-stale', 2, lease => '1 minute');
+SELECT token AS sj_new FROM resilience.job_state WHERE id = :sj \gset
+SELECT token AS sg_new FROM resilience.job_state WHERE id = :sg \gset
+SELECT resilience.stats_reset();
+SELECT resilience.complete(:sj, :sj_old);
+SELECT fence_rejections FROM resilience.queue_stats WHERE queue = 'stats-stale';
+SELECT resilience.fail(:sj, :sj_old, 'late');
+SELECT fence_rejections FROM resilience.queue_stats WHERE queue = 'stats-stale';
+SELECT resilience.extend(:sj, :sj_old, '1 minute');
+SELECT fence_rejections FROM resilience.queue_stats WHERE queue = 'stats-stale';
+SELECT resilience.complete(:sg, :sg_old);
+SELECT fence_rejections FROM resilience.queue_stats WHERE queue = 'stats-stale';
+BEGIN;
+SELECT resilience.complete(:sj, :sj_old);
+ROLLBACK;
+SELECT fence_rejections FROM resilience.queue_stats WHERE queue = 'stats-stale';
+-- the current holders are not refused; then a job that is gone
+SELECT resilience.complete(:sj, :sj_new);
+SELECT resilience.complete(:sg, :sg_new);
+SELECT resilience.complete(:sj, :sj_new);
+SELECT queue, completed, fence_rejections FROM resilience.queue_stats WHERE queue = 'stats-stale';
+SELECT * FROM pg_temp.moved();
+SELECT regexp_replace(line, 'datname="[^"]*"', 'datname="..."') AS line
+FROM pg_catalog.regexp_split_to_table(resilience.metrics(), E'\n') AS line
+WHERE line ~ '^resilience_queue_(name_)?events_total\{.*event="fence_rejected"' ORDER BY 1;
+RESET resilience.clock_override;
+SELECT resilience.drop_queue('stats-stale');
+
 -- resilience.track = off: nothing counts
 SELECT resilience.stats_reset();
 SET resilience.track = off;

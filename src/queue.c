@@ -56,6 +56,14 @@
  * unique index job_state_group_head makes two heads impossible whatever
  * the isolation level.  A claim changes no head and takes no group lock.
  *
+ * Dedup keys.  The unique index job_state_dedup allows one unfinished job
+ * per (queue, dedup_key), whatever the interleaving: an enqueue's ON
+ * CONFLICT returns the holder's id.  A redrive leaves dead the jobs whose
+ * key is held (and, of dead jobs sharing a free key, all but the oldest),
+ * and says so in a NOTICE; its UPDATE runs in a subtransaction, tried again
+ * with a new snapshot when a transaction the first one did not see took
+ * such a key (under a transaction snapshot: 40001, nothing redriven).
+ *
  * Wakeups (queue_wakeup.c).  With shared_preload_libraries, a transaction that made jobs
  * ready (enqueue, redrive, a retry, a promoted group head) bumps the
  * generation of its queues' slots (QUEUE_WAKEUP_SLOTS, hashed by database
@@ -93,6 +101,7 @@
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -174,10 +183,16 @@ queue_note_failed(const char *queue, bool dead)
 					  dead ? STATS_QUEUE_DEAD : STATS_QUEUE_FAILED, 1);
 }
 
-/* a complete/fail/extend was refused (RL001) */
+/*
+ * a complete/fail/extend was refused (RL001): counted before the error,
+ * which rolls back the caller's transaction but not shared memory; a job
+ * that no longer exists (queue NULL) counts in the total only
+ */
 static inline void
-queue_note_stale(void)
+queue_note_stale(const char *queue)
 {
+	stats_queue_event(queue, queue ? strlen(queue) : 0,
+					  STATS_QUEUE_FENCE_REJECTED, 1);
 }
 
 /*-------------------------------------------------------------------------
@@ -376,7 +391,7 @@ queue_read_job(QueuePlan which, int64 id, QueueJobRow *row)
 static void
 queue_stale(int64 id, int64 token, const QueueJobRow *row)
 {
-	queue_note_stale();
+	queue_note_stale(row->found ? row->queue : NULL);
 	if (!row->found)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUEUE_STALE_TOKEN),
@@ -1210,6 +1225,83 @@ queue_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+/*
+ * One try of the redrive statement, in a subtransaction; false if it
+ * failed with a unique violation, rolled back.  The statement leaves out
+ * dead jobs whose dedup_key an unfinished job holds as its snapshot sees
+ * them, but a transaction it does not see (an enqueue, another redrive) may
+ * have taken such a key: then the index job_state_dedup makes the update
+ * wait for it and, if it commits, fail.  The unique indexes are the only
+ * ones a redrive can violate (the primary key keeps its ids, and a grouped
+ * job becomes blocked, not a head), so a 23505 here is always that one.
+ */
+static bool
+queue_redrive_try(Datum *v, const char *n, uint64 *moved)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool done = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		*moved = queue_exec(QP_REDRIVE, v, n, SPI_OK_UPDATE);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/* After a redrive: a NOTICE for the dead jobs left because of their key. */
+static void
+queue_redrive_report(const char *queue, Datum *v, const char *n)
+{
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int64		dead_id;
+	int64		holder;
+	int64		count;
+	char	   *key;
+
+	if (queue_exec(QP_REDRIVE_SKIPPED, v, n, SPI_OK_SELECT) == 0)
+		return;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	dead_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	key = SPI_getvalue(tup, desc, 2);
+	holder = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	count = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	ereport(NOTICE,
+			(errmsg_plural("skipped %lld dead job of queue \"%s\" whose dedup_key is held by an unfinished job",
+						   "skipped %lld dead jobs of queue \"%s\" whose dedup_key is held by an unfinished job",
+						   (unsigned long) count, (long long) count, queue),
+			 count == 1 ?
+			 errdetail("Job %lld has dedup_key \"%s\", which job %lld holds.",
+					   (long long) dead_id, key, (long long) holder) :
+			 errdetail("The first, job %lld, has dedup_key \"%s\", which job %lld holds.",
+					   (long long) dead_id, key, (long long) holder),
+			 errhint("A skipped job stays dead; redrive it once the job holding its key has finished, or purge it.")));
+}
+
 /* redrive(queue, ids) RETURNS bigint */
 Datum
 queue_redrive(PG_FUNCTION_ARGS)
@@ -1262,7 +1354,27 @@ queue_redrive(PG_FUNCTION_ARGS)
 	v[2] = TimestampTzGetDatum(clock_now());
 	v[3] = PointerGetDatum(construct_array(gdatums, (int) ngroups, TEXTOID, -1,
 										   false, TYPALIGN_INT));
-	moved = queue_exec(QP_REDRIVE, v, n, SPI_OK_UPDATE);
+	/*
+	 * A key taken meanwhile by a transaction this snapshot does not see:
+	 * again with a new snapshot, which sees it and leaves its dead job out
+	 * (under a transaction snapshot it never would).
+	 */
+	for (int tries = 0; !queue_redrive_try(v, n, &moved); tries++)
+	{
+		if (IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not redrive jobs of queue \"%s\"", queue),
+					 errdetail("A concurrent transaction took the dedup_key of a dead job after this transaction's snapshot."),
+					 errhint("Retry the transaction, or redrive in a READ COMMITTED transaction.")));
+		if (tries >= 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not redrive jobs of queue \"%s\"", queue),
+					 errdetail("Concurrent transactions kept taking the dedup_key of a dead job being redriven."),
+					 errhint("Retry the transaction.")));
+	}
+	queue_redrive_report(queue, v, n);
 	for (uint64 i = 0; i < ngroups; i++)
 		queue_promote(queue, groups[i]);
 	if (moved > 0)

@@ -216,7 +216,7 @@ AS 'MODULE_PATHNAME', 'queue_redrive'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION resilience.redrive(text, bigint[]) IS
-'put dead jobs of queue (those of ids, or all) back to ready with their attempts reset; how many';
+'put dead jobs of queue (those of ids, or all) back to ready with their attempts reset, except those whose dedup_key an unfinished job holds; how many';
 
 CREATE FUNCTION resilience.purge_jobs(queue text, older_than interval)
 RETURNS bigint

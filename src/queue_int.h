@@ -68,6 +68,7 @@ typedef enum QueuePlan
 	QP_CANCEL,
 	QP_REDRIVE_GROUPS,
 	QP_REDRIVE,
+	QP_REDRIVE_SKIPPED,
 	QP_PURGE,
 	QP_COUNT
 } QueuePlan;

@@ -401,15 +401,41 @@ queue_prepare_plans(void)
 				  " WHERE queue OPERATOR(pg_catalog.=) $1"
 				  " AND state OPERATOR(pg_catalog.=) 'dead' AND group_key IS NOT NULL"
 				  " AND ($2 IS NULL OR id OPERATOR(pg_catalog.=) ANY ($2))", 2, rg);
+
+	/*
+	 * The dead jobs to redrive, less those whose dedup_key an unfinished
+	 * job holds and, of dead jobs sharing a key, all but the oldest: a
+	 * redrive never makes a second unfinished job of a key (queue.c).
+	 */
 	queue_prepare(QP_REDRIVE,
-				  "UPDATE @J@ SET"
-				  " state = CASE WHEN group_key IS NULL THEN 'pending' ELSE 'blocked' END,"
+				  "WITH c AS MATERIALIZED (SELECT d.id FROM"
+				  "  (SELECT r.id, r.dedup_key, pg_catalog.row_number() OVER"
+				  "    (PARTITION BY r.dedup_key ORDER BY r.id) AS n"
+				  "   FROM @J@ r WHERE r.queue OPERATOR(pg_catalog.=) $1"
+				  "   AND r.state OPERATOR(pg_catalog.=) 'dead'"
+				  "   AND ($2 IS NULL OR r.id OPERATOR(pg_catalog.=) ANY ($2))"
+				  "   AND (r.group_key IS NULL OR r.group_key OPERATOR(pg_catalog.=) ANY ($4))) d"
+				  "  WHERE d.dedup_key IS NULL"
+				  "  OR (d.n OPERATOR(pg_catalog.=) 1 AND NOT EXISTS (SELECT 1 FROM @J@ o"
+				  "   WHERE o.queue OPERATOR(pg_catalog.=) $1"
+				  "   AND o.dedup_key OPERATOR(pg_catalog.=) d.dedup_key"
+				  "   AND o.state OPERATOR(pg_catalog.=) ANY (" UNFINISHED "))))"
+				  " UPDATE @J@ j SET"
+				  " state = CASE WHEN j.group_key IS NULL THEN 'pending' ELSE 'blocked' END,"
 				  " attempt = 0, run_at = $3, finished_at = NULL, lease_expires_at = NULL"
-				  " WHERE queue OPERATOR(pg_catalog.=) $1"
-				  " AND state OPERATOR(pg_catalog.=) 'dead'"
-				  " AND ($2 IS NULL OR id OPERATOR(pg_catalog.=) ANY ($2))"
-				  " AND (group_key IS NULL OR group_key OPERATOR(pg_catalog.=) ANY ($4))",
+				  " WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT c.id FROM c))"
+				  " AND j.state OPERATOR(pg_catalog.=) 'dead'",
 				  4, rd);
+	/* after a redrive: the dead jobs it left because of their dedup_key */
+	queue_prepare(QP_REDRIVE_SKIPPED,
+				  "SELECT d.id, d.dedup_key, o.id, pg_catalog.count(*) OVER ()"
+				  " FROM @J@ d JOIN @J@ o ON o.queue OPERATOR(pg_catalog.=) d.queue"
+				  "  AND o.dedup_key OPERATOR(pg_catalog.=) d.dedup_key"
+				  "  AND o.state OPERATOR(pg_catalog.=) ANY (" UNFINISHED ")"
+				  " WHERE d.queue OPERATOR(pg_catalog.=) $1"
+				  " AND d.state OPERATOR(pg_catalog.=) 'dead' AND d.dedup_key IS NOT NULL"
+				  " AND ($2 IS NULL OR d.id OPERATOR(pg_catalog.=) ANY ($2))"
+				  " ORDER BY d.id LIMIT 1", 2, rg);
 	queue_prepare(QP_PURGE,
 				  "DELETE FROM @J@ WHERE queue OPERATOR(pg_catalog.=) $1"
 				  " AND state OPERATOR(pg_catalog.=) ANY (ARRAY['dead', 'cancelled'])"

@@ -521,7 +521,7 @@ stats_breaker_state_change(StatsBreakerState to)
 			  SC_BREAKER_TO_CLOSED, 1);
 }
 
-/* A queue event of queue. */
+/* A queue event of queue; NULL: of a queue not known, the total only. */
 void
 stats_queue_event(const char *queue, int len, StatsQueueEvent ev, int64 n)
 {
@@ -531,6 +531,8 @@ stats_queue_event(const char *queue, int len, StatsQueueEvent ev, int64 n)
 	if (!STATS_ACTIVE() || (int) ev < 0 || ev >= STATS_QUEUE_NEVENTS || n <= 0)
 		return;
 	stats_add((StatsCounterId) (SC_QUEUE_ENQUEUED + ev), n);
+	if (queue == NULL)
+		return;
 	e = stats_name_get(STATS_KIND_QUEUE, queue, len, &lock);
 	pg_atomic_fetch_add_u64(&e->events, n);
 	pg_atomic_fetch_add_u64(&e->counters[ev], n);

@@ -59,6 +59,7 @@ typedef enum StatsQueueEvent
 	STATS_QUEUE_FAILED,			/* an attempt failed, the job will run again */
 	STATS_QUEUE_DEAD,			/* out of attempts: moved to the dead jobs */
 	STATS_QUEUE_LEASE_EXPIRED,	/* a claim expired before the job finished */
+	STATS_QUEUE_FENCE_REJECTED, /* complete/fail/extend raised RL001 */
 	STATS_QUEUE_NEVENTS
 } StatsQueueEvent;
 
@@ -115,8 +116,10 @@ extern void stats_breaker_decision(bool allowed);
 extern void stats_breaker_state_change(StatsBreakerState to);
 
 /*
- * Queues, per queue name: n events of one kind.  stats_queue_pickup: a job was claimed
- * latency_us after it became runnable (also counts STATS_QUEUE_CLAIMED).
+ * Queues, per queue name: n events of one kind; a NULL queue (a refused
+ * call for a job that no longer exists) counts in the totals only.
+ * stats_queue_pickup: a job was claimed latency_us after it became
+ * runnable (also counts STATS_QUEUE_CLAIMED).
  */
 extern void stats_queue_event(const char *queue, int len, StatsQueueEvent ev,
 							  int64 n);

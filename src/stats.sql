@@ -234,7 +234,7 @@ CREATE VIEW resilience.queue_stats
 WITH (security_invoker) AS
 SELECT d.datname, n.name AS queue, n.counters[1] AS enqueued, n.counters[2] AS claimed,
        n.counters[3] AS completed, n.counters[4] AS failed, n.counters[5] AS dead,
-       n.counters[6] AS lease_expired,
+       n.counters[6] AS lease_expired, n.counters[7] AS fence_rejections,
        resilience.stats_quantile(n.buckets, 0.5) AS pickup_us_p50,
        resilience.stats_quantile(n.buckets, 0.9) AS pickup_us_p90,
        resilience.stats_quantile(n.buckets, 0.99) AS pickup_us_p99,
@@ -245,7 +245,7 @@ LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) n.dbid
 WHERE n.kind OPERATOR(pg_catalog.=) 'queue';
 
 COMMENT ON VIEW resilience.queue_stats IS
-'per job queue: jobs enqueued, claimed, completed, failed, dead, claims expired, approximate pickup latency percentiles (microseconds)';
+'per job queue: jobs enqueued, claimed, completed, failed, dead, claims expired, stale-token refusals (RL001), approximate pickup latency percentiles (microseconds)';
 
 -- readers: pg_monitor and the extension's owner; resetting: the owner
 REVOKE ALL ON FUNCTION resilience.stats_counters(), resilience.stats_histograms(),

@@ -82,7 +82,8 @@
 	X(QUEUE_COMPLETED, "queue", "completed", "resilience_queue_events_total", "event=\"completed\"", 1, NULL) \
 	X(QUEUE_FAILED, "queue", "failed", "resilience_queue_events_total", "event=\"failed\"", 1, NULL) \
 	X(QUEUE_DEAD, "queue", "dead", "resilience_queue_events_total", "event=\"dead\"", 1, NULL) \
-	X(QUEUE_LEASE_EXPIRED, "queue", "lease_expired", "resilience_queue_events_total", "event=\"lease_expired\"", 1, NULL)
+	X(QUEUE_LEASE_EXPIRED, "queue", "lease_expired", "resilience_queue_events_total", "event=\"lease_expired\"", 1, NULL) \
+	X(QUEUE_FENCE_REJECTED, "queue", "fence_rejections", "resilience_queue_events_total", "event=\"fence_rejected\"", 1, NULL)
 
 #define STATS_HISTOGRAMS(X) \
 	X(H_RETRY_TX_ATTEMPTS, "retry_transaction", "attempts", "resilience_retry_attempts", "function=\"retry_transaction\"", 1, "Attempts per finished call of the retry functions.") \
@@ -167,6 +168,10 @@ typedef struct StatsNameEntry
 
 StaticAssertDecl(STATS_LEASE_NEVENTS <= STATS_NAME_NCOUNTERS, "lease events fit");
 StaticAssertDecl(STATS_QUEUE_NEVENTS <= STATS_NAME_NCOUNTERS, "queue events fit");
+/* stats_queue_event adds to SC_QUEUE_ENQUEUED + event */
+StaticAssertDecl(SC_QUEUE_FENCE_REJECTED - SC_QUEUE_ENQUEUED == STATS_QUEUE_FENCE_REJECTED &&
+				 STATS_QUEUE_FENCE_REJECTED == STATS_QUEUE_NEVENTS - 1,
+				 "queue counters in StatsQueueEvent order");
 
 
 extern bool stats_track;

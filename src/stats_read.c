@@ -575,7 +575,8 @@ stats_metrics(PG_FUNCTION_ARGS)
 		"grant", "renewal", "takeover", "refused", "fence_rejected", "release"
 	};
 	static const char *const queue_events[STATS_QUEUE_NEVENTS] = {
-		"enqueued", "claimed", "completed", "failed", "dead", "lease_expired"
+		"enqueued", "claimed", "completed", "failed", "dead", "lease_expired",
+		"fence_rejected"
 	};
 	StringInfoData buf;
 	const char *family = NULL;
