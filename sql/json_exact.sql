@@ -2,6 +2,10 @@
 -- JSON strings in page_json() rows and the results of retry_transaction,
 -- retry_statement and idempotent.  Off (the default) is 1.0's rendering.
 SET search_path = public;
+-- a module's settings exist once a session has loaded it: preloaded, at
+-- connection; otherwise at the first call of one of its functions (SET works
+-- before, the value is kept), so SHOW needs the library loaded first
+LOAD 'resilience';
 SHOW resilience.json_exact_numbers;
 CREATE DOMAIN money_d AS numeric(12,2);
 CREATE TYPE price AS (amount numeric, currency text, qty int);

@@ -187,6 +187,9 @@ SELECT resilience.stats_reset();
 SET resilience.track = off;
 SELECT resilience.lock('stats-off');
 SELECT resilience.retry_statement('SELECT 1 AS one');
+-- counting nothing, the lease note still checks its event (as without
+-- preloading, where it takes the same branch)
+SELECT resilience.stats_lease_note('bogus', 'stats-off', NULL, NULL);
 RESET resilience.track;
 SELECT * FROM pg_temp.moved();
 SELECT count(*) FROM resilience.guard_name_stats;

@@ -637,12 +637,14 @@ stats_lease_trigger(PG_FUNCTION_ARGS)
  * the state that causes it, as the caller sees lease_state now: a live lease
  * of another holder, or no live lease with that token.  So a direct call
  * counts only what the lease function would have counted in its place.
- * Without preloading or with resilience.track = off it does nothing at all.
+ * Without preloading or with resilience.track = off it checks its arguments
+ * and does nothing else.
  */
 Datum
 stats_lease_note(PG_FUNCTION_ARGS)
 {
 	text	   *event;
+	char	   *event_str;
 	text	   *name;
 	bool		refused;
 	Oid			relid;
@@ -656,19 +658,22 @@ stats_lease_note(PG_FUNCTION_ARGS)
 	/* holder or token may be NULL (each event uses one); these may not */
 	args_not_null(fcinfo, 0, "event");
 	args_not_null(fcinfo, 1, "name");
-	if (!STATS_ACTIVE())
-		PG_RETURN_VOID();
+	/* the arguments are checked whether or not anything counts */
 	event = PG_GETARG_TEXT_PP(0);
-	name = PG_GETARG_TEXT_PP(1);
-	if (strcmp(text_to_cstring(event), "refused") == 0)
+	event_str = text_to_cstring(event);
+	if (strcmp(event_str, "refused") == 0)
 		refused = true;
-	else if (strcmp(text_to_cstring(event), "fence_rejected") == 0)
+	else if (strcmp(event_str, "fence_rejected") == 0)
 		refused = false;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized lease event \"%s\"", text_to_cstring(event)),
+				 errmsg("unrecognized lease event \"%s\"", event_str),
 				 errhint("Valid events are \"refused\" and \"fence_rejected\".")));
+	pfree(event_str);
+	if (!STATS_ACTIVE())
+		PG_RETURN_VOID();
+	name = PG_GETARG_TEXT_PP(1);
 	if (refused ? PG_ARGISNULL(2) : PG_ARGISNULL(3))
 		PG_RETURN_VOID();
 

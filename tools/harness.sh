@@ -11,7 +11,9 @@
 #      directory, as the postgres user when run as root (initdb refuses root);
 #   4. runs the demo, the suites or the benchmarks against it (the suites
 #      through PGXS's installcheck, so the Makefile's lists are the only
-#      ones; make test also checks what the built module exports);
+#      ones; make test also checks what the built module exports, and runs
+#      the regression suites again on a second server that does not preload
+#      the library, all but REGRESS_NEEDS_PRELOAD);
 #   5. stops the server and removes everything (KEEP=1 keeps the directory).
 set -euo pipefail
 
@@ -72,14 +74,19 @@ make -s -j"$NPROC" PG_CONFIG="$PG_CONFIG" ${PG_CFLAGS:+PG_CFLAGS="$PG_CFLAGS"} >
 # ---- stage ---------------------------------------------------------------
 STAGE=$(mktemp -d /tmp/resilience.XXXXXX)
 chmod 755 "$STAGE"
-SERVER_UP=0
+SERVERS=()
+# stop_server DATADIR: stop one of the servers start_server started
+stop_server()
+{
+	as_pg "$SBIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 ||
+		as_pg "$SBIN/pg_ctl" -D "$1" -m immediate -w stop >/dev/null 2>&1 || true
+}
 cleanup()
 {
 	rc=$?
-	if [ "$SERVER_UP" = 1 ]; then
-		as_pg "$SBIN/pg_ctl" -D "$STAGE/data" -m fast -w stop >/dev/null 2>&1 ||
-			as_pg "$SBIN/pg_ctl" -D "$STAGE/data" -m immediate -w stop >/dev/null 2>&1 || true
-	fi
+	for d in "${SERVERS[@]}"; do
+		[ -f "$d/postmaster.pid" ] && stop_server "$d"
+	done
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "kept $STAGE"
 	else
@@ -109,17 +116,29 @@ fi
 # a free TCP port (the server listens on its own socket directory and on
 # 127.0.0.1, so the port must not be taken there)
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=$((20000 + RANDOM % 30000))
-until port_free "$PORT"; do PORT=$((20000 + RANDOM % 30000)); done
+free_port()
+{
+	local p=$((20000 + RANDOM % 30000))
+	until port_free "$p"; do p=$((20000 + RANDOM % 30000)); done
+	echo "$p"
+}
 
 # ---- server --------------------------------------------------------------
-mkdir -p "$STAGE/data" "$STAGE/sock" "$STAGE/work"
-chown "$PGOSUSER" "$STAGE/data" "$STAGE/sock" "$STAGE/work"
-chmod 700 "$STAGE/data"
-as_pg "$SBIN/initdb" -D "$STAGE/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$STAGE/initdb.log" 2>&1 ||
-	{ cat "$STAGE/initdb.log"; exit 1; }
-cat >>"$STAGE/data/postgresql.conf" <<CONF
-port = $PORT
+mkdir -p "$STAGE/sock" "$STAGE/work"
+chown "$PGOSUSER" "$STAGE/sock" "$STAGE/work"
+# start_server DIR LOG PORT [CONF]: initdb $STAGE/DIR and start it on PORT,
+# its socket in $STAGE/sock, its log $STAGE/work/LOG, with the settings every
+# throwaway server has and then the lines CONF
+start_server()
+{
+	local d=$STAGE/$1 log=$STAGE/work/$2 port=$3
+	mkdir -p "$d"
+	chown "$PGOSUSER" "$d"
+	chmod 700 "$d"
+	as_pg "$SBIN/initdb" -D "$d" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$STAGE/initdb-$1.log" 2>&1 ||
+		{ cat "$STAGE/initdb-$1.log"; return 1; }
+	cat >>"$d/postgresql.conf" <<CONF
+port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$STAGE/sock'
 fsync = off
@@ -131,13 +150,17 @@ max_prepared_transactions = 10
 shared_buffers = 256MB
 log_line_prefix = '%m [%p] %q%a '
 lc_messages = 'C'
-# rate limits and circuit breakers keep their state in shared memory
-shared_preload_libraries = 'resilience'
-# room for the benchmark's 100k rate limit keys
-resilience.max_rate_limit_keys = 131072
+${4:-}
 CONF
-as_pg "$SBIN/pg_ctl" -D "$STAGE/data" -l "$STAGE/work/server.log" -w -t 60 start >/dev/null
-SERVER_UP=1
+	SERVERS+=("$d")
+	as_pg "$SBIN/pg_ctl" -D "$d" -l "$log" -w -t 60 start >/dev/null
+}
+
+PORT=$(free_port)
+# rate limits and circuit breakers keep their state in shared memory; room
+# for the benchmark's 100k rate limit keys
+start_server data server.log "$PORT" "shared_preload_libraries = 'resilience'
+resilience.max_rate_limit_keys = 131072"
 
 export PGHOST="$STAGE/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres
 export PATH="$PGBIN:$PATH"
@@ -180,7 +203,7 @@ test)
 	# that each summary is counted; bindir points them at the staged binaries.
 	# A kind set empty on the command line (make test ISOLATION=) is skipped,
 	# not counted as a failure.
-	pgxs_check() { make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" installcheck "$@"; }
+	pgxs_check() { make -s PG_CONFIG="$PG_CONFIG" bindir="$SBIN" "$@"; }
 
 	echo "== exported symbols"
 	if tools/check-exports.sh "$STAGE$PKGLIB/resilience.so" resilience--*.sql; then
@@ -189,16 +212,41 @@ test)
 		failed=$((failed + 1))
 	fi
 
-	rm -rf results output_iso regression.diffs regression.out
+	rm -rf results results-nopreload output_iso regression.diffs regression.out
 	if compgen -G 'sql/*.sql' >/dev/null && [ -n "${REGRESS-x}" ]; then
 		echo "== regression suites"
-		pgxs_check ISOLATION= TAP_TESTS= 2>&1 | tee "$STAGE/regress.log" || status=1
+		pgxs_check installcheck ISOLATION= TAP_TESTS= 2>&1 | tee "$STAGE/regress.log" || status=1
 		tally "$STAGE/regress.log"
 		[ -f regression.diffs ] && { echo "== regression.diffs"; cat regression.diffs; }
 	fi
+	# the same suites but those in REGRESS_NEEDS_PRELOAD, on a second server that
+	# does not preload the library: they must give the same expected output there.
+	# Outputs and diffs go to results-nopreload/ (make installcheck-nopreload).
+	nopreload=
+	if compgen -G 'sql/*.sql' >/dev/null && [ -n "${REGRESS-x}" ]; then
+		nopreload=$(make -s --no-print-directory PG_CONFIG="$PG_CONFIG" regress-nopreload)
+	fi
+	if [ -n "$nopreload" ]; then
+		echo "== regression suites without shared_preload_libraries"
+		port2=$(free_port)
+		if ! start_server data-nopreload server-nopreload.log "$port2"; then
+			echo "the server without shared_preload_libraries did not start (work/server-nopreload.log)"
+			failed=$((failed + 1))
+		elif [ -n "$(PGPORT=$port2 psql -X -Atc 'SHOW shared_preload_libraries')" ]; then
+			echo "the second server preloads libraries: this pass would prove nothing"
+			failed=$((failed + 1))
+		else
+			PGPORT=$port2 pgxs_check installcheck-nopreload 2>&1 |
+				tee "$STAGE/regress-nopreload.log" || status=1
+			tally "$STAGE/regress-nopreload.log"
+		fi
+		stop_server "$STAGE/data-nopreload"
+		[ -f results-nopreload/regression.diffs ] &&
+			{ echo "== results-nopreload/regression.diffs"; cat results-nopreload/regression.diffs; }
+	fi
 	if compgen -G 'specs/*.spec' >/dev/null && [ -n "${ISOLATION-x}" ]; then
 		echo "== isolation suites"
-		pgxs_check REGRESS= TAP_TESTS= 2>&1 | tee "$STAGE/isolation.log" || status=1
+		pgxs_check installcheck REGRESS= TAP_TESTS= 2>&1 | tee "$STAGE/isolation.log" || status=1
 		tally "$STAGE/isolation.log"
 		[ -f output_iso/regression.diffs ] && { echo "== output_iso/regression.diffs"; cat output_iso/regression.diffs; }
 	fi
