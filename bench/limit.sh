@@ -19,18 +19,15 @@ cleanup()
 }
 trap cleanup EXIT
 
-# The machine may be shared: run baseline and candidate alternately,
-# LIMIT_ROUNDS times each (default 3), and keep each side's best run, so a
-# burst of outside load hits both.
-best_pair()
-{
-	local b=0 v=0 x
-	for _ in $(seq "${LIMIT_ROUNDS:-3}"); do
-		x=$(tps "$1"); b=$(awk -v a="$b" -v x="$x" 'BEGIN { print (x > a ? x : a) }')
-		x=$(tps "$2"); v=$(awk -v a="$v" -v x="$x" 'BEGIN { print (x > a ? x : a) }')
-	done
-	echo "$b $v"
-}
+# The machine may be shared: each pair runs through lib.sh's alternate
+# (ALT_ROUNDS alternated rounds of BENCH_SECONDS each side; the ratio is
+# the median of the per-round ratios).
+t_select1() { tps "$d/select1.sql"; }
+t_select1x2() { tps "$d/select1x2.sql"; }
+t_hot() { tps "$d/hot.sql"; }
+t_hot_expr() { tps "$d/hot_expr.sql"; }
+t_keys() { tps "$d/keys.sql"; }
+t_breaker() { tps "$d/breaker.sql"; }
 
 echo 'SELECT 1;' >"$d/select1.sql"
 printf 'SELECT 1;\nSELECT 1;\n' >"$d/select1x2.sql"
@@ -50,16 +47,18 @@ SQL
 psql_q -c "SELECT count(*) FROM generate_series(1, 100000) g, LATERAL resilience.rate_limit(g::text, 1000000) r" >/dev/null
 psql_q -c "SELECT resilience.breaker_allow('bench-api')" >/dev/null
 
-read -r base hot < <(best_pair "$d/select1.sql" "$d/hot.sql")
-report "rate_limit, 1 hot key, $BENCH_CLIENTS clients vs SELECT 1" "$hot" "$base"
-# the same decision without a FunctionScan node (for context: no goal)
 echo "SELECT (resilience.rate_limit('hot', 1000000)).allowed;" >"$d/hot_expr.sql"
-read -r base1b hotx < <(best_pair "$d/select1.sql" "$d/hot_expr.sql")
-report "(rate_limit('hot', 1000000)).allowed in the select list vs SELECT 1" "$hotx" "$base1b"
-read -r base2 keys < <(best_pair "$d/select1.sql" "$d/keys.sql")
-report "rate_limit, 100k keys, $BENCH_CLIENTS clients vs SELECT 1" "$keys" "$base2"
-read -r base3 brk < <(best_pair "$d/select1x2.sql" "$d/breaker.sql")
-report "breaker_allow + breaker_record vs SELECT 1; SELECT 1" "$brk" "$base3"
+r_hot=$(alternate t_select1 t_hot)
+report_alternate "rate_limit, 1 hot key, $BENCH_CLIENTS clients vs SELECT 1" "$r_hot"
+# the same decision without a FunctionScan node (for context: no goal)
+report_alternate "(rate_limit('hot', 1000000)).allowed in the select list vs SELECT 1" \
+	"$(alternate t_select1 t_hot_expr)"
+r_keys=$(alternate t_select1 t_keys)
+report_alternate "rate_limit, 100k keys, $BENCH_CLIENTS clients vs SELECT 1" "$r_keys"
+report_alternate "breaker_allow + breaker_record vs SELECT 1; SELECT 1" \
+	"$(alternate t_select1x2 t_breaker)"
+hot=$(echo "$r_hot" | cut -d' ' -f2)
+keys=$(echo "$r_keys" | cut -d' ' -f2)
 psql_q -At -c "SELECT 'check: hot key allowed ' || allowed || ', denied ' || denied FROM resilience.rate_limits WHERE key = 'hot'"
 
 # ---- Redis, for context ----------------------------------------------------

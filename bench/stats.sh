@@ -20,15 +20,12 @@ tps_track()
 	PGOPTIONS="-c resilience.track=$track" tps "$script"
 }
 
-# The machine is shared: off and on alternately, twice each, best of each
-best_pair()
-{
-	local b1 v1 b2 v2
-	b1=$(tps_track off "$1"); v1=$(tps_track on "$1")
-	b2=$(tps_track off "$1"); v2=$(tps_track on "$1")
-	awk -v b1="$b1" -v b2="$b2" -v v1="$v1" -v v2="$v2" \
-		'BEGIN { printf "%s %s\n", (b1 > b2 ? b1 : b2), (v1 > v2 ? v1 : v2) }'
-}
+# The machine is shared: off and on through lib.sh's alternate
+# (ALT_ROUNDS alternated rounds of BENCH_SECONDS each side; the ratio is
+# the median of the per-round ratios).
+pair_script=
+t_off() { tps_track off "$pair_script"; }
+t_on() { tps_track on "$pair_script"; }
 
 psql_q <<'SQL'
 SET client_min_messages = warning;
@@ -62,8 +59,8 @@ SQL
 
 for pair in "hot:lock(name), one hot name" "names:lock(name), 10k names" "page:page()" \
 	"retry:retry_transaction" "replay:idempotent replay"; do
-	read -r base val < <(best_pair "$d/${pair%%:*}.sql")
-	report "${pair#*:}, track on vs off ($BENCH_CLIENTS clients)" "$val" "$base"
+	pair_script=$d/${pair%%:*}.sql
+	report_alternate "${pair#*:}, track on vs off ($BENCH_CLIENTS clients)" "$(alternate t_off t_on)"
 done
 
 # reading with 5000 tracked names

@@ -130,6 +130,13 @@ extern void shmem_key_from_arg(FunctionCallInfo fcinfo, int argno,
 extern void *shmem_lookup(ShmemTable *table, const ShmemKey *key,
 						  bool create, bool *found, LWLock **lock);
 
+/* How many entries the table holds (a moment's reading, without a lock). */
+static inline uint32
+shmem_count(ShmemTable *table)
+{
+	return pg_atomic_read_u32(&table->header->count);
+}
+
 /* Remove key; true if it was there. */
 extern bool shmem_remove(ShmemTable *table, const ShmemKey *key);
 

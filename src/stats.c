@@ -20,6 +20,14 @@
  *	  of the event counts with every partition lock held), so a full table
  *	  pays that pass once per max/10 new names.  The global counters keep
  *	  counting every name; only the per-name rows are lost.
+ *	  Admission: once the table is full (holds at least what an eviction
+ *	  leaves), an uncontended lock of a name not in it adds the name only
+ *	  one time in STATS_ADMIT_ONE_IN (at random); every other event (a wait,
+ *	  a timeout, any lease or queue event) adds its name at once.  A busy
+ *	  name so gets a row within a few dozen locks, while a stream of names
+ *	  used once or twice (more names than the table holds) causes about a
+ *	  sixteenth of the inserts and evictions it would: those were most of
+ *	  what counting cost.
  *
  * Histograms: bucket i (0..STATS_NBUCKETS-2) counts values v with
  * 2^(i-1) < v <= 2^i (bucket 0: v <= 1); the last bucket counts the rest
@@ -39,6 +47,7 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "common/pg_prng.h"
 #include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "catalog/pg_control.h"
@@ -201,12 +210,26 @@ stats_name_init(StatsNameEntry *e)
 }
 
 /*
- * The entry of (kind, name) in this database, created on demand, with its
- * partition lock held (*lock); release it after adding.  A name longer than
- * the key holds is cut at a character boundary.
+ * The table counts as full from the size an eviction leaves it at: else each
+ * eviction would let the next tenth of new names in unsampled.
+ */
+static inline uint32
+stats_admit_above(void)
+{
+	return (uint32) (shmem_max_stats_names - Max(shmem_max_stats_names / 10, 1));
+}
+
+/*
+ * The entry of (kind, name) in this database, with its partition lock held
+ * (*lock); release it after adding.  A name longer than the key holds is cut
+ * at a character boundary.  A missing name is added, but when the table is
+ * full and the event is a sampled one (an uncontended lock), only one time
+ * in STATS_ADMIT_ONE_IN, at random (full: as full as an eviction leaves it,
+ * see stats_admit_above): then NULL (no lock held) means the event
+ * counts in the totals only.
  */
 static StatsNameEntry *
-stats_name_get(char kind, const char *name, int len, LWLock **lock)
+stats_name_get(char kind, const char *name, int len, bool sampled, LWLock **lock)
 {
 	ShmemKey	key;
 	StatsNameEntry *e;
@@ -219,6 +242,13 @@ stats_name_get(char kind, const char *name, int len, LWLock **lock)
 	key.name[0] = kind;
 	memcpy(key.name + 1, name, len);
 	key.name[len + 1] = '\0';
+	if (sampled && shmem_count(&stats_name_table) >= stats_admit_above())
+	{
+		e = (StatsNameEntry *) shmem_lookup(&stats_name_table, &key, false, &found, lock);
+		if (e != NULL ||
+			pg_prng_uint32(&pg_global_prng_state) % STATS_ADMIT_ONE_IN != 0)
+			return e;
+	}
 	e = (StatsNameEntry *) shmem_lookup(&stats_name_table, &key, true, &found, lock);
 	if (!found)
 		stats_name_init(e);
@@ -387,7 +417,10 @@ stats_guard_acquire(const char *name, int len, bool session, bool shared,
 		stats_hist_add(&stats_shared->hists[SC_H_GUARD_WAIT], wait_us);
 	}
 
-	e = stats_name_get(STATS_KIND_GUARD, name, len, &lock);
+	/* a wait or a timeout always gets its name a row */
+	e = stats_name_get(STATS_KIND_GUARD, name, len, granted && !waited, &lock);
+	if (e == NULL)
+		return;
 	pg_atomic_fetch_add_u64(&e->events, 1);
 	if (granted)
 		pg_atomic_fetch_add_u64(&e->counters[NAME_GUARD_ACQUIRED], 1);
@@ -424,7 +457,7 @@ stats_lease_event(const char *name, int len, StatsLeaseEvent ev)
 	if (!STATS_ACTIVE() || (int) ev < 0 || ev >= STATS_LEASE_NEVENTS)
 		return;
 	stats_add(totals[ev], 1);
-	e = stats_name_get(STATS_KIND_LEASE, name, len, &lock);
+	e = stats_name_get(STATS_KIND_LEASE, name, len, false, &lock);
 	pg_atomic_fetch_add_u64(&e->events, 1);
 	pg_atomic_fetch_add_u64(&e->counters[ev], 1);
 	LWLockRelease(lock);
@@ -533,7 +566,7 @@ stats_queue_event(const char *queue, int len, StatsQueueEvent ev, int64 n)
 	stats_add((StatsCounterId) (SC_QUEUE_ENQUEUED + ev), n);
 	if (queue == NULL)
 		return;
-	e = stats_name_get(STATS_KIND_QUEUE, queue, len, &lock);
+	e = stats_name_get(STATS_KIND_QUEUE, queue, len, false, &lock);
 	pg_atomic_fetch_add_u64(&e->events, n);
 	pg_atomic_fetch_add_u64(&e->counters[ev], n);
 	LWLockRelease(lock);
@@ -550,7 +583,7 @@ stats_queue_pickup(const char *queue, int len, int64 latency_us)
 		return;
 	stats_add(SC_QUEUE_CLAIMED, 1);
 	stats_hist_add(&stats_shared->hists[SC_H_QUEUE_PICKUP], latency_us);
-	e = stats_name_get(STATS_KIND_QUEUE, queue, len, &lock);
+	e = stats_name_get(STATS_KIND_QUEUE, queue, len, false, &lock);
 	pg_atomic_fetch_add_u64(&e->events, 1);
 	pg_atomic_fetch_add_u64(&e->counters[STATS_QUEUE_CLAIMED], 1);
 	stats_hist_add(&e->hist, latency_us);

@@ -84,7 +84,16 @@ my ($names, $evicted) = split /\|/, $node->safe_psql('postgres',
 	'SELECT names, names_evicted FROM resilience.stats_info()');
 ok($names <= 100 && $evicted > 0, "race: the table stays bounded ($names names, $evicted evicted)");
 
-# a wait and a timeout behind a prepared transaction's lock
+# admission into a full table: a busy newcomer gets a row within a few dozen
+# locks (each one admits it with probability 1/16: missing after 300 has a
+# chance of 4e-9), and counts from then on
+is( $node->safe_psql('postgres', q{
+	SELECT count(*) FROM generate_series(1, 300) WHERE resilience.try_session_lock('newcomer') AND resilience.session_unlock('newcomer');
+	SELECT acquisitions BETWEEN 1 AND 300 FROM resilience.guard_name_stats WHERE name = 'newcomer'}),
+	"300\nt", 'admission: a busy name enters a full table');
+
+# a wait and a timeout behind a prepared transaction's lock (a name that
+# waits enters a full table at once)
 $node->safe_psql('postgres', q{BEGIN; SELECT resilience.lock('held'); PREPARE TRANSACTION 'held'});
 is($node->safe_psql('postgres', q{SELECT resilience.try_lock('held', '50ms')}), 'f', 'wait: not granted');
 is( $node->safe_psql('postgres', q{
