@@ -47,6 +47,7 @@
 #include "miscadmin.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/typcache.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -175,7 +176,9 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 	LWLock	   *lock;
 	bool		found;
 	LimitDecision d;
+	Oid			rettype;
 	TupleDesc	tupdesc;
+	HeapTuple	tuple;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 
@@ -236,19 +239,15 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 
 	shmem_require(&limit_table, "rate_limit");
 
-	/* the result's tuple descriptor, once per call site */
-	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	if (tupdesc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		TupleDesc	td;
-
-		if (get_call_result_type(fcinfo, NULL, &td) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(td));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
-	}
+	/*
+	 * The result's row type, resilience.rate_limit_decision: its descriptor
+	 * comes from the type cache (a lookup per call; a descriptor made per
+	 * call site would be made again by every execution of a statement).
+	 */
+	rettype = get_fn_expr_rettype(fcinfo->flinfo);
+	if (!OidIsValid(rettype) &&
+		get_call_result_type(fcinfo, &rettype, NULL) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
 
 	now = clock_now();
 	now_ns = limit_now_ns(now);
@@ -279,7 +278,13 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 	values[1] = Int32GetDatum(d.remaining);
 	values[2] = limit_interval(d.retry_after_ns);
 	values[3] = limit_interval(d.reset_after_ns);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	tupdesc = lookup_rowtype_tupdesc(rettype, -1);
+	if (tupdesc->natts != 4)
+		elog(ERROR, "type %s does not have the 4 columns of a rate limit decision",
+			 format_type_be(rettype));
+	tuple = heap_form_tuple(tupdesc, values, nulls);
+	ReleaseTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
 
 /* rate_limit_reset(key) -> whether the key was known */

@@ -2,17 +2,25 @@
 -- Rate limits (GCRA, in shared memory: needs shared_preload_libraries)
 -------------------------------------------------------------------------------
 
+-- A named row type rather than OUT parameters: the executor then finds the
+-- result's columns in the type cache, where OUT parameters made every call
+-- rebuild them from pg_proc (a tenth of the call's time).
+CREATE TYPE resilience.rate_limit_decision AS (
+    allowed boolean,
+    remaining integer,
+    retry_after interval,
+    reset_after interval);
+
+COMMENT ON TYPE resilience.rate_limit_decision IS
+'the result of rate_limit(): allowed, the calls left in the burst, how long until a denied call would pass, how long until the key is at rest';
+
 CREATE FUNCTION resilience.rate_limit(
     key text,
     rate integer,
     per interval DEFAULT '1 second',
     burst integer DEFAULT NULL,
-    cost integer DEFAULT 1,
-    OUT allowed boolean,
-    OUT remaining integer,
-    OUT retry_after interval,
-    OUT reset_after interval)
-RETURNS record
+    cost integer DEFAULT 1)
+RETURNS resilience.rate_limit_decision
 AS 'MODULE_PATHNAME', 'limit_rate_limit'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
