@@ -65,7 +65,6 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
@@ -73,6 +72,7 @@
 #include "resilience.h"
 #include "sha256.h"
 #include "stats.h"
+#include "subxact.h"
 
 #if PG_VERSION_NUM >= 170000
 #define guard_held_by_me(tag, mode) LockHeldByMe((tag), (mode), false)
@@ -231,56 +231,48 @@ guard_try_acquire(const LOCKTAG *tag, LOCKMODE mode, bool session)
 	return res;
 }
 
+/* What guard_wait does inside its subtransaction. */
+typedef struct GuardWait
+{
+	const LOCKTAG *tag;
+	LOCKMODE	mode;
+	bool		session;
+	int			timeout_ms;
+} GuardWait;
+
+static void
+guard_wait_work(void *arg)
+{
+	GuardWait  *w = (GuardWait *) arg;
+
+	if (w->timeout_ms != GUARD_WAIT_DEFAULT)
+		LockTimeout = w->timeout_ms;
+	(void) guard_lock_acquire(w->tag, w->mode, w->session, false);
+}
+
 /*
  * Wait for a lock in the lock manager, inside a subtransaction so that a
  * lock timeout can be survived.  true if granted, false on a lock timeout;
- * other errors propagate unchanged.
+ * other errors propagate unchanged.  An xact-scope lock moves to the
+ * caller's resource owner when the subtransaction is released.
  */
 static bool
 guard_wait(const LOCKTAG *tag, LOCKMODE mode, bool session, int timeout_ms)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	GuardWait	w = {tag, mode, session, timeout_ms};
 	int			saved_lock_timeout = LockTimeout;
-	volatile bool granted = false;
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-
-	PG_TRY();
-	{
-		if (timeout_ms != GUARD_WAIT_DEFAULT)
-			LockTimeout = timeout_ms;
-		(void) guard_lock_acquire(tag, mode, session, false);
-		LockTimeout = saved_lock_timeout;
-
-		/* an xact-scope lock moves to the caller's resource owner here */
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		granted = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		LockTimeout = saved_lock_timeout;
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY)
-			stats_guard_lock_table_full();
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-
-	return granted;
+	edata = subxact_run(guard_wait_work, &w, CurrentMemoryContext);
+	LockTimeout = saved_lock_timeout;
+	if (edata == NULL)
+		return true;
+	if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY)
+		stats_guard_lock_table_full();
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 /*

@@ -110,6 +110,7 @@
 #include "guard.h"
 #include "sqlexec.h"
 #include "stats.h"
+#include "subxact.h"
 
 #include "resilience.h"
 
@@ -559,38 +560,38 @@ retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 	return edata;
 }
 
+/* What one attempt of retry_statement runs in its subtransaction. */
+typedef struct RetryStatementWork
+{
+	const char *sql;
+	ArrayType  *params;
+	SqlexecResult *res;
+} RetryStatementWork;
+
+static void
+retry_statement_work(void *arg)
+{
+	RetryStatementWork *w = (RetryStatementWork *) arg;
+
+	sqlexec_run(sqlexec_prepare(w->sql, w->params), w->params, w->res);
+}
+
 /*
  * One attempt of retry_statement: run the statements in a subtransaction of
  * the caller's transaction, with allocations in attemptcxt.  Returns NULL on
  * success, else the error copied into errcxt (the subtransaction rolled
- * back).
+ * back); errcxt is current on return.
  */
 static ErrorData *
 retry_statement_attempt(const char *sql, ArrayType *params,
 						SqlexecResult *res, MemoryContext attemptcxt,
 						MemoryContext errcxt)
 {
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	RetryStatementWork w = {sql, params, res};
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(attemptcxt);
-	PG_TRY();
-	{
-		sqlexec_run(sqlexec_prepare(sql, params), params, res);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(attemptcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(errcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		CurrentResourceOwner = oldowner;
-	}
-	PG_END_TRY();
+	edata = subxact_run(retry_statement_work, &w, errcxt);
 	MemoryContextSwitchTo(errcxt);
 	return edata;
 }
