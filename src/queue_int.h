@@ -4,7 +4,10 @@
  *		What the job queue's files share: its limits, the saved statements
  *		(queue_plan.c) and the wakeup slots (queue_wakeup.c).
  *
- * queue.c holds the SQL functions and every rule about a job's state;
+ * queue.c holds the workers' SQL functions and every rule about a job's
+ * state; queue_admin.c the operators' functions (create and drop a queue,
+ * cancel, redrive, purge), which use queue.c's rules through the functions
+ * declared at the end;
  * queue_plan.c only the statements' text, their preparation against the
  * member tables found by membership and their execution; queue_wakeup.c
  * only the shared slots waiting claims sleep on and the commit callback
@@ -18,6 +21,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
 
 /* advisory lock tag field4 of group locks (guards use 29287) */
 #define QUEUE_GROUP_LOCKTAG_FIELD4	29288
@@ -95,5 +100,28 @@ extern int	queue_wakeup_slot(const char *queue);
 extern void queue_wake_at_commit(const char *queue);
 extern uint64 queue_wakeup_generation(int slot);
 extern void queue_wakeup_sleep(int slot, uint64 gen, long timeout_ms);
+
+/* A job as read for checks (queue.c's queue_read_job). */
+typedef struct QueueJobRow
+{
+	bool		found;
+	char	   *queue;
+	char	   *state;
+	int64		token;
+	char	   *group_key;		/* NULL if none */
+	int32		attempt;
+	int32		max_attempts;
+} QueueJobRow;
+
+/* queue.c: argument checks and job rules the operators' functions share */
+extern char *queue_name_arg(FunctionCallInfo fcinfo, int argno);
+extern void queue_require(const char *queue);
+extern TimestampTz queue_time_add(TimestampTz now, int64 us, const char *name);
+extern void queue_check_primary(const char *what);
+extern uint64 queue_group_key(const char *queue, const char *group);
+extern void queue_lock_group_key(uint64 key);
+extern void queue_lock_group(const char *queue, const char *group);
+extern void queue_promote(const char *queue, const char *group);
+extern void queue_read_job(QueuePlan which, int64 id, QueueJobRow *row);
 
 #endif							/* RESILIENCE_QUEUE_INT_H */
