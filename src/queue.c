@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * queue.c
- *		Job queues: create_queue, drop_queue, enqueue, enqueue_many, claim,
- *		complete, fail, extend, cancel, redrive, purge_jobs.
+ *		Job queues, the workers' side: enqueue, enqueue_many, claim,
+ *		complete, fail, extend, and every rule about a job's state.  The
+ *		operators' functions (create_queue, drop_queue, cancel, redrive,
+ *		purge_jobs) are queue_admin.c's; the rules below cover them too.
  *
  * A job is a row of resilience.job_state, written with the caller's rights
  * by saved statements (queue_plan.c) that name the member tables found by

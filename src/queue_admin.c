@@ -73,7 +73,7 @@ queue_drop(PG_FUNCTION_ARGS)
 	queue_check_primary("drop a queue");
 	queue_connect();
 	v[0] = CStringGetTextDatum(queue);
-	/* see the file's header: writers first, then the row, then the jobs */
+	/* see queue.c's header, "Queues": writers first, then the row, then the jobs */
 	queue_exec(QP_QUEUE_LOCK_JOBS, NULL, NULL, SPI_OK_UTILITY);
 	dropped = queue_exec(QP_QUEUE_DROP, v, NULL, SPI_OK_DELETE_RETURNING) > 0;
 	if (dropped)
