@@ -26,9 +26,6 @@
  *		n = args_param_array(arr, "params", &elemtype, &elems, &nulls);
  *		us = args_interval_usec(iv, "base_delay");
  *
- * backoff_interval_usec (backoff.h) is an alias of args_interval_usec that
- * nothing calls any more; do not use it in new code.
- *
  *-------------------------------------------------------------------------
  */
 #ifndef RESILIENCE_ARGS_H

@@ -12,8 +12,6 @@
 
 #include "datatype/timestamp.h"
 
-#include "args.h"
-
 typedef enum BackoffJitter
 {
 	BACKOFF_JITTER_NONE,		/* the ceiling itself */
@@ -23,12 +21,6 @@ typedef enum BackoffJitter
 
 /* Parse a jitter name; ERROR (22023, with the valid names) if unrecognized. */
 extern BackoffJitter backoff_parse_jitter(const char *name);
-
-/*
- * Interval conversion lives in args.h; this alias keeps retry.c building
- * until its owner converts it.  New code calls args_interval_usec.
- */
-#define backoff_interval_usec(iv, argname) args_interval_usec((iv), (argname))
 
 /*
  * Validate (attempt >= 1, base > 0, cap >= base), ERROR 22023 otherwise.
