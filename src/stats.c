@@ -24,10 +24,10 @@
  *	  leaves), an uncontended lock of a name not in it adds the name only
  *	  one time in STATS_ADMIT_ONE_IN (at random); every other event (a wait,
  *	  a timeout, any lease or queue event) adds its name at once.  A busy
- *	  name so gets a row within a few dozen locks, while a stream of names
- *	  used once or twice (more names than the table holds) causes about a
- *	  sixteenth of the inserts and evictions it would: those were most of
- *	  what counting cost.
+ *	  name so gets a row within about STATS_ADMIT_ONE_IN locks, while a
+ *	  stream of names used once or twice (more names than the table holds)
+ *	  causes about 1/STATS_ADMIT_ONE_IN of the inserts and evictions it
+ *	  would: those were most of what counting cost.
  *
  * Histograms: bucket i (0..STATS_NBUCKETS-2) counts values v with
  * 2^(i-1) < v <= 2^i (bucket 0: v <= 1); the last bucket counts the rest

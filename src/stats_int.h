@@ -27,7 +27,7 @@
 #define STATS_GAVE_UP_SLOTS 64
 #define STATS_NAME_NCOUNTERS 8
 /* once the name table is full: 1 in this many uncontended locks adds a name */
-#define STATS_ADMIT_ONE_IN	16
+#define STATS_ADMIT_ONE_IN	64
 
 /*
  * The counters: id, area and counter (the rows of resilience.stats), the
