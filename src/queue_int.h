@@ -5,9 +5,9 @@
  *		(queue_plan.c) and the wakeup slots (queue_wakeup.c).
  *
  * queue.c holds the workers' SQL functions and every rule about a job's
- * state; queue_admin.c the operators' functions (create and drop a queue,
- * cancel, redrive, purge), which use queue.c's rules through the functions
- * declared at the end;
+ * state; queue_claim.c claim(); queue_admin.c the operators' functions
+ * (create and drop a queue, cancel, redrive, purge).  The last two use
+ * queue.c's rules through the functions declared at the end;
  * queue_plan.c only the statements' text, their preparation against the
  * member tables found by membership and their execution; queue_wakeup.c
  * only the shared slots waiting claims sleep on and the commit callback
@@ -113,11 +113,13 @@ typedef struct QueueJobRow
 	int32		max_attempts;
 } QueueJobRow;
 
-/* queue.c: argument checks and job rules the operators' functions share */
+/* queue.c: argument checks and job rules queue_claim.c and queue_admin.c share */
 extern char *queue_name_arg(FunctionCallInfo fcinfo, int argno);
 extern void queue_require(const char *queue);
 extern TimestampTz queue_time_add(TimestampTz now, int64 us, const char *name);
 extern void queue_check_primary(const char *what);
+extern int64 queue_positive_interval(FunctionCallInfo fcinfo, int argno,
+									 const char *name);
 extern uint64 queue_group_key(const char *queue, const char *group);
 extern void queue_lock_group_key(uint64 key);
 extern void queue_lock_group(const char *queue, const char *group);
