@@ -101,8 +101,8 @@ static const BreakerConfig breaker_defaults = {
 typedef struct BreakerBucket
 {
 	int64		slot;			/* time / bucket width when last written */
-	int32		calls;
-	int32		failures;
+	int64		calls;			/* a bucket of a long window sees many calls */
+	int64		failures;
 } BreakerBucket;
 
 typedef struct BreakerEntry
@@ -190,7 +190,8 @@ breaker_read_config(FunctionCallInfo fcinfo, BreakerConfig *c)
 static int64
 breaker_bucket_us(int64 window_us)
 {
-	return Max((window_us + BREAKER_BUCKETS - 1) / BREAKER_BUCKETS, 1);
+	/* rounded up without window_us + BREAKER_BUCKETS - 1, which can overflow */
+	return Max(window_us / BREAKER_BUCKETS + (window_us % BREAKER_BUCKETS != 0), 1);
 }
 
 /* Empty the window. */

@@ -38,6 +38,7 @@
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "catalog/pg_authid.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -88,7 +89,22 @@ typedef struct StatsNameCopy
 	uint64		sum;
 } StatsNameCopy;
 
-/* Copy every name entry (every partition lock shared for the scan). */
+/*
+ * Whether the caller may see the names of every database: a superuser or a
+ * member of pg_read_all_stats (pg_monitor is one), as pg_stat_statements
+ * shows other users' queries.  The extension's owner is neither when a
+ * database owner installed it (trusted): it sees its own database's names.
+ */
+static bool
+stats_sees_all_databases(void)
+{
+	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+}
+
+/*
+ * Copy the name entries the caller may see (see stats_sees_all_databases;
+ * every partition lock shared for the scan).
+ */
 static StatsNameCopy *
 stats_copy_names(int *n)
 {
@@ -96,15 +112,19 @@ stats_copy_names(int *n)
 	StatsNameEntry *e;
 	StatsNameCopy *copies;
 	int			max = *stats_name_table.max_entries;
+	bool		all = stats_sees_all_databases();
 	int			i = 0;
 
-	copies = palloc(sizeof(StatsNameCopy) * Max(max, 1));
+	copies = MemoryContextAllocHuge(CurrentMemoryContext,
+									sizeof(StatsNameCopy) * Max(max, 1));
 	shmem_lock_all(&stats_name_table, LW_SHARED);
 	hash_seq_init(&status, stats_name_table.htab);
 	while ((e = (StatsNameEntry *) hash_seq_search(&status)) != NULL)
 	{
 		StatsNameCopy *c;
 
+		if (!all && e->key.dbid != MyDatabaseId)
+			continue;
 		if (i >= max)
 		{
 			hash_seq_term(&status);
@@ -388,8 +408,10 @@ stats_zero(StatsShared *s)
 }
 
 /*
- * stats_reset() RETURNS void: every counter and per-name entry, all
- * databases; the extension's owner or a superuser only.
+ * stats_reset() RETURNS void: for a superuser, every counter and per-name
+ * entry of all databases; for the extension's owner (or a member of it) who
+ * is not one, the per-name entries of the current database only: the
+ * counters are the server's, shared with every other database.
  */
 Datum
 stats_reset(PG_FUNCTION_ARGS)
@@ -398,6 +420,7 @@ stats_reset(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS status;
 	StatsNameEntry *e;
 	int			removed = 0;
+	bool		all;
 
 	stats_require("resilience.stats_reset()");
 	resilience_extension_lookup(&ext);
@@ -407,17 +430,23 @@ stats_reset(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to reset resilience statistics"),
 				 errdetail("Only the owner of extension resilience or a superuser may reset them.")));
 
+	all = superuser();
 	shmem_lock_all(&stats_name_table, LW_EXCLUSIVE);
 	hash_seq_init(&status, stats_name_table.htab);
 	while ((e = (StatsNameEntry *) hash_seq_search(&status)) != NULL)
 	{
+		if (!all && e->key.dbid != MyDatabaseId)
+			continue;
 		hash_search(stats_name_table.htab, &e->key, HASH_REMOVE, NULL);
 		removed++;
 	}
 	pg_atomic_sub_fetch_u32(&stats_name_table.header->count, removed);
-	pg_atomic_write_u64(&stats_name_table.header->evicted, 0);
-	stats_zero(stats_shared);
-	pg_atomic_write_u64(&stats_shared->since, (uint64) GetCurrentTimestamp());
+	if (all)
+	{
+		pg_atomic_write_u64(&stats_name_table.header->evicted, 0);
+		stats_zero(stats_shared);
+		pg_atomic_write_u64(&stats_shared->since, (uint64) GetCurrentTimestamp());
+	}
 	shmem_unlock_all(&stats_name_table);
 	PG_RETURN_VOID();
 }
@@ -522,9 +551,18 @@ stats_name_labels(StatsNameCopy *copies, int n)
 			cached_name = get_database_name(c->dbid);
 			cached_db = c->dbid;
 		}
+		if (cached_name == NULL)
+		{
+			/*
+			 * A dropped database's names: left out, as two dropped databases
+			 * would give two series of one label set (eviction drops them).
+			 */
+			labels[i] = NULL;
+			continue;
+		}
 		resetStringInfo(&lab);
 		appendStringInfoString(&lab, "datname=\"");
-		stats_append_label(&lab, cached_name ? cached_name : "");
+		stats_append_label(&lab, cached_name);
 		appendStringInfoString(&lab, c->kind == STATS_KIND_QUEUE ? "\",queue=\"" : "\",name=\"");
 		stats_append_label(&lab, c->name);
 		appendStringInfoChar(&lab, '"');
@@ -545,7 +583,7 @@ stats_append_name_family(StringInfo buf, char **labels, StatsNameCopy *copies,
 
 	for (int i = 0; i < n; i++)
 	{
-		if (copies[i].kind != kind)
+		if (copies[i].kind != kind || labels[i] == NULL)
 			continue;
 		if (!*emitted)
 		{
@@ -682,7 +720,7 @@ stats_metrics(PG_FUNCTION_ARGS)
 	emitted = false;
 	for (int i = 0; i < n; i++)
 	{
-		if (copies[i].kind != STATS_KIND_QUEUE)
+		if (copies[i].kind != STATS_KIND_QUEUE || labels[i] == NULL)
 			continue;
 		if (!emitted)
 		{

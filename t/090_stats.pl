@@ -5,6 +5,8 @@
 #    the work done, per name too, with names evicted from a small table;
 #  - a wait and a timeout behind a prepared transaction's lock;
 #  - a clean restart keeps the counts, an immediate stop (crash) resets them;
+#  - a database owner's install sees and resets its own database's names
+#    only; a dropped database's names leave metrics();
 #  - a hot standby counts its own work;
 #  - the real prometheus-postgres-exporter with monitoring/'s queries file
 #    serves them over HTTP (skipped when the binary is absent).
@@ -155,6 +157,48 @@ for (1 .. 300)
 ok($up, 'crash: the server is back after a backend was killed');
 is($node->safe_psql('postgres', q{SELECT sum(value) FROM resilience.stats}),
 	'0', 'crash: a killed backend (crash recovery) resets the counts');
+
+# ---- databases -------------------------------------------------------------
+# A database owner installs the (trusted) extension in its own database: it
+# owns the extension there, so it may read and reset, but only its own
+# database's names; the server's counters and other databases' names are
+# not its to see or to reset.  pg_monitor sees every database.
+$node->safe_psql('postgres', q{
+	SELECT resilience.stats_reset();
+	CREATE ROLE regress_dbowner LOGIN;
+	CREATE ROLE regress_watcher LOGIN IN ROLE pg_monitor;
+	CREATE DATABASE tenant OWNER regress_dbowner;
+	SELECT resilience.lock('postgres-secret')});
+$node->safe_psql('tenant', q{CREATE EXTENSION resilience; SELECT resilience.lock('tenant-lock')},
+	extra_params => [ '-U', 'regress_dbowner' ]);
+is( $node->safe_psql('tenant', q{SELECT string_agg(name, ',' ORDER BY name) FROM resilience.guard_name_stats},
+		extra_params => [ '-U', 'regress_dbowner' ]),
+	'tenant-lock', "databases: a database owner's install sees its own database's names only");
+my $owner_metrics = $node->safe_psql('tenant', q{SELECT resilience.metrics()},
+	extra_params => [ '-U', 'regress_dbowner' ]);
+unlike($owner_metrics, qr/postgres-secret/, "databases: ... in metrics() too");
+like($owner_metrics, qr/datname="tenant",name="tenant-lock"/, "databases: metrics() has its own");
+like( $node->safe_psql('tenant', q{SELECT string_agg(name, ',' ORDER BY name) FROM resilience.guard_name_stats},
+		extra_params => [ '-U', 'regress_watcher' ]),
+	qr/postgres-secret.*tenant-lock/, 'databases: pg_monitor sees every database');
+my $calls0 = $node->safe_psql('postgres', q{SELECT value FROM resilience.stats WHERE area = 'guard' AND counter = 'acquired_xact_exclusive'});
+$node->safe_psql('tenant', q{SELECT resilience.stats_reset()}, extra_params => [ '-U', 'regress_dbowner' ]);
+is( $node->safe_psql('postgres', q{
+	SELECT (SELECT string_agg(name, ',' ORDER BY name) FROM resilience.guard_name_stats WHERE name IN ('postgres-secret', 'tenant-lock')),
+	       (SELECT value FROM resilience.stats WHERE area = 'guard' AND counter = 'acquired_xact_exclusive')}),
+	"postgres-secret|$calls0",
+	"databases: the owner's reset forgets its database's names, not the others' nor the server's counters");
+# a dropped database's names leave metrics(): two of them with one name
+# would give two series of one label set
+foreach my $db ('gone1', 'gone2')
+{
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, q{CREATE EXTENSION resilience; SELECT resilience.lock('orders')});
+	$node->safe_psql('postgres', "DROP DATABASE $db");
+}
+my $metrics = $node->safe_psql('postgres', q{SELECT resilience.metrics()});
+unlike($metrics, qr/datname="",/, 'databases: no series for a dropped database');
+$node->safe_psql('postgres', q{DROP DATABASE tenant; DROP ROLE regress_dbowner; DROP ROLE regress_watcher});
 
 # ---- a hot standby counts its own work -----------------------------------
 $node->safe_psql('postgres', q{SELECT resilience.stats_reset(); SELECT resilience.lock('primary-only')});
