@@ -36,11 +36,16 @@
  * every field under the entry's spinlock, so breaker_allow's check and
  * count of probes is one atomic step for all backends.
  *
- * Eviction (resilience.max_breakers reached): the closed or disabled
- * breakers used least recently, 5% of the table at a time; an open,
- * half-open or forced-open breaker is never dropped (forgetting one would
- * let calls through to a service known to be failing).  If every breaker is
- * open, creating one more fails with 53400.
+ * Eviction (resilience.max_breakers reached): 5% of the table at a time,
+ * the closed or disabled breakers used least recently first, then, when
+ * there are not enough of those, the open and half-open ones used least
+ * recently.  Forgetting an open breaker lets calls through to a service
+ * known to be failing until min_calls of them open it again, as after a
+ * restart; but keeping every open breaker would let any role that may call
+ * breaker_allow fill the table with breakers that never close (open_for is
+ * the caller's) and refuse every new breaker of every database.  A
+ * forced-open breaker (breaker_force, an operator's) is never dropped: if
+ * every breaker is forced open, creating one more fails with 53400.
  *
  *-------------------------------------------------------------------------
  */
@@ -576,14 +581,25 @@ breaker_list(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* qsort: least recently used first */
+/* the order of eviction: closed and disabled breakers first, then the rest */
+static int
+breaker_evict_tier(const BreakerEntry *e)
+{
+	return (e->state == BREAKER_CLOSED || e->state == BREAKER_DISABLED) ? 0 : 1;
+}
+
+/* qsort: by tier, then least recently used first */
 static int
 breaker_cmp_used(const void *a, const void *b)
 {
-	TimestampTz ta = (*(BreakerEntry *const *) a)->last_used;
-	TimestampTz tb = (*(BreakerEntry *const *) b)->last_used;
+	const BreakerEntry *ea = *(BreakerEntry *const *) a;
+	const BreakerEntry *eb = *(BreakerEntry *const *) b;
+	int			tiera = breaker_evict_tier(ea);
+	int			tierb = breaker_evict_tier(eb);
 
-	return (ta > tb) - (ta < tb);
+	if (tiera != tierb)
+		return tiera - tierb;
+	return (ea->last_used > eb->last_used) - (ea->last_used < eb->last_used);
 }
 
 /* Eviction rule (see the file header). */
@@ -601,7 +617,7 @@ breaker_evict(HTAB *htab, int count, int max)
 	hash_seq_init(&seq, htab);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
-		if (n < count && (e->state == BREAKER_CLOSED || e->state == BREAKER_DISABLED))
+		if (n < count && e->state != BREAKER_FORCED_OPEN)
 			all[n++] = e;
 	}
 	qsort(all, n, sizeof(BreakerEntry *), breaker_cmp_used);

@@ -103,20 +103,32 @@ is( $node->safe_psql('postgres', q{
 	SELECT allowed FROM resilience.rate_limit('busy', 1, '1 day', 1);
 	}), "150\nt\nf", 'eviction: the table stays within 100 keys and the busy key is still denied');
 
-# breakers: an open one is never evicted; when all are open, 53400
+# breakers: closed ones go first, then open ones; when all are forced open, 53400
 is( $node->safe_psql('postgres', q{
 	SELECT resilience.breaker_force('down', 'open');
 	SELECT count(*) FROM generate_series(1, 30) g WHERE resilience.breaker_allow('b' || g);
 	SELECT resilience.breaker_state('down'), (SELECT count(*) <= 10 FROM resilience.breakers);
 	}), "\n30\nopen|t", 'eviction: 30 closed breakers in 10 slots, the open one kept');
+# any role may open breakers (open_for is the caller's): 20 opened by
+# failures in 10 slots push out the open ones used least recently, 'down'
+# among them, rather than refusing every new breaker
+is( $node->safe_psql('postgres', q{
+	SELECT count(*) FROM generate_series(1, 20) g
+	WHERE resilience.breaker_allow('o' || g, min_calls => 1, open_for => '100 years')
+	  AND resilience.breaker_record('o' || g, false) IS NOT NULL;
+	SELECT count(*) <= 10, count(*) FILTER (WHERE state <> 'open') FROM resilience.breakers;
+	SELECT resilience.breaker_state('down'), resilience.breaker_state('o20');
+	}), "20\nt|0\nclosed|open", 'eviction: when only open breakers are left, the least recently used go');
 my ($ret, $out, $err) = $node->psql('postgres', q{
 	\set VERBOSITY verbose
 	SELECT resilience.breaker_force('open' || g, 'forced_open') FROM generate_series(1, 11) g;
 });
-like($err, qr/ERROR:  53400: resilience.max_breakers is full/, 'eviction: only open breakers left: 53400');
+like($err, qr/ERROR:  53400: resilience.max_breakers is full/, 'eviction: only forced-open breakers left: 53400');
 
 # ---- restart: limits restart empty, breakers close -----------------------
-$node->safe_psql('postgres', q{SELECT resilience.breaker_reset('open' || g) FROM generate_series(1, 11) g});
+$node->safe_psql('postgres', q{
+	SELECT resilience.breaker_reset('open' || g) FROM generate_series(1, 11) g;
+	SELECT resilience.breaker_force('down', 'open')});
 is($node->safe_psql('postgres', q{SELECT resilience.breaker_state('down')}), 'open', 'before restart: breaker open');
 $node->restart;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM resilience.rate_limits'),
