@@ -59,6 +59,9 @@
 /* the longest tolerance accepted: 10 years (with limit_now_ns, keeps every sum in int64) */
 #define LIMIT_MAX_TOLERANCE_NS	(INT64CONST(10) * 36525 * 864 * INT64CONST(1000000000))
 
+/* the times limit_now_ns accepts: 2000 +- 100 years (in ns) */
+#define LIMIT_CLOCK_RANGE_NS	(INT64CONST(100) * 36525 * 864 * INT64CONST(1000000000))
+
 /* the TAT of a new key: before any time limit_now_ns accepts */
 #define LIMIT_AT_REST			(PG_INT64_MIN / 2)
 
@@ -127,8 +130,11 @@ limit_gcra(int64 *tat_ns, int64 now_ns, int64 emission_ns, int64 tolerance_ns,
 }
 
 /*
- * A time as ns since 2000; 22008 past what the sums of limit_gcra can hold
- * (around 2250, reachable only through resilience.clock_override).
+ * A time as ns since 2000; 22008 outside 2000 +- 100 years (reachable only
+ * through resilience.clock_override).  Within that range every sum and
+ * difference of limit_gcra fits in int64: a stored TAT is at most now plus
+ * one tolerance (10 years), so TAT - now stays under 210 years (6.6e18 ns)
+ * even when the clock is moved back from the range's end to its start.
  */
 static int64
 limit_now_ns(TimestampTz now)
@@ -136,12 +142,11 @@ limit_now_ns(TimestampTz now)
 	int64		ns;
 
 	if (pg_mul_s64_overflow(now, 1000, &ns) ||
-		ns > PG_INT64_MAX - 2 * LIMIT_MAX_TOLERANCE_NS ||
-		ns < PG_INT64_MIN / 2)
+		ns >= LIMIT_CLOCK_RANGE_NS || ns <= -LIMIT_CLOCK_RANGE_NS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("time %s is out of range for rate limits", timestamptz_to_str(now)),
-				 errhint("Set resilience.clock_override to a time between 1900 and 2250, or reset it.")));
+				 errhint("Set resilience.clock_override to a time between 1900 and 2099, or reset it.")));
 	return ns;
 }
 
