@@ -1,9 +1,9 @@
-# The driver programs (drivers/python, drivers/node, drivers/go): each uses
-# every capability the way an application would and asserts as it goes.  Each
-# runs straight to the server with the driver's defaults, and through
-# PgBouncer in transaction mode with its pooler-safe setting
-# (RESILIENCE_POOLER=transaction); and once more through PgBouncer with the
-# defaults, which must fail.  drivers/schema.sql resets the tables
+# The driver programs (drivers/python, drivers/node, drivers/go,
+# drivers/java): each uses every capability the way an application would and
+# asserts as it goes.  Each runs straight to the server with the driver's
+# defaults, and through PgBouncer in transaction mode with its pooler-safe
+# setting (RESILIENCE_POOLER=transaction); and once more through PgBouncer
+# with the defaults, which must fail.  drivers/schema.sql resets the tables
 # before each run.  A driver whose dependency is missing is skipped with the
 # package to install (tools/deps.sh installs them all).
 use strict;
@@ -21,17 +21,25 @@ plan skip_all => "no drivers/ directory beside t/ ($drivers)" unless -d $drivers
 
 my $node = PostgreSQL::Test::Cluster->new('drivers');
 $node->init;
-$node->append_conf('postgresql.conf', "max_connections = 40\nlc_messages = 'C'\n");
+$node->append_conf('postgresql.conf',
+	"max_connections = 40\nlc_messages = 'C'\nshared_preload_libraries = 'resilience'\n");
+# also on 127.0.0.1, on the same port, for pgjdbc, which has no Unix sockets
+# (drivers/java takes a socket directory in PGHOST for 127.0.0.1): the node
+# keeps its socket, which the other programs and PgBouncer use
+$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION resilience');
 
 my ($bouncer, $via, $bouncer2, $via2);
 if (defined PgBouncer::binary())
 {
-	($bouncer, $via) = PgBouncer::start($node, 'transaction', default_pool_size => 8);
+	# pgjdbc sends extra_float_digits in its startup packet, which PgBouncer
+	# refuses unless told to ignore it
+	my @ignore = (ignore_startup_parameters => 'extra_float_digits');
+	($bouncer, $via) = PgBouncer::start($node, 'transaction', default_pool_size => 8, @ignore);
 	# fewer server connections than the programs' 4 clients: every client's
 	# transactions move between server connections
-	($bouncer2, $via2) = PgBouncer::start($node, 'transaction', default_pool_size => 2);
+	($bouncer2, $via2) = PgBouncer::start($node, 'transaction', default_pool_size => 2, @ignore);
 }
 
 # run(label, [command], pooled): reset the tables, run the program, check it
@@ -126,9 +134,9 @@ SKIP:
 SKIP:
 {
 	my $gopath = '/usr/share/gocode';
-	skip "Go driver: go is not installed (apt-get install golang-go)", 3
+	skip "Go driver: go is not installed (apt-get install golang-go)", 4
 	  unless system('sh', '-c', 'command -v go >/dev/null') == 0;
-	skip "Go driver: pgx v4 is not installed (apt-get install golang-github-jackc-pgx-v4-dev)", 3
+	skip "Go driver: pgx v4 is not installed (apt-get install golang-github-jackc-pgx-v4-dev)", 4
 	  unless -d "$gopath/src/github.com/jackc/pgx/v4";
 	my $bin = PostgreSQL::Test::Utils::tempdir() . '/app';
 	# the build cache survives between runs: a cold build takes a while
@@ -142,6 +150,24 @@ SKIP:
 	ok($built, 'go build drivers/go/app.go') or diag($err);
 	skip "Go driver: the build failed", 3 unless $built;
 	run_both('go pgx v4', [$bin]);
+}
+
+# --- Java, pgjdbc (libpostgresql-jdbc-java), compiled with javac
+# (default-jdk-headless) against Debian's jar
+SKIP:
+{
+	my $jar = '/usr/share/java/postgresql.jar';
+	skip "Java driver: javac is not installed (apt-get install default-jdk-headless)", 4
+	  unless system('sh', '-c', 'command -v javac >/dev/null && command -v java >/dev/null') == 0;
+	skip "Java driver: pgjdbc is not installed (apt-get install libpostgresql-jdbc-java)", 4
+	  unless -f $jar;
+	my $classes = PostgreSQL::Test::Utils::tempdir();
+	my ($out, $err) = ('', '');
+	my $built = IPC::Run::run([ 'javac', '-cp', $jar, '-d', $classes, "$drivers/java/App.java" ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	ok($built, 'javac drivers/java/App.java') or diag($err);
+	skip "Java driver: the build failed", 3 unless $built;
+	run_both('java pgjdbc', [ 'java', '-cp', "$classes:$jar", 'App' ]);
 }
 
 # the documented driver code is the code above (docs/*.md excerpt marks)

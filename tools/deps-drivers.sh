@@ -1,7 +1,8 @@
 #!/bin/bash
 # What the driver suites (t/030_drivers.pl) need: psycopg 3, node with pg
-# (installed into drivers/node/node_modules from package-lock.json), and Go
-# with pgx v4 from Debian's source packages (built in GOPATH mode, offline).
+# (installed into drivers/node/node_modules from package-lock.json), Go
+# with pgx v4 from Debian's source packages (built in GOPATH mode, offline),
+# and a JDK with Debian's pgjdbc jar (compiled with javac, no Maven).
 #
 # Called by tools/deps.sh.  As root on Debian the missing packages are
 # installed with apt-get; anyone else is told the command.  Never fatal: a
@@ -17,6 +18,9 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ] || missing+=(golang-github-jackc-pgx-v4-dev)
+# Debian's default JDK (OpenJDK 17 on Debian 12)
+command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || missing+=(default-jdk-headless)
+[ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -10,8 +10,9 @@ set -euo pipefail
 
 . "$(dirname "$0")/pgenv.sh"
 
-# the driver suites' packages (python3-psycopg, node + pg, golang + pgx v4) for
-# make test and CI (no argument): never fatal
+# the driver suites' packages (python3-psycopg, node + pg, golang + pgx v4,
+# a JDK + libpostgresql-jdbc-java) for make test and CI (no argument): never
+# fatal
 case "${1:-test}" in test) "$(dirname "$0")/deps-drivers.sh" ;; esac
 
 # the exporter test (t/090_stats.pl) runs Debian's prometheus-postgres-exporter

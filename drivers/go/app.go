@@ -521,6 +521,100 @@ func queueJobs(pool *pgxpool.Pool, jobs, workers int) int {
 	return len(done)
 }
 
+// --- a third-party API shared by every instance: rate limit, breaker ---------
+
+const limitSQL = `SELECT allowed, extract(epoch FROM retry_after)::float8
+                  FROM resilience.rate_limit($1, 10, '1 hour')`
+const allowSQL = "SELECT resilience.breaker_allow($1, min_calls => 4, open_for => '1 second')"
+const statsSQL = "SELECT rate_limit_allowed, rate_limit_denied, breaker_opened FROM resilience.limit_stats"
+
+// together runs fn on n connections of the pool at once
+func together(pool *pgxpool.Pool, n int, fn func(conn *pgx.Conn)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pool.Acquire(ctx)
+			must(err)
+			defer c.Release()
+			<-start
+			fn(c.Conn())
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+func limitStats(pool *pgxpool.Pool) [3]int64 {
+	var v [3]int64
+	must(pool.QueryRow(ctx, statsSQL).Scan(&v[0], &v[1], &v[2]))
+	return v
+}
+
+func apiGuard(pool *pgxpool.Pool, clients, each int) int {
+	key, name := "email-api:"+run, "payments-api:"+run
+	before := limitStats(pool)
+	// 10 calls an hour between every client: exactly 10 go ahead, whatever the
+	// interleaving; each refused call says how long to wait
+	var mu sync.Mutex
+	allowed, badWait := 0, 0
+	together(pool, clients, func(conn *pgx.Conn) {
+		for i := 0; i < each; i++ {
+			var ok bool
+			var wait float64
+			must(conn.QueryRow(ctx, limitSQL, key).Scan(&ok, &wait))
+			mu.Lock()
+			if ok {
+				allowed++
+			} else if wait <= 0 {
+				badWait++
+			}
+			mu.Unlock()
+		}
+	})
+	check(allowed == 10 && badWait == 0, "rate limit: %d allowed, %d denied without a wait", allowed, badWait)
+
+	// 4 failures of 4 calls open the breaker for every instance
+	var open bool
+	for i := 0; i < 4; i++ {
+		must(pool.QueryRow(ctx, allowSQL, name).Scan(&open))
+		check(open, "breaker_allow refused a call while closed")
+		_, err := pool.Exec(ctx, "SELECT resilience.breaker_record($1, false)", name)
+		must(err)
+	}
+	must(pool.QueryRow(ctx, allowSQL, name).Scan(&open))
+	check(!open, "breaker_allow let a call through after 4 failures")
+	var state string
+	must(pool.QueryRow(ctx, "SELECT resilience.breaker_state($1)", name).Scan(&state))
+	check(state == "open", "breaker state %q", state)
+	time.Sleep(1200 * time.Millisecond)
+	// open_for has passed: of all the instances' calls, exactly one probe goes
+	probes := 0
+	together(pool, clients, func(conn *pgx.Conn) {
+		var admitted bool
+		must(conn.QueryRow(ctx, allowSQL, name).Scan(&admitted))
+		if admitted {
+			mu.Lock()
+			probes++
+			mu.Unlock()
+		}
+	})
+	check(probes == 1, "half-open let %d probes through", probes)
+	_, err := pool.Exec(ctx, "SELECT resilience.breaker_record($1, true)", name)
+	must(err)
+	must(pool.QueryRow(ctx, "SELECT state FROM resilience.breakers WHERE name = $1", name).Scan(&state))
+	check(state == "closed", "breaker state after a good probe %q", state)
+	after := limitStats(pool)
+	check(after[0]-before[0] == 10 && after[1]-before[1] == int64(clients*each-10) && after[2]-before[2] == 1,
+		"limit_stats moved from %v to %v", before, after)
+	var metrics string
+	must(pool.QueryRow(ctx, "SELECT resilience.metrics()").Scan(&metrics))
+	check(strings.Contains(metrics, "# TYPE resilience_rate_limit_decisions_total counter"), "metrics: %.200s", metrics)
+	return clients * each
+}
+
 // --- error handling by SQLSTATE ----------------------------------------------
 
 func errorsBySQLSTATE(pool *pgxpool.Pool) {
@@ -543,6 +637,8 @@ func errorsBySQLSTATE(pool *pgxpool.Pool) {
 	check(errors.As(err, &pgErr) && strings.Contains(pgErr.Where, "which is not in retry_on"), "%v", err)
 	_, err = pool.Exec(ctx, "SELECT resilience.lock('x', timeout => '-1s')")
 	check(sqlstate(err) == "22023", "negative timeout: %v", err)
+	_, err = pool.Exec(ctx, "SELECT * FROM resilience.rate_limit('x', 0)")
+	check(errors.As(err, &pgErr) && pgErr.Code == "22023" && pgErr.Hint != "", "rate 0: %v", err)
 }
 
 func main() {
@@ -557,9 +653,11 @@ func main() {
 	replays := payments(pool, 5, 4)
 	leaseElection(pool)
 	busy := queueJobs(pool, 40, 4)
+	limited := apiGuard(pool, 4, 10)
 	errorsBySQLSTATE(pool)
 	fmt.Printf("go pgx v4 %s: pages=%d rows=%d both ways; transfers=%d failed=%d max_attempts=%d"+
 		" attempts=%d total=8000; payments keys=5 applied=5 replays=%d; lease fencing RL001;"+
 		" queue jobs=40 workers=4 busy=%d processed once, stale token RL001 rolled back, fail retry dead;"+
-		" errors 2D000 22012 22023: ok\n", where, pages, rows, done, failed, maxAttempts, attempts, replays, busy)
+		" rate limit allowed=10 of %d, breaker one probe; errors 2D000 22012 22023: ok\n",
+		where, pages, rows, done, failed, maxAttempts, attempts, replays, busy, limited)
 }

@@ -325,6 +325,60 @@ async function queueJobs(jobs = 40, workers = 4) {
   return { jobs, workers, busy: Object.keys(done).length };
 }
 
+// --- a third-party API shared by every instance: rate limit, breaker ---------
+
+const LIMIT = `SELECT allowed, extract(epoch FROM retry_after)::float8 AS wait
+               FROM resilience.rate_limit($1, 10, '1 hour')`;
+const ALLOW = "SELECT resilience.breaker_allow($1, min_calls => 4, open_for => '1 second') AS go";
+const STATS = 'SELECT rate_limit_allowed, rate_limit_denied, breaker_opened FROM resilience.limit_stats';
+
+// fn(client) from n clients at once, each on a connection of its own
+async function together(n, fn) {
+  const clients = await newClients(n);
+  try {
+    return await Promise.all(clients.map(fn));
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+async function apiGuard(clients = 4, each = 10) {
+  const key = `email-api:${RUN}`;
+  const name = `payments-api:${RUN}`;
+  const counts = async () => Object.values((await pool.query({ text: STATS, rowMode: 'array' })).rows[0])
+    .map(Number);   // bigint columns come back as strings
+  const before = await counts();
+  // 10 calls an hour between every client: exactly 10 go ahead, whatever the
+  // interleaving; each refused call says how long to wait
+  const calls = (await together(clients, async (c) => {
+    const rows = [];
+    for (let i = 0; i < each; i++) rows.push((await c.query(LIMIT, [key])).rows[0]);
+    return rows;
+  })).flat();
+  const allowed = calls.filter((r) => r.allowed).length;
+  assert.equal(allowed, 10, JSON.stringify(calls));
+  assert.ok(calls.every((r) => r.allowed || r.wait > 0), JSON.stringify(calls));
+  // 4 failures of 4 calls open the breaker for every instance
+  for (let i = 0; i < 4; i++) {
+    assert.equal((await pool.query(ALLOW, [name])).rows[0].go, true);
+    await pool.query('SELECT resilience.breaker_record($1, false)', [name]);
+  }
+  assert.equal((await pool.query(ALLOW, [name])).rows[0].go, false);
+  assert.equal((await pool.query('SELECT resilience.breaker_state($1) AS s', [name])).rows[0].s, 'open');
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  // open_for has passed: of all the instances' calls, exactly one probe goes
+  const probes = await together(clients, async (c) => (await c.query(ALLOW, [name])).rows[0].go);
+  assert.equal(probes.filter((go) => go).length, 1, JSON.stringify(probes));
+  await pool.query('SELECT resilience.breaker_record($1, true)', [name]);
+  assert.equal((await pool.query('SELECT state FROM resilience.breakers WHERE name = $1', [name]))
+    .rows[0].state, 'closed');
+  const after = await counts();
+  assert.deepEqual(after.map((v, i) => v - before[i]), [10, clients * each - 10, 1]);
+  const { rows: [{ m }] } = await pool.query('SELECT resilience.metrics() AS m');
+  assert.ok(m.includes('# TYPE resilience_rate_limit_decisions_total counter'), m.slice(0, 200));
+  return { allowed, calls: clients * each };
+}
+
 // --- error handling by SQLSTATE ----------------------------------------------
 
 async function errors() {
@@ -345,6 +399,8 @@ async function errors() {
     (e) => e.code === '22012' && e.where.includes('which is not in retry_on'));
   await assert.rejects(pool.query("SELECT resilience.lock('x', timeout => '-1s')"),
     (e) => e.code === '22023');
+  await assert.rejects(pool.query("SELECT * FROM resilience.rate_limit('x', 0)"),
+    (e) => e.code === '22023' && e.hint !== undefined);
 }
 
 async function main() {
@@ -354,13 +410,15 @@ async function main() {
   const pay = await payments();
   await leaseElection();
   const q = await queueJobs();
+  const g = await apiGuard();
   await errors();
   const version = require('pg/package.json').version;
   console.log(`node pg ${version} ${where}: pages=${p.pages} rows=${p.rows} both ways;` +
     ` transfers=${t.done} failed=${t.failed} max_attempts=${t.maxAttempts}` +
     ` attempts=${t.attempts} total=8000; payments keys=${pay.keys} applied=${pay.keys}` +
     ` replays=${pay.replays}; lease fencing RL001; queue jobs=${q.jobs} workers=${q.workers}` +
-    ` busy=${q.busy} processed once, stale token RL001 rolled back, fail retry dead; errors 2D000 22012 22023: ok`);
+    ` busy=${q.busy} processed once, stale token RL001 rolled back, fail retry dead;` +
+    ` rate limit allowed=${g.allowed} of ${g.calls}, breaker one probe; errors 2D000 22012 22023: ok`);
 }
 
 main().then(() => pool.end(), (e) => {

@@ -318,6 +318,66 @@ def queue_jobs(jobs=40, workers=4):
     return jobs, workers, len(done)
 
 
+# --- a third-party API shared by every instance: rate limit, breaker ---------
+
+LIMIT = "SELECT allowed, retry_after FROM resilience.rate_limit(%s, 10, '1 hour')"
+ALLOW = "SELECT resilience.breaker_allow(%s, min_calls => 4, open_for => '1 second')"
+STATS = "SELECT rate_limit_allowed, rate_limit_denied, breaker_opened FROM resilience.limit_stats"
+
+
+def together(clients, call):
+    # call(conn) from each client at once; their results, in no order
+    results, lock, barrier = [], threading.Lock(), threading.Barrier(clients)
+
+    def client():
+        with connect() as conn:
+            barrier.wait()
+            r = call(conn)
+            with lock:
+                results.append(r)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == clients, results
+    return results
+
+
+def api_guard(clients=4, each=10):
+    key, name = f"email-api:{RUN}", f"payments-api:{RUN}"
+    with connect() as conn:
+        before = conn.execute(STATS).fetchone()
+    # 10 calls an hour between every client: exactly 10 go ahead, whatever the
+    # interleaving; each refused call says how long to wait
+    calls = [d for r in together(clients, lambda conn: [conn.execute(LIMIT, (key,)).fetchone()
+                                                        for _ in range(each)]) for d in r]
+    allowed = [a for a, _ in calls if a]
+    assert len(allowed) == 10, calls
+    assert all(wait.total_seconds() > 0 for a, wait in calls if not a), calls
+    with connect() as conn:
+        # 4 failures of 4 calls open the breaker for every instance
+        for _ in range(4):
+            assert conn.execute(ALLOW, (name,)).fetchone()[0] is True
+            conn.execute("SELECT resilience.breaker_record(%s, false)", (name,))
+        assert conn.execute(ALLOW, (name,)).fetchone()[0] is False
+        assert conn.execute("SELECT resilience.breaker_state(%s)", (name,)).fetchone()[0] == "open"
+        time.sleep(1.2)
+    # open_for has passed: of all the instances' calls, exactly one probe goes
+    probes = together(clients, lambda conn: conn.execute(ALLOW, (name,)).fetchone()[0])
+    assert probes.count(True) == 1, probes
+    with connect() as conn:
+        conn.execute("SELECT resilience.breaker_record(%s, true)", (name,))
+        assert conn.execute("SELECT state FROM resilience.breakers WHERE name = %s",
+                            (name,)).fetchone()[0] == "closed"
+        after = conn.execute(STATS).fetchone()
+        assert [a - b for a, b in zip(after, before)] == [10, clients * each - 10, 1], (before, after)
+        metrics = conn.execute("SELECT resilience.metrics()").fetchone()[0]
+        assert '# TYPE resilience_rate_limit_decisions_total counter' in metrics, metrics[:200]
+    return len(allowed), clients * each
+
+
 # --- error handling by SQLSTATE ----------------------------------------------
 
 def errors():
@@ -347,6 +407,11 @@ def errors():
             raise AssertionError("a negative timeout was accepted")
         except psycopg.errors.InvalidParameterValue as e:             # 22023
             assert e.sqlstate == "22023"
+        try:
+            conn.execute("SELECT * FROM resilience.rate_limit('x', 0)")
+            raise AssertionError("a rate of 0 was accepted")
+        except psycopg.errors.InvalidParameterValue as e:             # 22023
+            assert e.diag.message_hint, "no hint"
 
 
 def main():
@@ -357,13 +422,16 @@ def main():
     keys, replays = payments()
     lease_election()
     jobs, workers, busy = queue_jobs()
+    allowed, limited = api_guard()
     errors()
     print(f"python psycopg {psycopg.__version__} {where}: pages={pages} rows={rows} both ways;"
           f" transfers={t['done']} failed={t['failed']} max_attempts={t['max_attempts']}"
           f" attempts={t['attempts']} total=8000; payments keys={keys} applied={keys}"
           f" replays={replays}; lease fencing RL001; queue jobs={jobs} workers={workers}"
           f" busy={busy}"
-          f" processed once, stale token RL001 rolled back, fail retry dead; errors 2D000 22012 22023: ok")
+          f" processed once, stale token RL001 rolled back, fail retry dead;"
+          f" rate limit allowed={allowed} of {limited}, breaker one probe;"
+          f" errors 2D000 22012 22023: ok")
 
 
 if __name__ == "__main__":
