@@ -83,7 +83,7 @@ shmem_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("resilience.max_breakers",
 							"Number of circuit breakers kept in shared memory.",
-							"When full, the closed breakers used least recently are dropped.",
+							"When full, the breakers used least recently are dropped, closed ones first, forced-open ones never.",
 							&shmem_max_breakers,
 							1000, 10, INT_MAX / 2,
 							PGC_POSTMASTER, 0,
