@@ -324,6 +324,47 @@ shmem_lookup(ShmemTable *table, const ShmemKey *key, bool create,
 	}
 }
 
+/* qsort: Oids in order */
+static int
+shmem_cmp_oid(const void *a, const void *b)
+{
+	Oid			oa = *(const Oid *) a;
+	Oid			ob = *(const Oid *) b;
+
+	return (oa > ob) - (oa < ob);
+}
+
+/* The database an eviction takes costly entries from; see shmem.h. */
+Oid
+shmem_evict_database(Oid *dbs, int n)
+{
+	Oid			largest = MyDatabaseId;
+	int			largest_n = 0;
+	int			mine = 0;
+	int			ndb = 0;
+
+	if (n == 0)
+		return MyDatabaseId;
+	qsort(dbs, n, sizeof(Oid), shmem_cmp_oid);
+	for (int i = 0; i < n;)
+	{
+		int			j = i;
+
+		while (j < n && dbs[j] == dbs[i])
+			j++;
+		ndb++;
+		if (dbs[i] == MyDatabaseId)
+			mine = j - i;
+		if (j - i > largest_n)
+		{
+			largest_n = j - i;
+			largest = dbs[i];
+		}
+		i = j;
+	}
+	return (mine > 0 && mine >= n / ndb) ? MyDatabaseId : largest;
+}
+
 /* Remove an entry. */
 bool
 shmem_remove(ShmemTable *table, const ShmemKey *key)

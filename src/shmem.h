@@ -130,6 +130,17 @@ extern void shmem_key_from_arg(FunctionCallInfo fcinfo, int argno,
 extern void *shmem_lookup(ShmemTable *table, const ShmemKey *key,
 						  bool create, bool *found, LWLock **lock);
 
+/*
+ * For an eviction callback: the database whose entries may be dropped when
+ * dropping costs their owners something (a rate limit key not at rest, an
+ * open breaker), given the databases of those n entries (dbids, which it
+ * sorts).  The current database when it holds at least its share of them
+ * (n over the number of databases holding any), else the database holding
+ * the most: one database filling the table pushes out its own entries, not
+ * another's.
+ */
+extern Oid	shmem_evict_database(Oid *dbids, int n);
+
 /* How many entries the table holds (a moment's reading, without a lock). */
 static inline uint32
 shmem_count(ShmemTable *table)

@@ -4,7 +4,8 @@
 #  - 8 pgbench clients racing on one key are allowed exactly the burst, and
 #    a half-open breaker admits exactly `probes` calls across them;
 #  - the eviction rules of resilience.max_rate_limit_keys and
-#    resilience.max_breakers keep the entries that matter;
+#    resilience.max_breakers keep the entries that matter, and a database
+#    filling the tables pushes out its own entries, not another's;
 #  - a restart empties the limits and closes the breakers;
 #  - a standby decides with a state of its own, which it keeps on promotion.
 use strict;
@@ -124,6 +125,35 @@ my ($ret, $out, $err) = $node->psql('postgres', q{
 	SELECT resilience.breaker_force('open' || g, 'forced_open') FROM generate_series(1, 11) g;
 });
 like($err, qr/ERROR:  53400: resilience.max_breakers is full/, 'eviction: only forced-open breakers left: 53400');
+
+# ---- databases: one filling the tables pushes out its own entries --------
+# The tables are the server's.  A database that fills them with keys far
+# from rest (a long per) and with open breakers evicts its own, not the
+# exhausted key and the open breaker of another database.
+$node->safe_psql('postgres', q{
+	SELECT count(*) FROM resilience.breakers, LATERAL resilience.breaker_reset(name);
+	SELECT count(*) FROM resilience.rate_limits, LATERAL resilience.rate_limit_reset(key);
+	CREATE DATABASE other});
+$node->safe_psql('other', 'CREATE EXTENSION resilience');
+is( $node->safe_psql('postgres', q{
+	SELECT allowed FROM resilience.rate_limit('victim', 1, '1 day', 1);
+	SELECT allowed FROM resilience.rate_limit('victim', 1, '1 day', 1);
+	SELECT resilience.breaker_allow('victim', min_calls => 1, open_for => '1 day') AND resilience.breaker_record('victim', false) IS NOT NULL;
+	SELECT resilience.breaker_state('victim')}),
+	"t\nf\nt\nopen", 'databases: a key used up and a breaker open in postgres');
+is( $node->safe_psql('other', q{
+	SELECT count(*) FROM generate_series(1, 150) g, LATERAL resilience.rate_limit('m' || g, 1, '3650 days', 1) r WHERE r.allowed;
+	SELECT count(*) FROM generate_series(1, 20) g
+	WHERE resilience.breaker_allow('m' || g, min_calls => 1, open_for => '100 years')
+	  AND resilience.breaker_record('m' || g, false) IS NOT NULL}),
+	"150\n20", 'databases: another database fills both tables');
+is( $node->safe_psql('postgres', q{
+	SELECT allowed FROM resilience.rate_limit('victim', 1, '1 day', 1);
+	SELECT resilience.breaker_state('victim')}),
+	"f\nopen", "databases: the other database's flood evicted its own entries");
+$node->safe_psql('postgres', q{
+	SELECT resilience.rate_limit_reset('victim'), resilience.breaker_reset('victim');
+	DROP DATABASE other});
 
 # ---- restart: limits restart empty, breakers close -----------------------
 $node->safe_psql('postgres', q{
