@@ -1172,6 +1172,10 @@ GRANT USAGE, SELECT ON SEQUENCE resilience.job_state_id_seq TO @extowner@ WITH G
 -- restored job keeps its token, so tokens stay monotonic per job
 SELECT pg_catalog.pg_extension_config_dump('resilience.job_queues', '');
 SELECT pg_catalog.pg_extension_config_dump('resilience.job_state', '');
+-- and the id sequence's position: restored without it, ids would start at
+-- 1 again, collide with the restored jobs, and hand a new job an old job's
+-- (id, token), which that job's stale worker could complete
+SELECT pg_catalog.pg_extension_config_dump('resilience.job_state_id_seq', '');
 
 CREATE TYPE resilience.claimed_job AS (
     id bigint,

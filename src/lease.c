@@ -15,10 +15,18 @@
  * holder's token can never be issued again.  40 bits leave 2^40 grants per
  * lease per timeline and 2^23 timelines before a bigint overflows.
  *
+ * A crash keeps the timeline, so the floor alone does not protect a token
+ * whose grant was committed asynchronously (synchronous_commit = off) and
+ * lost in the crash: the next grant would issue it again, to a second
+ * holder.  Every transaction that reads the floor to grant with it (a lease
+ * grant, a job claim) therefore commits synchronously (ForceSyncCommit; a
+ * transaction that wrote nothing commits without a WAL record anyway).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "fmgr.h"
 
@@ -42,11 +50,16 @@ lease_token_floor(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(lease_token_floor_value());
 }
 
-/* timeline << 40 of the timeline this primary inserts on (see lease.h) */
+/*
+ * timeline << 40 of the timeline this primary inserts on (see lease.h);
+ * the calling transaction will commit synchronously (see above).
+ */
 int64
 lease_token_floor_value(void)
 {
 	TimeLineID	tli;
+
+	ForceSyncCommit();
 
 	tli = GetWALInsertionTimeLine();
 	if (tli >= ((TimeLineID) 1 << (63 - LEASE_TOKEN_TIMELINE_SHIFT)))

@@ -12,7 +12,11 @@
 
 #include "postgres.h"
 
-/* timeline << 40 for the current WAL insertion timeline (primary only). */
+/*
+ * timeline << 40 for the current WAL insertion timeline (primary only).
+ * The calling transaction then commits synchronously, so that a token it
+ * grants cannot be lost in a crash and granted again (see lease.c).
+ */
 extern int64 lease_token_floor_value(void);
 
 #endif							/* RESILIENCE_LEASE_H */
