@@ -278,14 +278,21 @@ queue_group_key(const char *queue, const char *group)
 												  strlen(group), 0x9e3779b9));
 }
 
+/* The lock tag of a group's lock key. */
+static void
+queue_group_locktag(LOCKTAG *tag, uint64 key)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (key >> 32),
+						 (uint32) (key & 0xFFFFFFFF), QUEUE_GROUP_LOCKTAG_FIELD4);
+}
+
 /* Take the group's lock until the end of the transaction. */
 void
 queue_lock_group_key(uint64 key)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
-						 (uint32) (key & 0xFFFFFFFF), QUEUE_GROUP_LOCKTAG_FIELD4);
+	queue_group_locktag(&tag, key);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
@@ -294,6 +301,16 @@ void
 queue_lock_group(const char *queue, const char *group)
 {
 	queue_lock_group_key(queue_group_key(queue, group));
+}
+
+/* The same without waiting: false if another transaction holds it. */
+bool
+queue_try_lock_group(const char *queue, const char *group)
+{
+	LOCKTAG		tag;
+
+	queue_group_locktag(&tag, queue_group_key(queue, group));
+	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /* With the group lock held: promote the group's next job if it has no head. */

@@ -207,7 +207,17 @@ queue_reap(const char *queue, TimestampTz now)
 			rv[0] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
 			rv[1] = TimestampTzGetDatum(now);
 			rv[2] = queue_running_datum();
-			queue_lock_group(queue, group);
+
+			/*
+			 * A claim never waits: a group whose lock another transaction
+			 * holds (an enqueue into it, not yet committed) is left to a
+			 * later reap, which looks at every expired lease again.
+			 */
+			if (!queue_try_lock_group(queue, group))
+			{
+				reap_full_next = true;
+				continue;
+			}
 			if (queue_exec(QP_REAP_GROUPED, rv, NULL, SPI_OK_UPDATE_RETURNING) > 0)
 			{
 				grouped++;
