@@ -38,6 +38,7 @@
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -451,11 +452,38 @@ queue_connect(void)
 	queue_prepare_plans();
 }
 
+/*
+ * Whether a statement decides a group's head (a grouped enqueue: head or
+ * blocked; a promotion).  Its callers hold the group's lock, so the group's
+ * rows it reads are those of transactions that finished with that lock;
+ * but a transaction snapshot (REPEATABLE READ, SERIALIZABLE) taken before
+ * they committed would not show them: a job left blocked behind a head that
+ * was completed, or no job promoted after a head the snapshot does not see
+ * blocked.  Those statements read with the latest snapshot, as ri_triggers.c
+ * checks keys.
+ */
+static inline bool
+queue_plan_decides_group(QueuePlan which)
+{
+	if (which == QP_PROMOTE)
+		return true;
+	if (which >= QP_ENQUEUE && which < QP_ENQUEUE_MANY + 4)
+		return ((which - QP_ENQUEUE) % 4 & QUEUE_VARIANT_GROUPED) != 0;
+	return false;
+}
+
 /* Run a saved plan; ERROR unless it returned expected. */
 uint64
 queue_exec(QueuePlan which, Datum *values, const char *nulls, int expected)
 {
-	int			rc = SPI_execute_plan(queue_plans[which], values, nulls, false, 0);
+	int			rc;
+
+	if (IsolationUsesXactSnapshot() && queue_plan_decides_group(which))
+		rc = SPI_execute_snapshot(queue_plans[which], values, nulls,
+								  GetLatestSnapshot(), InvalidSnapshot,
+								  false, false, 0);
+	else
+		rc = SPI_execute_plan(queue_plans[which], values, nulls, false, 0);
 
 	if (rc != expected)
 		elog(ERROR, "queue statement %d failed: %s", (int) which,
