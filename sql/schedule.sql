@@ -24,6 +24,9 @@ SELECT resilience.schedule('s', '@hourly', 'sched', '[1, 2]');
 SELECT resilience.schedule('s', '@hourly', 'sched', '"daily"');
 SELECT resilience.schedule('s', '@hourly', 'sched', '{"resilience_schedule": 1}');
 SELECT resilience.tick('');
+-- a queue name longer than any queue's: 22023, as enqueue says, not 42704 or 0
+SELECT resilience.schedule('s', '@hourly', repeat('q', 201));
+SELECT resilience.tick(repeat('q', 201));
 \set VERBOSITY sqlstate
 SELECT resilience.tick(NULL);
 \set VERBOSITY default

@@ -181,7 +181,8 @@ cron_next(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_NOT_FINITE(after))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("after must be a finite time")));
+				 errmsg("after must be a finite time"),
+				 errhint("Pass a time such as now().")));
 	PG_RETURN_TIMESTAMPTZ(cron_next_or_error(&s, crontext, after));
 }
 
@@ -506,6 +507,7 @@ cron_tick(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("queue must not be empty"),
 					 errhint("Call tick() without an argument for the schedules of every queue.")));
+		queue_check_name_length(queue);
 	}
 	spiplan_connect();
 	n = cron_tick_connected(queue, clock_now());
@@ -539,13 +541,15 @@ cron_schedule(PG_FUNCTION_ARGS)
 	if (name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("schedule name must not be empty")));
+				 errmsg("schedule name must not be empty"),
+				 errhint("Name the schedule, for example 'nightly-report'.")));
 	cron_parse_or_error(crontext, &s);
 	if (queue[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("queue must not be empty"),
 				 errhint("Pass the name of a queue made with create_queue().")));
+	queue_check_name_length(queue);
 	if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -158,12 +158,27 @@ queue_note_stale(const char *queue)
  *-------------------------------------------------------------------------
  */
 
+/* 22023 if queue is longer than a queue name may be; see queue.h. */
+void
+queue_check_name_length(const char *queue)
+{
+	int			len = strlen(queue);
+
+	if (len > QUEUE_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("queue name is too long (%d bytes)", len),
+				 errdetail("The limit is %d bytes.", QUEUE_NAME_MAX),
+				 errhint("Pass a shorter name.")));
+}
+
 /* The queue argument as a C string: 22004 if NULL, 22023 if empty or too long. */
 char *
 queue_name_arg(FunctionCallInfo fcinfo, int argno)
 {
 	text	   *t;
 	int			len;
+	char	   *queue;
 
 	args_not_null(fcinfo, argno, "queue");
 	t = PG_GETARG_TEXT_PP(argno);
@@ -173,12 +188,9 @@ queue_name_arg(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("queue name must not be empty"),
 				 errhint("Name the queue, for example 'emails'.")));
-	if (len > QUEUE_NAME_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("queue name is too long (%d bytes)", len),
-				 errdetail("The limit is %d bytes.", QUEUE_NAME_MAX)));
-	return text_to_cstring(t);
+	queue = text_to_cstring(t);
+	queue_check_name_length(queue);
+	return queue;
 }
 
 /* 42704 for a queue that does not exist. */

@@ -44,4 +44,10 @@ extern int64 queue_enqueue_job(const QueueEnqueueRequest *req);
 /* _PG_init: define the queue settings. */
 extern void queue_define_gucs(void);
 
+/*
+ * 22023 (with a hint) if queue is longer than a queue name may be: for
+ * other modules that take a queue's name (schedules) before any lookup.
+ */
+extern void queue_check_name_length(const char *queue);
+
 #endif							/* RESILIENCE_QUEUE_H */
