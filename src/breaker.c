@@ -40,7 +40,7 @@
  * the closed or disabled breakers used least recently first, then, when
  * there are not enough of those, the open and half-open ones used least
  * recently, all of one database: the inserting one if it holds at least its
- * share of them, else the one holding the most (shmem_evict_database), so
+ * share of them, else the one holding the most (shmem_evict_costly), so
  * that a database filling the table pushes out its own.  Forgetting an open breaker lets calls through to a service
  * known to be failing until min_calls of them open it again, as after a
  * restart; but keeping every open breaker would let any role that may call
@@ -627,26 +627,9 @@ breaker_evict(HTAB *htab, int count, int max)
 	for (removed = 0; removed < n && removed < want &&
 		 breaker_evict_tier(all[removed]) == 0; removed++)
 		hash_search(htab, &all[removed]->key, HASH_REMOVE, NULL);
-	if (removed < want && removed < n)
-	{
-		/* then open and half-open ones of the database over its share */
-		BreakerEntry **rest = all + removed;
-		int			nrest = n - removed;
-		Oid		   *dbs = palloc(sizeof(Oid) * nrest);
-		Oid			db;
-
-		for (int i = 0; i < nrest; i++)
-			dbs[i] = rest[i]->key.dbid;
-		db = shmem_evict_database(dbs, nrest);
-		pfree(dbs);
-		for (int i = 0; i < nrest && removed < want; i++)
-		{
-			if (rest[i]->key.dbid != db)
-				continue;
-			hash_search(htab, &rest[i]->key, HASH_REMOVE, NULL);
-			removed++;
-		}
-	}
+	/* then open and half-open ones of the database over its share */
+	removed += shmem_evict_costly(htab, (void **) (all + removed), n - removed,
+								  want - removed);
 	pfree(all);
 	return removed;
 }

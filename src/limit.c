@@ -36,7 +36,7 @@
  * is dropped; if that frees fewer than 5% of the table, keys closest to rest
  * are dropped too until 5% is free, all of one database: the inserting
  * one if it holds at least its share of the keys, else the one holding the
- * most (shmem_evict_database), so that a database filling the table resets
+ * most (shmem_evict_costly), so that a database filling the table resets
  * its own keys, not another's.  Those lose at most what they had left to
  * refill.
  *
@@ -400,26 +400,9 @@ limit_evict(HTAB *htab, int count, int max)
 	/* every key at rest, of any database: dropping one changes nothing */
 	for (removed = 0; removed < n && all[removed]->tat_ns <= now_ns; removed++)
 		hash_search(htab, &all[removed]->key, HASH_REMOVE, NULL);
-	if (removed < want)
-	{
-		/* then the keys closest to rest of the database over its share */
-		LimitEntry **rest = all + removed;
-		int			nrest = n - removed;
-		Oid		   *dbs = palloc_extended(sizeof(Oid) * Max(nrest, 1), MCXT_ALLOC_HUGE);
-		Oid			db;
-
-		for (int i = 0; i < nrest; i++)
-			dbs[i] = rest[i]->key.dbid;
-		db = shmem_evict_database(dbs, nrest);
-		pfree(dbs);
-		for (int i = 0; i < nrest && removed < want; i++)
-		{
-			if (rest[i]->key.dbid != db)
-				continue;
-			hash_search(htab, &rest[i]->key, HASH_REMOVE, NULL);
-			removed++;
-		}
-	}
+	/* then the keys closest to rest of the database over its share */
+	removed += shmem_evict_costly(htab, (void **) (all + removed), n - removed,
+								  want - removed);
 	pfree(all);
 	return removed;
 }

@@ -334,8 +334,11 @@ shmem_cmp_oid(const void *a, const void *b)
 	return (oa > ob) - (oa < ob);
 }
 
-/* The database an eviction takes costly entries from; see shmem.h. */
-Oid
+/*
+ * The database that costly evictions take from (see shmem_evict_costly),
+ * given the databases of the candidates (sorted here).
+ */
+static Oid
 shmem_evict_database(Oid *dbs, int n)
 {
 	Oid			largest = MyDatabaseId;
@@ -363,6 +366,33 @@ shmem_evict_database(Oid *dbs, int n)
 		i = j;
 	}
 	return (mine > 0 && mine >= n / ndb) ? MyDatabaseId : largest;
+}
+
+/* Drop costly entries of one database; see shmem.h. */
+int
+shmem_evict_costly(HTAB *htab, void **entries, int n, int want)
+{
+	Oid		   *dbs;
+	Oid			db;
+	int			removed = 0;
+
+	if (n <= 0 || want <= 0)
+		return 0;
+	dbs = palloc_extended(sizeof(Oid) * n, MCXT_ALLOC_HUGE);
+	for (int i = 0; i < n; i++)
+		dbs[i] = ((ShmemKey *) entries[i])->dbid;
+	db = shmem_evict_database(dbs, n);
+	pfree(dbs);
+	for (int i = 0; i < n && removed < want; i++)
+	{
+		ShmemKey   *key = (ShmemKey *) entries[i];
+
+		if (key->dbid != db)
+			continue;
+		hash_search(htab, key, HASH_REMOVE, NULL);
+		removed++;
+	}
+	return removed;
 }
 
 /* Remove an entry. */

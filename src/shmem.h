@@ -131,15 +131,15 @@ extern void *shmem_lookup(ShmemTable *table, const ShmemKey *key,
 						  bool create, bool *found, LWLock **lock);
 
 /*
- * For an eviction callback: the database whose entries may be dropped when
- * dropping costs their owners something (a rate limit key not at rest, an
- * open breaker), given the databases of those n entries (dbids, which it
- * sorts).  The current database when it holds at least its share of them
- * (n over the number of databases holding any), else the database holding
- * the most: one database filling the table pushes out its own entries, not
- * another's.
+ * For an eviction callback: drop up to want of the n entries (an array of
+ * pointers to entries, in the order to drop them) whose loss costs their
+ * owners something (a rate limit key not at rest, an open breaker), all of
+ * one database: the current one when it holds at least its share of them
+ * (n over the number of databases holding any), else the one holding the
+ * most, so that a database filling the table pushes out its own entries,
+ * not another's.  Returns how many it dropped.
  */
-extern Oid	shmem_evict_database(Oid *dbids, int n);
+extern int	shmem_evict_costly(HTAB *htab, void **entries, int n, int want);
 
 /* How many entries the table holds (a moment's reading, without a lock). */
 static inline uint32
