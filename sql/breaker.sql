@@ -196,8 +196,10 @@ SELECT resilience.breaker_reset('forever');
 SELECT resilience.breaker_reset('pre2000');
 
 -- the longest window there is still counts its calls (its bucket width was
--- computed with an overflowing sum, which made the window 20 microseconds)
+-- computed with an overflowing sum, which made the window 20 microseconds):
+-- on the real clock, failures a millisecond apart open it
+RESET resilience.clock_override;
 SELECT resilience.breaker_allow('widest', min_calls => 2, "window" => '2562047788:00:54.775807');
-SELECT resilience.breaker_record('widest', false) FROM generate_series(1, 3);
+SELECT resilience.breaker_record('widest', false), pg_sleep(0.002) FROM generate_series(1, 3);
 SELECT state, calls, failures FROM resilience.breakers WHERE name = 'widest';
 SELECT resilience.breaker_reset('widest');
