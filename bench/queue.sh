@@ -138,6 +138,17 @@ vs()
 	return 0
 }
 
+# between runs: every queue empty, as at the start (defined before the
+# parts: QUEUE_PARTS may run any of them alone)
+reset_tables()
+{
+	psql_q -c 'TRUNCATE sqlq' -c 'DELETE FROM resilience.job_state' >/dev/null
+	[ "$gw" = 1 ] && psql_q -c 'DELETE FROM graphile_worker._private_jobs' >/dev/null
+	[ "$boss" = 1 ] && psql_q -c 'DELETE FROM pgboss.job' >/dev/null
+	psql_q -c 'VACUUM' >/dev/null 2>&1
+	return 0
+}
+
 # ---- 1. enqueue --------------------------------------------------------------
 if part enqueue; then
 echo "SELECT resilience.enqueue('enqueue');" >"$d/e1.sql"
@@ -148,15 +159,6 @@ echo "SELECT pgq.insert_event('enqueue', 'noop', '{}');" >"$d/q1.sql"
 echo "SELECT count(pgq.insert_event('enqueue', 'noop', '{}')) FROM generate_series(1, 100);" >"$d/q100.sql"
 echo "SELECT graphile_worker.add_job('noop');" >"$d/g1.sql"
 echo "SELECT count(*) FROM graphile_worker.add_jobs((SELECT array_agg(ROW('noop', '{}'::json, NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec) FROM generate_series(1, 100)));" >"$d/g100.sql"
-# between runs: every queue empty, as at the start
-reset_tables()
-{
-	psql_q -c 'TRUNCATE sqlq' -c 'DELETE FROM resilience.job_state' >/dev/null
-	[ "$gw" = 1 ] && psql_q -c 'DELETE FROM graphile_worker._private_jobs' >/dev/null
-	[ "$boss" = 1 ] && psql_q -c 'DELETE FROM pgboss.job' >/dev/null
-	psql_q -c 'VACUUM' >/dev/null 2>&1
-	return 0
-}
 for b in 1 100; do
 	res=$(awk -v t="$(tps "$d/e$b.sql")" -v b="$b" 'BEGIN { print t * b }')
 	sql=$(awk -v t="$(tps "$d/s$b.sql")" -v b="$b" 'BEGIN { print t * b }')
