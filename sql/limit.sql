@@ -189,6 +189,9 @@ SET resilience.clock_override = 'not a time';
 SELECT * FROM resilience.rate_limit('bad', 10);
 RESET resilience.clock_override;
 \set VERBOSITY default
+-- a NULL key or name says what to pass
+SELECT * FROM resilience.rate_limit(NULL, 10);
+SELECT resilience.breaker_allow(NULL);
 -- the messages and hints
 SELECT * FROM resilience.rate_limit('bad', 10, '1 second', 5, 6);
 SELECT * FROM resilience.rate_limit('bad', 0);

@@ -215,7 +215,8 @@ shmem_key_from_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 	text	   *t;
 	int			len;
 
-	args_not_null(fcinfo, argno, argname);
+	args_not_null_hint(fcinfo, argno, argname,
+					   "Name what is limited, for example 'api:' || user_id.");
 	t = PG_GETARG_TEXT_PP(argno);
 	len = VARSIZE_ANY_EXHDR(t);
 	if (len == 0)
