@@ -41,13 +41,14 @@
  * there are not enough of those, the open and half-open ones used least
  * recently, all of one database: the inserting one if it holds at least its
  * share of them, else the one holding the most (shmem_evict_costly), so
- * that a database filling the table pushes out its own.  Forgetting an open breaker lets calls through to a service
- * known to be failing until min_calls of them open it again, as after a
- * restart; but keeping every open breaker would let any role that may call
- * breaker_allow fill the table with breakers that never close (open_for is
- * the caller's) and refuse every new breaker of every database.  A
- * forced-open breaker (breaker_force, an operator's) is never dropped: if
- * every breaker is forced open, creating one more fails with 53400.
+ * that a database filling the table pushes out its own.  Forgetting an open
+ * breaker lets calls through to a service known to be failing until
+ * min_calls of them open it again, as after a restart; but keeping every
+ * open breaker would let any role that may call breaker_allow fill the
+ * table with breakers that never close (open_for is the caller's) and
+ * refuse every new breaker of every database.  A forced-open breaker
+ * (breaker_force, an operator's) is never dropped: if every breaker is
+ * forced open, creating one more fails with 53400.
  *
  *-------------------------------------------------------------------------
  */

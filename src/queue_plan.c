@@ -467,8 +467,9 @@ queue_plan_decides_group(QueuePlan which)
 {
 	if (which == QP_PROMOTE)
 		return true;
+	/* the three enqueue statements, four variants each (queue_enqueue_plan) */
 	if (which >= QP_ENQUEUE && which < QP_ENQUEUE_MANY + 4)
-		return ((which - QP_ENQUEUE) % 4 & QUEUE_VARIANT_GROUPED) != 0;
+		return (((which - QP_ENQUEUE) % 4) & QUEUE_VARIANT_GROUPED) != 0;
 	return false;
 }
 

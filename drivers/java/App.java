@@ -819,36 +819,28 @@ public class App {
             check("2D000".equals(e.getSQLState()), "CALL in a transaction: %s %s", e.getSQLState(), e);
         }
         try (Connection conn = connect(); Statement st = conn.createStatement()) {
-            try {
-                st.execute("CALL resilience.retry_transaction('SELECT 1 / 0', max_attempts => 3,"
-                           + " retry_on => ARRAY['22012'], base_delay => '1ms')");
-                fail("1 / 0 succeeded");
-            } catch (SQLException e) {
-                check("22012".equals(e.getSQLState()), "1 / 0: %s %s", e.getSQLState(), e);
-                // the CONTEXT line says why it stopped: pgjdbc's ServerErrorMessage.getWhere()
-                check(where(e).contains("gave up after 3 attempts (max_attempts)"), "where: %s", where(e));
-            }
-            try {
-                st.execute("CALL resilience.retry_transaction('SELECT 1 / 0')");
-                fail("1 / 0 succeeded");
-            } catch (SQLException e) {
-                check("22012".equals(e.getSQLState()), "1 / 0: %s %s", e.getSQLState(), e);
-                check(where(e).contains("which is not in retry_on"), "where: %s", where(e));
-            }
-            try {
-                st.execute("SELECT resilience.lock('x', timeout => '-1s')");
-                fail("a negative timeout was accepted");
-            } catch (SQLException e) {
-                check("22023".equals(e.getSQLState()), "negative timeout: %s %s", e.getSQLState(), e);
-            }
-            try {
-                st.execute("SELECT * FROM resilience.rate_limit('x', 0)");
-                fail("a rate of 0 was accepted");
-            } catch (SQLException e) {
-                check("22023".equals(e.getSQLState()) && hint(e) != null && !hint(e).isEmpty(),
-                      "rate 0: %s %s", e.getSQLState(), e);
-            }
+            SQLException e = refused(st, "CALL resilience.retry_transaction('SELECT 1 / 0', max_attempts => 3,"
+                                     + " retry_on => ARRAY['22012'], base_delay => '1ms')", "22012");
+            // the CONTEXT line says why it stopped: pgjdbc's ServerErrorMessage.getWhere()
+            check(where(e).contains("gave up after 3 attempts (max_attempts)"), "where: %s", where(e));
+            e = refused(st, "CALL resilience.retry_transaction('SELECT 1 / 0')", "22012");
+            check(where(e).contains("which is not in retry_on"), "where: %s", where(e));
+            refused(st, "SELECT resilience.lock('x', timeout => '-1s')", "22023");
+            e = refused(st, "SELECT * FROM resilience.rate_limit('x', 0)", "22023");
+            check(hint(e) != null && !hint(e).isEmpty(), "rate 0: no hint: %s", e);
         }
+    }
+
+    // sql must fail with sqlstate: its error
+    static SQLException refused(Statement st, String sql, String sqlstate) {
+        try {
+            st.execute(sql);
+        } catch (SQLException e) {
+            check(sqlstate.equals(e.getSQLState()), "%s: %s %s", sql, e.getSQLState(), e);
+            return e;
+        }
+        fail(sql + " succeeded");
+        return null;
     }
 
     public static void main(String[] args) {
