@@ -446,10 +446,11 @@ cron_fire(const char *name, const char *crontext, const char *queue,
 
 /*
  * Enqueue every due period of queue's schedules (every schedule's if queue
- * is NULL), SPI connected; the number of jobs.
+ * is NULL), SPI connected; the number of jobs, and in *fired the number of
+ * schedules whose rows this transaction now holds.
  */
 static int
-cron_tick_connected(const char *queue, TimestampTz now)
+cron_tick_connected(const char *queue, TimestampTz now, int *fired)
 {
 	Datum		values[2];
 	int			rc;
@@ -474,6 +475,7 @@ cron_tick_connected(const char *queue, TimestampTz now)
 	/* keep the rows: the statements below replace SPI_tuptable */
 	nrows = SPI_processed;
 	rows = SPI_tuptable;
+	*fired = (int) nrows;
 	for (uint64 i = 0; i < nrows; i++)
 	{
 		HeapTuple	tup = rows->vals[i];
@@ -496,6 +498,7 @@ cron_tick(PG_FUNCTION_ARGS)
 {
 	char	   *queue = NULL;
 	int			n;
+	int			fired;
 
 	if (PG_NARGS() > 0)
 	{
@@ -510,7 +513,7 @@ cron_tick(PG_FUNCTION_ARGS)
 		queue_check_name_length(queue);
 	}
 	spiplan_connect();
-	n = cron_tick_connected(queue, clock_now());
+	n = cron_tick_connected(queue, clock_now(), &fired);
 	SPI_finish();
 	PG_RETURN_INT32(n);
 }
@@ -644,20 +647,19 @@ cron_min_next_run(const char *queue)
 }
 
 /* claim(): enqueue the due periods of queue's schedules; cheap when none is due. */
-void
-cron_claim_tick(const char *queue)
+bool
+cron_claim_tick(const char *queue, TimestampTz now)
 {
 	CronCacheEntry *e = cron_cache_entry(queue);
 	TimestampTz real_now = GetCurrentTimestamp();
-	TimestampTz now;
 	TimestampTz next_due = DT_NOEND;
+	bool		fired = false;
 
-	now = clock_now();
 	if (e != NULL &&
 		e->next_due > now &&
 		e->checked_at > real_now - (int64) cron_check_interval_ms * 1000 &&
 		e->checked_at <= real_now)
-		return;
+		return false;
 
 	spiplan_connect();
 	cron_prepare();
@@ -674,7 +676,10 @@ cron_claim_tick(const char *queue)
 		next_due = cron_min_next_run(queue);
 		if (next_due <= now)
 		{
-			(void) cron_tick_connected(queue, now);
+			int			fired_rows = 0;
+
+			(void) cron_tick_connected(queue, now, &fired_rows);
+			fired = fired_rows > 0;
 			next_due = cron_min_next_run(queue);
 		}
 	}
@@ -683,9 +688,11 @@ cron_claim_tick(const char *queue)
 	{
 		/*
 		 * A schedule left due here is being enqueued by another caller (its
-		 * row was locked): look again at the next claim.
+		 * row was locked): look again at the next claim.  So does one this
+		 * call enqueued, since its transaction may yet roll back.
 		 */
-		e->checked_at = real_now;
+		e->checked_at = fired ? DT_NOBEGIN : real_now;
 		e->next_due = next_due;
 	}
+	return fired;
 }

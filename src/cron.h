@@ -79,8 +79,12 @@ extern bool cron_next_period(const CronSchedule *s, TimestampTz after,
 /* The name of a field, as error messages give it. */
 extern const char *cron_field_name(CronField field);
 
-/* claim(): enqueue the due periods of queue's schedules (cron.c); cheap when none is due. */
-extern void cron_claim_tick(const char *queue);
+/*
+ * claim(): enqueue the due periods of queue's schedules at now, the time
+ * the claim decides at (cron.c); cheap when none is due.  True if it
+ * enqueued (this transaction then holds the schedules' rows).
+ */
+extern bool cron_claim_tick(const char *queue, TimestampTz now);
 
 /* _PG_init: define resilience.schedule_* settings. */
 extern void cron_define_gucs(void);

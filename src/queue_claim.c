@@ -18,7 +18,10 @@
  *    only after checking the generation it saw before its last attempt, so
  *    a commit between the two is never missed; it stops at once on cancel
  *    or terminate, and never waits in a transaction-snapshot isolation
- *    level or when a reap changed rows (they stay locked until commit).
+ *    level.  Each of its attempts runs in a subtransaction, rolled back
+ *    when it found nothing, so it sleeps holding no lock its statements
+ *    took; an attempt that claimed, reaped or enqueued scheduled periods
+ *    ends the wait (those rows stay locked until commit).
  *  - The per-backend state below (last reap, scan hint, horizon check) is a
  *    hint: losing it (a new backend, another queue) costs a full scan,
  *    never a wrong answer.
@@ -47,6 +50,7 @@
 #include "queue_int.h"
 #include "resilience.h"
 #include "stats.h"
+#include "subxact.h"
 
 RESILIENCE_FUNCTION(queue_claim);
 
@@ -232,7 +236,8 @@ queue_reap(const char *queue, TimestampTz now)
 
 /*
  * One claim attempt: reap, then claim up to max_jobs into tupstore.  The
- * number claimed; *changed if the reap changed jobs.
+ * number claimed; *changed if the reap changed jobs or scheduled periods
+ * were enqueued.
  */
 static uint64
 queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
@@ -249,11 +254,11 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 
 	/*
 	 * Periodic schedules put their due periods of this queue here, before
-	 * the claim, so the claim can take them.
+	 * the claim and at the claim's time, so the claim can take them.
 	 */
-	cron_claim_tick(queue);
-
-	*changed = queue_reap(queue, now);
+	*changed = cron_claim_tick(queue, now);
+	if (queue_reap(queue, now))
+		*changed = true;
 	v[0] = CStringGetTextDatum(queue);
 	v[1] = Int32GetDatum(max_jobs);
 	v[2] = TimestampTzGetDatum(now);
@@ -334,6 +339,29 @@ queue_claim_once(const char *queue, int32 max_jobs, int64 lease_us,
 	return n;
 }
 
+/* One attempt of a waiting claim, run by subxact_run_or_undo(). */
+typedef struct QueueClaimAttempt
+{
+	const char *queue;
+	int32		max_jobs;
+	int64		lease_us;
+	ReturnSetInfo *rsinfo;
+	uint64		claimed;
+	bool		changed;
+} QueueClaimAttempt;
+
+/* keep the attempt if it claimed or changed anything */
+static bool
+queue_claim_attempt(void *arg)
+{
+	QueueClaimAttempt *a = (QueueClaimAttempt *) arg;
+
+	a->claimed = queue_claim_once(a->queue, a->max_jobs, a->lease_us,
+								  a->rsinfo->setResult, a->rsinfo->setDesc,
+								  &a->changed);
+	return a->claimed > 0 || a->changed;
+}
+
 /* claim(queue, max_jobs, lease, wait) RETURNS SETOF claimed_job */
 Datum
 queue_claim(PG_FUNCTION_ARGS)
@@ -345,6 +373,7 @@ queue_claim(PG_FUNCTION_ARGS)
 	int64		wait_us;
 	TimestampTz deadline;
 	int			slot;
+	QueueClaimAttempt attempt;
 
 	args_not_null(fcinfo, 1, "max_jobs");
 	max_jobs = PG_GETARG_INT32(1);
@@ -371,21 +400,36 @@ queue_claim(PG_FUNCTION_ARGS)
 				 errhint("Claim in its own READ COMMITTED transaction, or pass wait => '0'.")));
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (wait_us == 0)
+	{
+		bool		changed;
+
+		(void) queue_claim_once(queue, max_jobs, lease_us, rsinfo->setResult,
+								rsinfo->setDesc, &changed);
+		return (Datum) 0;
+	}
+
+	/*
+	 * A waiting claim makes each attempt in a subtransaction and rolls back
+	 * one that found nothing: the locks its statements took (ROW EXCLUSIVE
+	 * on the job tables) are released before it sleeps, so a waiting claim
+	 * holds none that drop_queue() or anyone else would wait for.  An
+	 * attempt that claimed, reaped or enqueued scheduled periods is kept and
+	 * ends the wait, since its rows stay locked until the transaction ends.
+	 */
 	deadline = GetCurrentTimestamp() + wait_us;
 	slot = queue_wakeup_slot(queue);
-
+	attempt.queue = queue;
+	attempt.max_jobs = max_jobs;
+	attempt.lease_us = lease_us;
+	attempt.rsinfo = rsinfo;
 	for (;;)
 	{
 		uint64		gen = queue_wakeup_generation(slot);
-		bool		changed;
 		long		timeout_ms;
 		TimestampTz real_now;
 
-		if (queue_claim_once(queue, max_jobs, lease_us, rsinfo->setResult,
-							 rsinfo->setDesc, &changed) > 0)
-			break;
-		/* rows the reap changed are held until this transaction ends */
-		if (wait_us == 0 || changed)
+		if (subxact_run_or_undo(queue_claim_attempt, &attempt))
 			break;
 		real_now = GetCurrentTimestamp();
 		if (real_now >= deadline)

@@ -3,8 +3,9 @@
  * subxact.c
  *		Work in an internal subtransaction (see subxact.h), shared by the
  *		guards (a lock wait that may time out), retry_statement (an attempt
- *		that may fail) and the queue's redrive (an update that may hit a
- *		unique index).
+ *		that may fail), the queue's redrive (an update that may hit a
+ *		unique index) and a waiting claim (an attempt that found nothing
+ *		gives back the locks its statements took before it sleeps).
  *
  *-------------------------------------------------------------------------
  */
@@ -58,4 +59,40 @@ subxact_run_catching(SubxactWork work, void *arg, int sqlerrcode)
 		ReThrowError(edata);
 	FreeErrorData(edata);
 	return false;
+}
+
+/* See subxact.h. */
+bool
+subxact_run_or_undo(SubxactUndoable work, void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool keep = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		keep = work(arg);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	if (keep)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	return keep;
 }

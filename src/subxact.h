@@ -12,7 +12,13 @@
  *    flushed and the error comes back copied into errcxt;
  *  - either way the memory context and resource owner current at the call
  *    are current again on return.
- * Call it only where a PL/pgSQL EXCEPTION block could run; never in
+ * Invariants of subxact_run_or_undo():
+ *  - work(arg) decides: true releases the subtransaction into the
+ *    caller's, false rolls it back, releasing every lock it took (a table
+ *    lock the caller already held stays held);
+ *  - an error rolls the subtransaction back and is raised again, so an
+ *    enclosing handler (a PL/pgSQL EXCEPTION block) unwinds only its own.
+ * Call them only where a PL/pgSQL EXCEPTION block could run; never in
  * parallel mode.
  *
  *-------------------------------------------------------------------------
@@ -35,5 +41,9 @@ extern ErrorData *subxact_run(SubxactWork work, void *arg, MemoryContext errcxt)
  * sqlerrcode (rolled back); any other error is raised again.
  */
 extern bool subxact_run_catching(SubxactWork work, void *arg, int sqlerrcode);
+
+/* work(arg) in a subtransaction, kept only if work returns true */
+typedef bool (*SubxactUndoable) (void *arg);
+extern bool subxact_run_or_undo(SubxactUndoable work, void *arg);
 
 #endif							/* RESILIENCE_SUBXACT_H */
