@@ -102,6 +102,7 @@ static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr min_plan = NULL;
 static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr queue_plan = NULL;
+static SPIPlanPtr last_plan = NULL;
 
 /* per queue: the earliest next_run, read at checked_at */
 typedef struct CronCacheEntry
@@ -258,6 +259,7 @@ cron_prepare(void)
 	cron_free_plan(&min_plan);
 	cron_free_plan(&upsert_plan);
 	cron_free_plan(&queue_plan);
+	cron_free_plan(&last_plan);
 	if (plans_table)
 		pfree(plans_table);
 	plans_table = MemoryContextStrdup(TopMemoryContext, key);
@@ -287,6 +289,11 @@ cron_prepare(void)
 	spiplan_saved(&queue_plan,
 				  psprintf("SELECT 1 FROM %s"
 						   " WHERE name OPERATOR(pg_catalog.=) $1", queues),
+				  1, min_types);
+	/* schedule(): the row to replace, locked, and its last period */
+	spiplan_saved(&last_plan,
+				  psprintf("SELECT last_period FROM %s"
+						   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE", table),
 				  1, min_types);
 	/* last: set only once every plan is made */
 	spiplan_saved(&upsert_plan,
@@ -528,6 +535,7 @@ cron_schedule(PG_FUNCTION_ARGS)
 	Jsonb	   *payload;
 	CronSchedule s;
 	TimestampTz now;
+	TimestampTz after;
 	TimestampTz next;
 	Datum		values[6];
 	int			rc;
@@ -571,10 +579,32 @@ cron_schedule(PG_FUNCTION_ARGS)
 					 errhint("The schedule adds that key to each job's payload itself (name and period); rename yours.")));
 	}
 	now = clock_now();
-	next = cron_next_or_error(&s, crontext, now);
+	after = now;
 
 	spiplan_connect();
 	cron_prepare();
+
+	/*
+	 * A replaced expression starts after now and after the last period
+	 * enqueued: a tick that enqueued a period past this call's clock (it
+	 * held the row, which this waits for) must not see it enqueued again.
+	 * (A replacement with the same expression keeps next_run: see the
+	 * upsert.)
+	 */
+	values[0] = CStringGetTextDatum(name);
+	rc = SPI_execute_plan(last_plan, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading schedule \"%s\" failed: %s", name, SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull && DatumGetTimestampTz(d) > after)
+			after = DatumGetTimestampTz(d);
+	}
+	next = cron_next_or_error(&s, crontext, after);
+
 	values[0] = CStringGetTextDatum(queue);
 	rc = SPI_execute_plan(queue_plan, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
