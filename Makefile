@@ -75,6 +75,11 @@ endif
 regress-nopreload:
 	@echo $(REGRESS_NOPRELOAD)
 
+# every object is rebuilt when a header changes (PGXS tracks no header
+# dependencies unless the server was configured with --enable-depend): an
+# object built against an older enum or struct would otherwise link in
+$(OBJS): $(wildcard src/*.h)
+
 $(DATA_built): $(SQL_PARTS) resilience.control
 	cat $(SQL_PARTS) > $@
 

@@ -1267,6 +1267,14 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION resilience.complete(bigint, bigint) IS
 'finish a claimed job (deleting it) in the transaction of its effects; RL001 unless token is the job''s current claim';
 
+CREATE FUNCTION resilience.complete_many(ids bigint[], tokens bigint[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'queue_complete_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.complete_many(bigint[], bigint[]) IS
+'complete() for each job ids[i] claimed with tokens[i], all or none, in one statement for ungrouped jobs; RL001 for the first whose token is not its current claim';
+
 CREATE FUNCTION resilience.fail(id bigint, token bigint, error text,
                                 retry_in interval DEFAULT NULL)
 RETURNS text

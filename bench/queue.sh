@@ -12,7 +12,8 @@
 #    claim; goals: >= 2x the fastest peer at equal batching, >= 1.0x the SQL.
 #    resilience and the SQL queue run the same pgbench script shape: a claim
 #    that commits on its own, then one transaction completing what it got
-#    (complete() for each job; DELETE ... WHERE (id, token) IN for the SQL).
+#    (complete(), or complete_many() for a batch; DELETE ... WHERE (id,
+#    token) IN for the SQL).
 # 3. pickup latency, enqueue call -> claim returned, at a steady
 #    QUEUE_RATE (1000) jobs/s for QUEUE_LATENCY_SECONDS (10), workers waiting
 #    in claim(wait => '1s') (the SQL queue: LISTEN, NOTIFY in the enqueue);
@@ -191,7 +192,7 @@ SQL
 cat >"$d/rd100.sql" <<SQL
 SELECT count(*) AS n, coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(token), '{}') AS tokens FROM resilience.claim('drain', 100) \gset
 \if :n > 0
-SELECT count(resilience.complete(i, t)) FROM unnest(:ids::bigint[], :tokens::bigint[]) AS c(i, t);
+SELECT resilience.complete_many(:ids::bigint[], :tokens::bigint[]);
 \else
 $res_left
 \endif

@@ -33,6 +33,7 @@ SELECT count(*) FROM resilience.claim('rq_billing', 10);
 SELECT count(*) FROM resilience.job_state WHERE queue = 'rq_billing';
 \set VERBOSITY sqlstate
 SELECT resilience.complete(:b1, :btoken);
+SELECT resilience.complete_many(ARRAY[:b1], ARRAY[:btoken]);
 SELECT resilience.extend(:b1, :btoken, '1 hour');
 SELECT resilience.fail(:b1, :btoken, 'sabotage');
 \set VERBOSITY default

@@ -107,6 +107,7 @@ RESILIENCE_FUNCTION(queue_clock);
 RESILIENCE_FUNCTION(queue_enqueue);
 RESILIENCE_FUNCTION(queue_enqueue_many);
 RESILIENCE_FUNCTION(queue_complete);
+RESILIENCE_FUNCTION(queue_complete_many);
 RESILIENCE_FUNCTION(queue_fail);
 RESILIENCE_FUNCTION(queue_extend);
 
@@ -665,31 +666,20 @@ queue_enqueue_many(PG_FUNCTION_ARGS)
  *-------------------------------------------------------------------------
  */
 
-/* complete(id, token) RETURNS void */
-Datum
-queue_complete(PG_FUNCTION_ARGS)
+/*
+ * Complete job id, claimed with token, that the ungrouped DELETE did not
+ * take: a grouped job (under its group's lock, promoting the next one), or
+ * RL001.  SPI connected.
+ */
+static void
+queue_complete_slow(int64 id, int64 token)
 {
-	int64		id;
-	int64		token;
 	Datum		v[3];
 	QueueJobRow row;
 
-	args_not_null(fcinfo, 0, "id");
-	args_not_null(fcinfo, 1, "token");
-	id = PG_GETARG_INT64(0);
-	token = PG_GETARG_INT64(1);
-	queue_check_primary("complete a job");
-	queue_connect();
 	v[0] = Int64GetDatum(id);
 	v[1] = Int64GetDatum(token);
 	v[2] = queue_running_datum();
-	if (queue_exec(QP_COMPLETE, v, NULL, SPI_OK_DELETE_RETURNING) > 0)
-	{
-		queue_note_completed(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		SPI_finish();
-		PG_RETURN_VOID();
-	}
-	/* grouped, or refused */
 	queue_read_job(QP_JOB_READ, id, &row);
 	if (!row.found || row.group_key == NULL || row.token != token ||
 		strcmp(row.state, "running") != 0)
@@ -702,6 +692,136 @@ queue_complete(PG_FUNCTION_ARGS)
 	}
 	queue_promote(row.queue, row.group_key);
 	queue_note_completed(row.queue);
+}
+
+/* complete(id, token) RETURNS void */
+Datum
+queue_complete(PG_FUNCTION_ARGS)
+{
+	int64		id;
+	int64		token;
+	Datum		v[3];
+
+	args_not_null(fcinfo, 0, "id");
+	args_not_null(fcinfo, 1, "token");
+	id = PG_GETARG_INT64(0);
+	token = PG_GETARG_INT64(1);
+	queue_check_primary("complete a job");
+	queue_connect();
+	v[0] = Int64GetDatum(id);
+	v[1] = Int64GetDatum(token);
+	v[2] = queue_running_datum();
+	if (queue_exec(QP_COMPLETE, v, NULL, SPI_OK_DELETE_RETURNING) > 0)
+		queue_note_completed(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	else
+		queue_complete_slow(id, token);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* One bigint[] argument of complete_many(), deconstructed; its length. */
+static int
+queue_int8_array_arg(FunctionCallInfo fcinfo, int argno, const char *name,
+					 Datum **elems)
+{
+	ArrayType  *arr;
+	bool	   *nulls;
+	int			n;
+
+	args_not_null(fcinfo, argno, name);
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", name)));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s[%d] must not be null", name, i + 1),
+					 errhint("Pass the id and token of each job claim() returned.")));
+	return n;
+}
+
+static int
+queue_cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * complete_many(ids, tokens) RETURNS void: complete() for each
+ * (ids[i], tokens[i]), all or none: the ungrouped jobs in one statement,
+ * then the others one by one, in the order given.
+ */
+Datum
+queue_complete_many(PG_FUNCTION_ARGS)
+{
+	Datum	   *ids;
+	Datum	   *tokens;
+	int			n;
+	int64	   *sorted;
+	int64	   *done;
+	uint64		ndone;
+	Datum		v[3];
+
+	n = queue_int8_array_arg(fcinfo, 0, "ids", &ids);
+	if (queue_int8_array_arg(fcinfo, 1, "tokens", &tokens) != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ids and tokens must have the same length"),
+				 errhint("Pass tokens[i] as the token claim() returned with ids[i].")));
+	if (n > QUEUE_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ids has %d elements, more than %d", n, QUEUE_MAX_BATCH),
+				 errhint("Complete in batches of at most %d jobs.", QUEUE_MAX_BATCH)));
+	sorted = (int64 *) palloc(sizeof(int64) * (n + 1));
+	for (int i = 0; i < n; i++)
+		sorted[i] = DatumGetInt64(ids[i]);
+	qsort(sorted, n, sizeof(int64), queue_cmp_int64);
+	for (int i = 1; i < n; i++)
+		if (sorted[i] == sorted[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("ids has job %lld more than once", (long long) sorted[i]),
+					 errhint("Complete each job once.")));
+	queue_check_primary("complete jobs");
+	if (n == 0)
+		PG_RETURN_VOID();
+
+	queue_connect();
+	v[0] = PG_GETARG_DATUM(0);
+	v[1] = PG_GETARG_DATUM(1);
+	v[2] = queue_running_datum();
+	ndone = queue_exec(QP_COMPLETE_MANY, v, NULL, SPI_OK_DELETE_RETURNING);
+	done = (int64 *) palloc(sizeof(int64) * (ndone + 1));
+	for (uint64 i = 0; i < ndone; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+
+		done[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		queue_note_completed(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2));
+	}
+	if (ndone < (uint64) n)
+	{
+		/* grouped jobs, or refused: each as complete() would, in order */
+		qsort(done, ndone, sizeof(int64), queue_cmp_int64);
+		for (int i = 0; i < n; i++)
+		{
+			int64		id = DatumGetInt64(ids[i]);
+
+			if (ndone == 0 ||
+				bsearch(&id, done, ndone, sizeof(int64), queue_cmp_int64) == NULL)
+				queue_complete_slow(id, DatumGetInt64(tokens[i]));
+		}
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -29,7 +29,7 @@
 
 #define QUEUE_NAME_MAX			200
 #define QUEUE_MAX_JOBS			1000	/* per claim */
-#define QUEUE_MAX_BATCH			10000	/* per enqueue_many */
+#define QUEUE_MAX_BATCH			10000	/* per enqueue_many, complete_many */
 #define QUEUE_MAX_WAIT_USEC		(3600 * USECS_PER_SEC)
 #define QUEUE_REAP_INTERVAL		(100 * 1000)	/* microseconds */
 #define QUEUE_REAP_INTERVAL_HELD	(1000 * 1000)	/* with the horizon held */
@@ -66,6 +66,7 @@ typedef enum QueuePlan
 	QP_PROMOTE,
 	QP_COMPLETE,
 	QP_COMPLETE_GROUPED,
+	QP_COMPLETE_MANY,
 	QP_JOB_READ,
 	QP_JOB_READ_LOCK,
 	QP_FAIL_UPDATE,

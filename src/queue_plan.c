@@ -160,6 +160,7 @@ queue_prepare_plans(void)
 	Oid			fail[5] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
 	Oid			ext[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
 	Oid			iis[3] = {INT8OID, INT8OID, TEXTOID};
+	Oid			many_done[3] = {INT8ARRAYOID, INT8ARRAYOID, TEXTOID};
 	Oid			its[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
 	Oid			rg[2] = {TEXTOID, INT8ARRAYOID};
 	Oid			rd[4] = {TEXTOID, INT8ARRAYOID, TIMESTAMPTZOID, TEXTARRAYOID};
@@ -374,6 +375,13 @@ queue_prepare_plans(void)
 				  " AND token OPERATOR(pg_catalog.=) $2"
 				  " AND state OPERATOR(pg_catalog.=) $3"
 				  " RETURNING queue", 3, iis);
+	/* complete_many(): the ungrouped jobs of ($1[i], $2[i]), one statement */
+	queue_prepare(QP_COMPLETE_MANY,
+				  "DELETE FROM @J@ j USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS c(id, token)"
+				  " WHERE j.id OPERATOR(pg_catalog.=) c.id"
+				  " AND j.token OPERATOR(pg_catalog.=) c.token"
+				  " AND j.state OPERATOR(pg_catalog.=) $3 AND j.group_key IS NULL"
+				  " RETURNING j.id, j.queue", 3, many_done);
 	queue_prepare(QP_JOB_READ,
 				  "SELECT queue, state, token, group_key, attempt, max_attempts"
 				  " FROM @J@ WHERE id OPERATOR(pg_catalog.=) $1", 1, i1);
