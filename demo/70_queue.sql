@@ -38,6 +38,13 @@ SELECT id AS id3, token AS token3 FROM resilience.claim('demo_emails', max_jobs 
 SELECT resilience.complete(:id3, :token3 + 1);
 \set ON_ERROR_STOP 1
 
+-- a batch: claimed together, completed together (all or none)
+SELECT resilience.enqueue_many('demo_emails',
+    ARRAY['{"n": 1}', '{"n": 2}', '{"n": 3}']::jsonb[], priority => 5) IS NOT NULL AS enqueued;
+SELECT array_agg(id) AS ids, array_agg(token) AS tokens
+FROM resilience.claim('demo_emails', max_jobs => 3) \gset
+SELECT resilience.complete_many(:'ids', :'tokens');
+
 -- groups: one job at a time per group, in order
 SELECT resilience.enqueue_many('demo_emails',
     ARRAY['{"step": 1}', '{"step": 2}']::jsonb[], group_key => 'account:7') IS NOT NULL AS enqueued;
