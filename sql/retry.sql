@@ -238,6 +238,25 @@ BEGIN
     CALL resilience.retry_transaction($q$ SELECT 'from DO' AS src $q$, result => r, attempts => a);
     RAISE NOTICE 'result % after % attempt(s)', r, a;
 END $$;
+-- but not after writing in the same transaction: a retry would roll that
+-- write back, and the first attempt commit it (2D000, the write undone);
+-- after a COMMIT it may
+DO $$
+DECLARE r jsonb; a int;
+BEGIN
+    INSERT INTO acct VALUES (8, 8);
+    CALL resilience.retry_transaction($q$ SELECT 1 $q$, result => r, attempts => a);
+END $$;
+SELECT count(*) AS leftover FROM acct WHERE id = 8;
+DO $$
+DECLARE r jsonb; a int;
+BEGIN
+    INSERT INTO acct VALUES (8, 8);
+    COMMIT;
+    CALL resilience.retry_transaction($q$ DELETE FROM acct WHERE id = 8 RETURNING id $q$,
+                                      result => r, attempts => a);
+    RAISE NOTICE 'deleted %', r;
+END $$;
 
 -- inside a PL/pgSQL cursor loop (its portal is held across the commits and
 -- rollbacks), with two failed attempts each time

@@ -44,6 +44,12 @@ RESET client_encoding;
 SELECT count(*) AS committed FROM ac_audit WHERE id = 4;
 -- the same row is fine for a client that can read it
 CALL resilience.retry_transaction($$ INSERT INTO ac_audit VALUES (4) RETURNING id, chr(8364) = U&'\20AC' AS euro $$);
+-- the retried SQL switching the encoding for itself (SET LOCAL, which the
+-- commit undoes, so the result goes out in LATIN1): refused too, no row
+SET client_encoding = 'LATIN1';
+CALL resilience.retry_transaction($$ SET LOCAL client_encoding = 'UTF8'; INSERT INTO ac_audit VALUES (40) RETURNING id, chr(8364) AS euro $$);
+RESET client_encoding;
+SELECT count(*) AS committed FROM ac_audit WHERE id = 40;
 
 -- a result over jsonb's size limit (256 MB): 54000 before the commit, no row
 \set VERBOSITY sqlstate

@@ -97,6 +97,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -312,7 +313,10 @@ retry_check_nonatomic(FunctionCallInfo fcinfo)
 	 * transaction with XACT_FLAGS_PIPELINING once an Execute completes
 	 * without a commit, as PreventInTransactionBlock checks; refuse then, so
 	 * that their work rolls back with this error.  The XID test covers
-	 * servers without that flag.
+	 * servers without that flag, and a DO block or procedure that wrote
+	 * before its CALL (no pipeline there: the flag is not set).  What such
+	 * a block did without writing (an advisory lock, NOTIFY, SET LOCAL) is
+	 * committed with the first attempt, as by any COMMIT in it.
 	 */
 #ifdef XACT_FLAGS_PIPELINING
 	if ((MyXactFlags & XACT_FLAGS_PIPELINING) != 0)
@@ -326,8 +330,8 @@ retry_check_nonatomic(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 				 errmsg("resilience.retry_transaction cannot run after other writes in the same transaction"),
-				 errdetail("Statements sent before the CALL in the same implicit transaction (a pipeline without Sync) have written data, which the procedure would have to commit first."),
-				 errhint("Send a Sync before the CALL (end the pipeline), or put those writes inside the retried SQL.")));
+				 errdetail("Statements before the CALL in the same transaction (earlier in the calling DO block or procedure, or pipelined without a Sync) have written data, which its first attempt would commit, or a retry roll back."),
+				 errhint("COMMIT before the CALL (in a DO block or procedure), send a Sync before it (in a pipeline), or put those writes inside the retried SQL.")));
 }
 
 /*
@@ -354,6 +358,9 @@ typedef enum RetryTxArg
 
 /* escalate_after's default: the attempt after the third failure is alone */
 #define RETRY_DEFAULT_ESCALATE_AFTER 3
+
+/* a DataRow message's bytes besides its one column's text (with margin) */
+#define RETRY_MESSAGE_OVERHEAD 64
 
 /*
  * The lane is an advisory lock (so pg_locks shows it) whose fourth field is
@@ -385,7 +392,15 @@ typedef struct RetryCall
 	MemoryContext attemptcxt;	/* reset at each attempt */
 	MemoryContext errcxt;		/* the last attempt's error; reset likewise */
 	MemoryContext resultcxt;	/* where the result jsonb is built */
-	Jsonb	   *result;			/* set by a successful attempt */
+	Jsonb	   *result;			/* the attempt's result, until it is in tuple */
+	int			lane_wait_ms;	/* what is left of timeout, or -1: none */
+	bool		lane_timed_out; /* the attempt's lane wait hit lane_wait_ms */
+	void	   *reserve;		/* memory the output will need (see below) */
+	bool		to_client;		/* the result goes to the client, not to a
+								 * PL/pgSQL caller's variables */
+	TupleDesc	tupdesc;		/* of the INOUT pair */
+	int32		attempt;		/* the current attempt's number */
+	HeapTuple	tuple;			/* the INOUT pair, built before the commit */
 } RetryCall;
 
 /* Where an attempt was when it failed, which says what to undo. */
@@ -445,42 +460,111 @@ retry_lane_mode(const RetryLane *lane, int32 attempt)
 }
 
 /*
- * After the final commit the result still has to be rendered as text
- * (jsonb's binary send form is the same text) and converted to the client's
- * encoding, and either can fail: the text can exceed 1 GB (escapes make a
- * string up to 6 times longer, a numeric's display scale up to about 2000
- * times), and the client's encoding may lack a character.  Do both here,
- * inside the attempt, where a failure rolls back.  A result below
- * MaxAllocSize / 2048 in the server's own encoding cannot fail, so the
- * common small result is not rendered twice.
+ * Wait for the lane, for at most what is left of the call's timeout (or
+ * lock_timeout, if shorter).  Any role may hold a lane, as any role may take
+ * an advisory lock: a caller with a timeout is never held past it.
+ * LockTimeout is set for this one wait and restored, as guard.c does.
  */
 static void
-retry_check_output(Jsonb *jb)
+retry_lane_wait(RetryCall *call, LOCKMODE mode)
 {
-	int			client = pg_get_client_encoding();
-	int			server = GetDatabaseEncoding();
-	bool		convert;
-	char	   *text;
+	int			saved = LockTimeout;
+	volatile bool ours = call->lane_wait_ms >= 0 &&
+		(LockTimeout == 0 || call->lane_wait_ms < LockTimeout);
 
-	convert = client != server && client != PG_SQL_ASCII && server != PG_SQL_ASCII;
+	if (ours)
+		LockTimeout = Max(call->lane_wait_ms, 1);
+	PG_TRY();
+	{
+		(void) LockAcquire(&call->lane.tag, mode, false, false);
+	}
+	PG_CATCH();
+	{
+		LockTimeout = saved;
+		call->lane_timed_out = ours && geterrcode() == ERRCODE_LOCK_NOT_AVAILABLE;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	LockTimeout = saved;
+}
+
+/*
+ * After the final commit the result still has to be rendered as text
+ * (jsonb's binary send form is the same text), converted to the client's
+ * encoding and copied into the DataRow message, and each step can fail: the
+ * text can exceed what one message holds (escapes make a string up to 6
+ * times longer, a numeric's display scale up to about 2000 times), the
+ * client's encoding may lack a character, and the memory may run out.  So
+ * do them here, inside the attempt, where a failure rolls back: render and
+ * convert (to the client encoding at the attempt's start and the current
+ * one, which differ when the SQL ran SET LOCAL client_encoding, undone by
+ * the commit), check the lengths, and reserve (*reserve, freed just before
+ * the return) the memory the output will take after the commit: the
+ * result's tuple, the text and the converted text with their buffers'
+ * doubling.  A result below MaxAllocSize / 2048 in the server's own
+ * encoding cannot fail but for memory, as any query's output, so the
+ * common small result is neither rendered twice nor reserved for.
+ */
+static void
+retry_check_output(RetryCall *call, Jsonb *jb, int client_before)
+{
+	int			encs[2] = {client_before, pg_get_client_encoding()};
+	int			server = GetDatabaseEncoding();
+	bool		convert = false;
+	char	   *text;
+	Size		textlen;
+	Size		longest;
+	Size		need;
+
+	for (int i = 0; i < 2; i++)
+		if (encs[i] != server && encs[i] != PG_SQL_ASCII && server != PG_SQL_ASCII)
+			convert = true;
 	if (!convert && VARSIZE(jb) <= MaxAllocSize / 2048)
 		return;
 	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	if (convert)
+	textlen = strlen(text);
+	longest = textlen;
+	for (int i = 0; i < 2; i++)
 	{
-		char	   *converted = pg_server_to_client(text, strlen(text));
+		unsigned char *converted;
 
-		if (converted != text)
+		if (encs[i] == server || encs[i] == PG_SQL_ASCII || server == PG_SQL_ASCII ||
+			(i == 1 && encs[1] == encs[0]))
+			continue;
+		converted = pg_do_encoding_conversion((unsigned char *) text, textlen,
+											  server, encs[i]);
+		if ((char *) converted != text)
+		{
+			longest = Max(longest, strlen((char *) converted));
 			pfree(converted);
+		}
 	}
 	pfree(text);
+	/* the DataRow message: a type byte, lengths and the text, in one buffer */
+	if (longest > MaxAllocSize - RETRY_MESSAGE_OVERHEAD)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the result of retry_transaction is too large to send (%zu bytes)", longest),
+				 errdetail("A result's text must fit in one protocol message of at most 1 GB."),
+				 errhint("Return fewer or smaller rows, or write them to a table and read it after the CALL.")));
+	/*
+	 * Sent to the client: jsonb_out's text (its buffer starts at the jsonb's
+	 * size and doubles), the converted text, and the DataRow message (its
+	 * buffer doubles).  Into a PL/pgSQL caller's variable: the copy it takes.
+	 */
+	if (call->to_client)
+		need = Min(2 * Max(textlen, (Size) VARSIZE(jb)), MaxAllocSize) +
+			(longest > textlen ? longest : 0) + Min(2 * longest, MaxAllocSize);
+	else
+		need = VARSIZE(jb);
+	call->reserve = MemoryContextAllocHuge(call->resultcxt, need);
 }
 
 /*
  * One attempt of retry_transaction: take the lane, run the statements in a
  * subtransaction of a fresh transaction, build the result, commit.  Returns
  * NULL on success, with cancel interrupts held (the caller resumes them
- * right before it returns) and call->result set.  On failure, the
+ * right before it returns) and call->tuple set.  On failure, the
  * rolled-back transaction has been replaced by a fresh one, and the error
  * comes back copied into call->errcxt.
  */
@@ -488,6 +572,7 @@ static ErrorData *
 retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 {
 	volatile RetryPhase phase = RETRY_PHASE_LANE;
+	int			client_before = pg_get_client_encoding();
 	ErrorData  *volatile edata = NULL;
 
 	PG_TRY();
@@ -500,7 +585,7 @@ retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 		 * committed or rolled back, so none is concurrent with it.
 		 */
 		if (lanemode != NoLock)
-			(void) LockAcquire(&call->lane.tag, lanemode, false, false);
+			retry_lane_wait(call, lanemode);
 
 		phase = RETRY_PHASE_RUN;
 		BeginInternalSubTransaction(NULL);
@@ -518,8 +603,24 @@ retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		call->result = sqlexec_result_jsonb(&call->res);
 		if (call->result != NULL)
-			retry_check_output(call->result);
+			retry_check_output(call, call->result, client_before);
 		PopActiveSnapshot();
+		/* the rows are in the result now, and the result in the tuple */
+		sqlexec_result_reset(&call->res);
+		{
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			if (call->result != NULL)
+				values[0] = JsonbPGetDatum(call->result);
+			else
+				nulls[0] = true;
+			values[1] = Int32GetDatum(call->attempt);
+			call->tuple = heap_form_tuple(call->tupdesc, values, nulls);
+			if (call->result != NULL)
+				pfree(call->result);
+			call->result = NULL;
+		}
 
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(call->attemptcxt);
@@ -553,6 +654,16 @@ retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 		{
 			pfree(call->result);
 			call->result = NULL;
+		}
+		if (call->reserve != NULL)
+		{
+			pfree(call->reserve);
+			call->reserve = NULL;
+		}
+		if (call->tuple != NULL)
+		{
+			heap_freetuple(call->tuple);
+			call->tuple = NULL;
 		}
 	}
 	PG_END_TRY();
@@ -612,8 +723,6 @@ retry_transaction(PG_FUNCTION_ARGS)
 	TimestampTz started;
 	int32		attempt;
 	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 	HeapTuple	tuple;
 
 	retry_check_nonatomic(fcinfo);
@@ -630,6 +739,13 @@ retry_transaction(PG_FUNCTION_ARGS)
 	 */
 	memset(&call, 0, sizeof(call));
 	call.resultcxt = entrycxt;
+	call.tupdesc = tupdesc;
+	/*
+	 * A PL/pgSQL caller (a DO block, a procedure) is in a nonatomic SPI
+	 * connection of its own, and takes the result into its variables; a
+	 * top-level CALL sends it to the client.
+	 */
+	call.to_client = !SPI_inside_nonatomic_context();
 	call.callcxt = AllocSetContextCreate(entrycxt, "resilience retry_transaction",
 										 ALLOCSET_DEFAULT_SIZES);
 	call.attemptcxt = AllocSetContextCreate(call.callcxt, "resilience retry attempt",
@@ -682,13 +798,26 @@ retry_transaction(PG_FUNCTION_ARGS)
 		Assert(!FirstSnapshotSet);
 		XactIsoLevel = isolation;
 
+		/* the lane is waited for within what is left of timeout */
+		call.lane_wait_ms = -1;
+		call.lane_timed_out = false;
+		if (policy.timeout_us >= 0)
+		{
+			int64		left = policy.timeout_us - (GetCurrentTimestamp() - started);
+
+			call.lane_wait_ms = (int) Min(Max((left + 999) / 1000, 1), (int64) INT_MAX);
+		}
+		call.attempt = attempt;
 		lasterr = retry_transaction_attempt(&call,
 											retry_lane_mode(&call.lane, attempt));
 		if (lasterr == NULL)
 			break;
 
 		sqlexec_result_reset(&call.res);
-		if (lasterr->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		if (call.lane_timed_out)
+			why = psprintf("resilience.retry_transaction: gave up after %d attempt%s (timeout, waiting for the retry lane)",
+						   attempt - 1, attempt == 2 ? "" : "s");
+		else if (lasterr->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			why = psprintf("resilience.retry_transaction: attempt %d of %d was canceled",
 						   attempt, policy.max_attempts);
 		else if (!retry_code_listed(&policy, lasterr->sqlerrcode))
@@ -741,13 +870,11 @@ retry_transaction(PG_FUNCTION_ARGS)
 	 */
 	SPI_finish();
 	MemoryContextSwitchTo(entrycxt);
-	if (call.result != NULL)
-		values[0] = JsonbPGetDatum(call.result);
-	else
-		nulls[0] = true;
-	values[1] = Int32GetDatum(attempt);
-	tuple = heap_form_tuple(tupdesc, values, nulls);
 	MemoryContextDelete(call.callcxt);
+	/* what was reserved for the output is the output's to take now */
+	if (call.reserve != NULL)
+		pfree(call.reserve);
+	tuple = call.tuple;
 	RESUME_CANCEL_INTERRUPTS();
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }

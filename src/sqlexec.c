@@ -114,6 +114,9 @@ sqlexec_check_statements(SPIPlanPtr spiplan)
 	}
 }
 
+static void sqlexec_build_check(SqlexecPlan *plan, SPIPlanPtr spiplan, int nparams,
+								Oid paramtype, MemoryContext cxt);
+
 /* Parse, analyse and plan sql into a new cache entry (not yet inserted). */
 static SqlexecPlan *
 sqlexec_build(const char *sql, int nparams, Oid paramtype, const char *key,
@@ -136,9 +139,27 @@ sqlexec_build(const char *sql, int nparams, Oid paramtype, const char *key,
 
 	spiplan = spiplan_prepare_params(sql, sqlexec_parser_setup, plan,
 									 CURSOR_OPT_PARALLEL_OK);
-	/* freed with the entry, or with SPI's context if the checks fail */
 	plan->entry.plan = spiplan;
 
+	/* the SPI plan lives in SPI's procedure context: free it on failure */
+	PG_TRY();
+	{
+		sqlexec_build_check(plan, spiplan, nparams, paramtype, cxt);
+	}
+	PG_CATCH();
+	{
+		plan->entry.plan = NULL;
+		SPI_freeplan(spiplan);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return plan;
+}
+
+static void
+sqlexec_build_check(SqlexecPlan *plan, SPIPlanPtr spiplan, int nparams,
+					Oid paramtype, MemoryContext cxt)
+{
 	sqlexec_check_statements(spiplan);
 
 	if (plan->nparamtypes > nparams)
@@ -148,7 +169,7 @@ sqlexec_build(const char *sql, int nparams, Oid paramtype, const char *key,
 				 errdetail("params has %d element%s.", nparams,
 						   nparams == 1 ? "" : "s")));
 	if (paramtype != TEXTOID)
-		return plan;			/* values are bound as they are */
+		return;				/* values are bound as they are */
 
 	plan->inputs = MemoryContextAllocZero(cxt, sizeof(FmgrInfo) * (nparams + 1));
 	plan->ioparams = MemoryContextAllocZero(cxt, sizeof(Oid) * (nparams + 1));
@@ -167,7 +188,6 @@ sqlexec_build(const char *sql, int nparams, Oid paramtype, const char *key,
 		getTypeInputInfo(plan->paramtypes[i], &typinput, &plan->ioparams[i]);
 		fmgr_info_cxt(typinput, &plan->inputs[i], cxt);
 	}
-	return plan;
 }
 
 /* Number of parameters in params (NULL array: 0); 22023 if not 1-D. */

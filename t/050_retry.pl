@@ -5,7 +5,10 @@
 #    more remain) keeps the invariant with 0 failed transactions, while the
 #    same transaction without retries fails;
 #  - statements pipelined before the CALL (a write, or a NOTIFY, which leaves
-#    no XID) are refused, not committed behind the caller's back.
+#    no XID) are refused, not committed behind the caller's back;
+#  - memory stays flat over attempts refused while their SQL is prepared
+#    (a SAVEPOINT, 0A000, listed in retry_on): each frees its plan;
+#  - the wait for a lane another role holds ends within the call's timeout.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -156,6 +159,63 @@ $listener->finish;
 like($lout, qr/payload "control"/, 'the listener got the control notification');
 unlike($lout, qr/payload "leaked"/,
 	'the NOTIFY pipelined before the refused CALL was not sent');
+
+# Memory of attempts refused at preparation: the backend's RSS over 3 s of
+# them (thousands of attempts a second), which grew 60 MB a second while
+# each left its plan in the call's SPI context.
+sub rss_kb
+{
+	my ($pid) = @_;
+	open(my $st, '<', "/proc/$pid/status") or return undef;
+	while (<$st>) { return $1 if /^VmRSS:\s+(\d+)/; }
+	return undef;
+}
+my ($lout2, $lerr2) = ('', '');
+my $leaky = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $node->connstr('postgres') . ' application_name=leaky', '-c',
+	  q{CALL resilience.retry_transaction('SELECT 1; SAVEPOINT a', retry_on => '{0A000}', }
+	  . q{max_attempts => 100000000, base_delay => '1us', max_delay => '1us', timeout => '5s')} ],
+	'>', \$lout2, '2>', \$lerr2);
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'leaky'})
+  or die "the refused CALL never started";
+my $lpid = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE application_name = 'leaky'});
+sleep 1;
+my $rss1 = rss_kb($lpid);
+sleep 3;
+my $rss2 = rss_kb($lpid);
+$leaky->finish;
+SKIP:
+{
+	skip 'no /proc/PID/status', 1 unless defined $rss1 && defined $rss2;
+	cmp_ok($rss2 - $rss1, '<', 20000,
+		"RSS over 3 s of attempts refused at preparation: $rss1 kB, then $rss2 kB");
+}
+like($lerr2, qr/gave up after \d+ attempts \(timeout\)/,
+	'the refused CALL gave up at its timeout');
+
+# A lane held exclusively by another role's long attempt: a call with a
+# timeout waits for it no longer than that, and says why it gave up.
+$node->safe_psql('postgres', 'CREATE ROLE lane_hog LOGIN');
+my ($hout, $herr) = ('', '');
+my $hog = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $node->connstr('postgres') . ' user=lane_hog application_name=hog', '-c',
+	  q{CALL resilience.retry_transaction('SELECT pg_sleep(4)', escalate_after => 0)} ],
+	'>', \$hout, '2>', \$herr);
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'hog' AND wait_event = 'PgSleep'})
+  or die "the lane holder never started";
+my $t0 = time;
+my ($ret, $wout, $werr) = $node->psql('postgres',
+	q{CALL resilience.retry_transaction('SELECT 1', timeout => '500ms')});
+my $waited = time - $t0;
+isnt($ret, 0, 'the call waiting for the held lane failed');
+like($werr, qr/lock timeout.*gave up after 0 attempts \(timeout, waiting for the retry lane\)/s,
+	'it gave up at its timeout, waiting for the lane');
+cmp_ok($waited, '<', 2.5, "it waited about its timeout (${waited} s), not for the holder (4 s)");
+$hog->finish;
+like($hout, qr/pg_sleep/, 'the lane holder committed');
 
 $node->stop;
 done_testing();
