@@ -34,6 +34,24 @@ SELECT id FROM resilience.page(NULL::secret, 'id',
     after => resilience.cursor_of(ROW(2, 'b')::secret, 'id'));
 RESET ROLE;
 
+-- a table the role may read but, lacking USAGE on its schema, not name:
+-- refused by OID too, also when the backend has the plan cached for a role
+-- that may (a pooler's SET ROLE)
+CREATE SCHEMA ks_hidden;
+CREATE TABLE ks_hidden.st (id int PRIMARY KEY, v text);
+INSERT INTO ks_hidden.st VALUES (1, 'hidden');
+GRANT SELECT ON ks_hidden.st TO regress_ks_noacl;
+SELECT 'ks_hidden.st'::regclass::oid AS hidden_oid \gset
+SET ROLE regress_ks_noacl;
+SELECT resilience.page_json(:hidden_oid, 'id');
+RESET ROLE;
+SELECT resilience.page_json(:hidden_oid, 'id')->'rows' AS owner_rows;
+SET ROLE regress_ks_noacl;
+SELECT resilience.page_json(:hidden_oid, 'id');
+SELECT * FROM resilience.page(NULL::ks_hidden.st, 'id');
+RESET ROLE;
+DROP SCHEMA ks_hidden CASCADE;
+
 DROP VIEW secret_v;
 DROP TABLE secret;
 DROP OWNED BY regress_ks_noacl;

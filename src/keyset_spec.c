@@ -51,6 +51,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
@@ -661,6 +662,23 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 		pg_attribute_aclcheck_all(relid, GetUserId(), ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
 		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
 					   get_rel_name(relid));
+
+	/*
+	 * And USAGE on its schema, which the query's name lookup checks only
+	 * when it is planned: a plan cached for another role (a pooler's SET
+	 * ROLE) must not let a role read a table it could not name.
+	 */
+	{
+		Oid			nsp = get_rel_namespace(relid);
+
+#if PG_VERSION_NUM >= 160000
+		aclresult = object_aclcheck(NamespaceRelationId, nsp, GetUserId(), ACL_USAGE);
+#else
+		aclresult = pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE);
+#endif
+		if (aclresult != ACLCHECK_OK)
+			aclcheck_error(aclresult, OBJECT_SCHEMA, get_namespace_name(nsp));
+	}
 	LockRelationOid(relid, AccessShareLock);
 
 	keyset_init_caches();
