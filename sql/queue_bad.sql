@@ -2,22 +2,7 @@
 -- nothing behind.
 \set VERBOSITY default
 SET resilience.clock_override = '2030-01-01 12:00:00+00';
--- errors naming a job id or token, with the numbers masked: ids depend on
--- the suites run before in this database
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text; v_msg text; v_detail text; v_hint text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-                            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-    RETURN regexp_replace(concat_ws(E'\n', v_state || ': ' || v_msg, nullif(v_detail, ''), nullif(v_hint, '')),
-                          '(job|token) -?[0-9]+', '\1 N', 'g');
-END
-$$;
+\i sql/include/queue_try.sql
 SELECT resilience.create_queue('q');
 
 -- queue names

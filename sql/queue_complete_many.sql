@@ -3,20 +3,7 @@
 -- a stale token, a duplicate or a bad array refuses the whole call.
 \set VERBOSITY default
 SET resilience.clock_override = '2030-01-01 12:00:00+00';
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_state text; v_msg text; v_detail text; v_hint text;
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-                            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-    RETURN regexp_replace(concat_ws(E'\n', v_state || ': ' || v_msg, nullif(v_detail, ''), nullif(v_hint, '')),
-                          '(job|token) -?[0-9]+', '\1 N', 'g');
-END
-$$;
+\i sql/include/queue_try.sql
 SELECT resilience.create_queue('many');
 CREATE TABLE pg_temp.claimed AS SELECT 0::bigint AS id, 0::bigint AS token LIMIT 0;
 
