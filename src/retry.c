@@ -498,10 +498,10 @@ retry_lane_wait(RetryCall *call, LOCKMODE mode)
  * do them here, inside the attempt, where a failure rolls back: render and
  * convert (to the client encoding at the attempt's start and the current
  * one, which differ when the SQL ran SET LOCAL client_encoding, undone by
- * the commit), check the lengths, and reserve (*reserve, freed just before
- * the return) the memory the output will take after the commit: the
- * result's tuple, the text and the converted text with their buffers'
- * doubling.  A result below MaxAllocSize / 2048 in the server's own
+ * the commit), check the lengths, and reserve (call->reserve, freed before
+ * the return) the memory the output will take after the commit (the
+ * tuple is built before it): the text and the converted text with their
+ * buffers' doubling.  A result below MaxAllocSize / 2048 in the server's own
  * encoding cannot fail but for memory, as any query's output, so the
  * common small result is neither rendered twice nor reserved for.
  */
