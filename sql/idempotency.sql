@@ -172,6 +172,24 @@ REVOKE ALL ON SEQUENCE payments_id_seq FROM regress_idem_alice, regress_idem_bob
 DROP ROLE regress_idem_alice;
 DROP ROLE regress_idem_bob;
 
+-- a record that expires while its own transaction still runs is replayed,
+-- not taken over: the request ran once and its effects are not yet visible
+-- to anyone else
+BEGIN;
+SELECT resilience.idempotent('ttl-inside', 'INSERT INTO payments (account, amount) VALUES (300, 1) RETURNING account',
+                             ttl => '10 ms')->'replayed' AS first_replayed;
+SELECT pg_sleep(0.05);
+SELECT resilience.idempotent('ttl-inside', 'INSERT INTO payments (account, amount) VALUES (300, 1) RETURNING account',
+                             ttl => '10 ms')->'replayed' AS second_replayed;
+SELECT count(*) AS account_300_rows FROM payments WHERE account = 300;
+ROLLBACK;
+
+-- a request that deletes its own record: 55000, nothing recorded
+\set VERBOSITY sqlstate
+SELECT resilience.idempotent('self-delete', 'DELETE FROM resilience.idempotency_store WHERE key = ''self-delete'' RETURNING 1');
+\set VERBOSITY default
+SELECT count(*) AS self_delete_rows FROM resilience.idempotency_store WHERE key = 'self-delete';
+
 -- labels
 SELECT p.oid::regprocedure, provolatile, proisstrict, proparallel
 FROM pg_proc p

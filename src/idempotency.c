@@ -188,10 +188,11 @@ idempotency_prepare_plans(void)
 
 	/* forget_plan last: set only once every plan is built */
 	spiplan_saved(&read_plan,
-				  psprintf("SELECT fingerprint, result, xmin FROM %s"
+				  psprintf("SELECT fingerprint, result, xmin,"
+						   " expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()"
+						   " FROM %s"
 						   " WHERE role_id OPERATOR(pg_catalog.=) $1"
 						   " AND key OPERATOR(pg_catalog.=) $2"
-						   " AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()"
 						   " FOR KEY SHARE", store_name),
 				  2, key_types);
 	spiplan_saved(&insert_plan,
@@ -623,7 +624,10 @@ idempotency_run(PG_FUNCTION_ARGS)
 				 errmsg("idempotency key is too long"),
 				 errdetail("The key has %d bytes; the limit is %d.",
 						   (int) VARSIZE_ANY_EXHDR(key), IDEMPOTENCY_MAX_KEY_BYTES)));
-	if (args_interval_usec(ttl, "ttl") <= 0)
+	if (args_interval_usec(ttl, "ttl") <= 0 ||
+		DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												TimestampTzGetDatum(GetCurrentTimestamp()),
+												PointerGetDatum(ttl))) <= GetCurrentTimestamp())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be a positive interval"),
@@ -664,8 +668,26 @@ idempotency_run(PG_FUNCTION_ARGS)
 				elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
 			if (SPI_processed == 1)
 			{
-				reply = idempotency_replay(key, fingerprint, values, callcxt, startsnap);
-				break;
+				bool		isnull;
+				bool		expired = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+																 SPI_tuptable->tupdesc, 4, &isnull));
+				TransactionId xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+																		 SPI_tuptable->tupdesc, 3, &isnull));
+
+				/*
+				 * A live record, or one whose writer is this transaction or was
+				 * still running when this call began (we waited for it, or
+				 * overlapped it): replay.  Only a record that was already
+				 * committed and expired before this call may be taken over;
+				 * otherwise a request longer than ttl runs twice.
+				 */
+				if (!expired ||
+					TransactionIdIsCurrentTransactionId(xmin) ||
+					(startsnap != NULL && XidInMVCCSnapshot(xmin, startsnap)))
+				{
+					reply = idempotency_replay(key, fingerprint, values, callcxt, startsnap);
+					break;
+				}
 			}
 
 			/*
@@ -706,8 +728,15 @@ idempotency_run(PG_FUNCTION_ARGS)
 			rvalues[1] = values[1];
 			rvalues[2] = PointerGetDatum(result);
 			rc = SPI_execute_plan(record_plan, rvalues, rnulls, false, 0);
-			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+			if (rc != SPI_OK_UPDATE)
 				elog(ERROR, "recording idempotency result failed: %s", SPI_result_code_string(rc));
+			if (SPI_processed != 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("idempotency record of key \"%s\" vanished while its request ran",
+								text_to_cstring(key)),
+						 errdetail("The request deleted or re-keyed its own record in resilience.idempotency_store."),
+						 errhint("Do not write resilience.idempotency_store from inside the request.")));
 			stats_idempotency_first();
 
 			old = MemoryContextSwitchTo(callcxt);
