@@ -1474,3 +1474,24 @@ GRANT SELECT ON resilience.schedules TO @extowner@ WITH GRANT OPTION;
 
 COMMENT ON VIEW resilience.schedules IS
 'every schedule: cron, queue, payload, next run, last period enqueued and its job, jobs enqueued and periods folded by backfill';
+
+-- idempotency_purge() skips locked records instead of waiting for them
+CREATE OR REPLACE FUNCTION resilience.idempotency_purge()
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- a record some transaction has locked (a call replaying or taking it
+    -- over, or any role's SELECT ... FOR KEY SHARE) is left for the next
+    -- purge: waiting for it would let any role stall or fail the purge
+    WITH doomed AS (
+        SELECT s.ctid FROM resilience.idempotency_store s
+        WHERE s.expires_at <= pg_catalog.clock_timestamp()
+        FOR UPDATE SKIP LOCKED),
+    gone AS (
+        DELETE FROM resilience.idempotency_store s
+        USING doomed d
+        WHERE s.ctid = d.ctid
+        RETURNING 1)
+    SELECT pg_catalog.count(*) FROM gone
+$$;

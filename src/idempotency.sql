@@ -63,9 +63,17 @@ RETURNS bigint
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH gone AS (
-        DELETE FROM resilience.idempotency_store
-        WHERE expires_at <= pg_catalog.clock_timestamp()
+    -- a record some transaction has locked (a call replaying or taking it
+    -- over, or any role's SELECT ... FOR KEY SHARE) is left for the next
+    -- purge: waiting for it would let any role stall or fail the purge
+    WITH doomed AS (
+        SELECT s.ctid FROM resilience.idempotency_store s
+        WHERE s.expires_at <= pg_catalog.clock_timestamp()
+        FOR UPDATE SKIP LOCKED),
+    gone AS (
+        DELETE FROM resilience.idempotency_store s
+        USING doomed d
+        WHERE s.ctid = d.ctid
         RETURNING 1)
     SELECT pg_catalog.count(*) FROM gone
 $$;
