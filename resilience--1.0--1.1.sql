@@ -77,6 +77,7 @@ AS $$
 DECLARE
     v_takes text[];
     v_null text;
+    v_now timestamptz;
 BEGIN
     IF lease_check_args.func IS NULL THEN
         RAISE EXCEPTION 'func must not be null'
@@ -110,7 +111,10 @@ BEGIN
         RAISE EXCEPTION 'lease name must not be empty'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF 'ttl' = ANY (v_takes) AND lease_check_args.ttl <= interval '0' THEN
+    -- judged on the calendar, as expires_at will be: '-2 months 60 days 1 min'
+    -- compares greater than interval '0' yet lands in the past in some months
+    v_now := clock_timestamp();
+    IF 'ttl' = ANY (v_takes) AND v_now + lease_check_args.ttl <= v_now THEN
         RAISE EXCEPTION 'ttl must be a positive interval'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use the longest time the holder may run without renewing, such as ''30s''.';

@@ -84,6 +84,11 @@ SELECT resilience.lease_acquire('', 'node-a', '1 min');
 SELECT resilience.lease_acquire('x', '', '1 min');
 SELECT resilience.lease_acquire('x', 'node-a', '0');
 SELECT resilience.lease_acquire('x', 'node-a', '-1 s');
+-- greater than zero with 30-day months, but always in the past on the
+-- calendar (a year is 365 or 366 days): refused
+SELECT interval '-12 months 364 days' > interval '0' AS compares_positive;
+SELECT resilience.lease_acquire('x', 'node-a', '-12 months 364 days');
+SELECT resilience.lease_renew('x', 'node-a', 1, '-12 months 364 days');
 SELECT resilience.lease_acquire(NULL, 'node-a', '1 min');
 SELECT resilience.lease_acquire('x', NULL, '1 min');
 SELECT resilience.lease_acquire('x', 'node-a', NULL);
