@@ -16,7 +16,11 @@
  * wait until that transaction ends, and then it either finds the committed
  * record (and replays it) or, when the claimer rolled back, inserts its own.
  * A first call thus costs one insert, the request, and one update.  An
- * expired record is taken over with an UPDATE ... WHERE expired, which
+ * expired record is replayed all the same when its writer is this
+ * transaction or was still running when the call began (ttl counts from
+ * the claim, so a request longer than ttl would otherwise run twice); only
+ * one committed and expired before that is taken over, with an UPDATE
+ * ... WHERE expired, which
  * serialises with a concurrent purge through the row lock: whichever comes
  * second re-checks the row and finds it no longer expired, or gone.
  *
@@ -25,8 +29,8 @@
  * record would make every later claimer's unique check wait for the
  * replaying transaction.  The replay's read takes FOR KEY SHARE, which
  * blocks no claimer or takeover but keeps a purge from deleting the record
- * under it (the purge waits; a record it already deleted is skipped, and
- * the next round claims the key afresh).
+ * under it (the purge skips a locked record; a record it already deleted
+ * is not found, and the next round claims the key afresh).
  *
  * Under REPEATABLE READ or SERIALIZABLE a claimer whose snapshot predates
  * the owner's commit gets a serialization failure (40001) from ON CONFLICT
@@ -662,7 +666,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 
 		if (!claimed)
 		{
-			/* A live, committed (or our own) record: replay it. */
+			/* A record exists: replay it, unless it expired before this call. */
 			rc = SPI_execute_plan(read_plan, values, NULL, false, 1);
 			if (rc != SPI_OK_SELECT)
 				elog(ERROR, "reading idempotency record failed: %s", SPI_result_code_string(rc));
