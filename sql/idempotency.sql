@@ -184,10 +184,10 @@ SELECT resilience.idempotent('ttl-inside', 'INSERT INTO payments (account, amoun
 SELECT count(*) AS account_300_rows FROM payments WHERE account = 300;
 ROLLBACK;
 
--- a request that deletes its own record: 55000, nothing recorded
 \set VERBOSITY sqlstate
 -- a ttl that compares positive but lands in the past on the calendar: 22023
 SELECT resilience.idempotent('calendar-ttl', 'SELECT 1', ttl => '-12 months 364 days');
+-- a request that deletes its own record: 55000, nothing recorded
 SELECT resilience.idempotent('self-delete', 'DELETE FROM resilience.idempotency_store WHERE key = ''self-delete'' RETURNING 1');
 \set VERBOSITY default
 SELECT count(*) AS self_delete_rows FROM resilience.idempotency_store WHERE key = 'self-delete';

@@ -601,6 +601,7 @@ idempotency_run(PG_FUNCTION_ARGS)
 	text	   *sql;
 	ArrayType  *params;
 	Interval   *ttl;
+	TimestampTz now;
 	Oid			elemtype;
 	bytea	   *fingerprint;
 	Datum		values[4];
@@ -628,10 +629,12 @@ idempotency_run(PG_FUNCTION_ARGS)
 				 errmsg("idempotency key is too long"),
 				 errdetail("The key has %d bytes; the limit is %d.",
 						   (int) VARSIZE_ANY_EXHDR(key), IDEMPOTENCY_MAX_KEY_BYTES)));
+	/* positive on the calendar too, as expires_at is computed */
+	now = GetCurrentTimestamp();
 	if (args_interval_usec(ttl, "ttl") <= 0 ||
 		DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												TimestampTzGetDatum(GetCurrentTimestamp()),
-												PointerGetDatum(ttl))) <= GetCurrentTimestamp())
+												TimestampTzGetDatum(now),
+												PointerGetDatum(ttl))) <= now)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ttl must be a positive interval"),
