@@ -78,6 +78,57 @@ SELECT lit_same('id', NULL, 'c >= $1', ARRAY['ab']) AS char_param,
        lit_same('id', NULL, 'tz < $1', ARRAY['2024-02-01 05:00:00+00']) AS tz_param,
        lit_same('id', NULL, 'iv < $1', ARRAY['-1 day']) AS interval_param;
 
+-- an array holding NULL elements is written as ARRAY[...]::type, which
+-- reads back the same under array_nulls = off (where '{NULL}' is the string
+-- NULL, or an error for a number); other arrays keep their literals
+CREATE TABLE lit_arr (id int PRIMARY KEY, a int[], t text[]);
+INSERT INTO lit_arr VALUES
+ (1, '{1,NULL}', '{x,NULL}'),
+ (2, '{1,2}', '{"NULL",y}'),
+ (3, '{{1,NULL},{NULL,4}}', '{{NULL,"a,b"},{"O''Brien",NULL}}'),
+ (4, '{NULL}', '{NULL}'),
+ (5, '[0:1]={5,6}', '{}'),
+ (6, NULL, NULL);
+CREATE FUNCTION lit_arr_same(col text, cursor_id int, filter text DEFAULT NULL,
+                             params text[] DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    cur text;
+    q text;
+    via_page text;
+    via_sql text;
+BEGIN
+    IF cursor_id IS NOT NULL THEN
+        EXECUTE format('SELECT resilience.cursor_of(l, %L) FROM lit_arr l WHERE id = $1', col)
+            INTO cur USING cursor_id;
+    END IF;
+    q := resilience.page_sql('lit_arr', col, after => cur, filter => filter, params => params,
+                             page_size => 100);
+    SELECT string_agg(p.id::text, ',') INTO via_page
+        FROM resilience.page(NULL::lit_arr, col, after => cur, filter => filter, params => params,
+                             page_size => 100) p;
+    PERFORM set_config('array_nulls', 'off', true);
+    EXECUTE format('SELECT string_agg(s.id::text, '','') FROM (%s) s', q) INTO via_sql;
+    PERFORM set_config('array_nulls', 'on', true);
+    RETURN CASE WHEN via_page IS NOT DISTINCT FROM via_sql THEN 'same: ' || via_page
+                ELSE format('page() %s, page_sql %s', via_page, via_sql) END;
+END
+$$;
+SELECT col, cursor_id, lit_arr_same(col, cursor_id) AS rows
+FROM unnest(ARRAY['a', 't']) AS col, unnest(ARRAY[1, 3, 4]) AS cursor_id
+ORDER BY col, cursor_id;
+SELECT lit_arr_same('id', NULL, 'a = $1', ARRAY['{1,NULL}']) AS int_param,
+       lit_arr_same('id', NULL, 't = $1', ARRAY['{NULL}']) AS text_param,
+       lit_arr_same('id', NULL, 't = $1', ARRAY['{"NULL",y}']) AS quoted_param;
+-- the literals: constructors only where an element is NULL; the lower bound
+-- of 0 keeps its literal
+SELECT l.id, substring(resilience.page_sql('lit_arr', col, assume_unique => true,
+                                           after => resilience.cursor_of(l, col, true))
+                       FROM 'WHERE (.*?) ORDER') AS written
+FROM lit_arr l, unnest(ARRAY['a', 't']) AS col
+WHERE l.id IN (1, 2, 3, 5)
+ORDER BY col, l.id;
+
 -- what the literals look like: types as page() binds them (bpchar, not
 -- character, which means char(1)), floats to the last digit, dates in ISO
 RESET ALL;

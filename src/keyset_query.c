@@ -40,6 +40,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "parser/scanner.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -276,18 +277,76 @@ keyset_type_sql(Oid typid)
 }
 
 /*
+ * The elements of dimension dim of an array, from element *next on, as
+ * ARRAY[...] constructors nested as deep as the array's dimensions.
+ */
+static void
+keyset_array_sql(StringInfo out, ArrayType *a, int dim, int *next,
+				 Datum *elems, bool *nulls, Oid elemtype)
+{
+	appendStringInfoString(out, "ARRAY[");
+	for (int i = 0; i < ARR_DIMS(a)[dim]; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(out, ',');
+		if (dim + 1 < ARR_NDIM(a))
+			keyset_array_sql(out, a, dim + 1, next, elems, nulls, elemtype);
+		else
+		{
+			appendStringInfoString(out, keyset_literal(elems[*next], nulls[*next], elemtype));
+			(*next)++;
+		}
+	}
+	appendStringInfoChar(out, ']');
+}
+
+/*
  * A value as a typed SQL literal: 'text'::schema.type, or NULL::schema.type.
  * Call between keyset_literals_begin() and _end(), so the text reads back as
  * the same value under any session's settings.
+ *
+ * An array holding NULL elements is written as ARRAY[...]::type instead:
+ * its literal '{NULL}' reads as the string NULL under array_nulls = off.
+ * An array whose lower bounds are not all 1 keeps its literal
+ * ('[0:1]={...}'), which no constructor can write.
  */
 char *
 keyset_literal(Datum v, bool isnull, Oid typid)
 {
 	Oid			outfunc;
 	bool		isvarlena;
+	Oid			elemtype;
 
 	if (isnull)
 		return psprintf("NULL::%s", keyset_type_sql(typid));
+	elemtype = get_element_type(getBaseType(typid));
+	if (OidIsValid(elemtype))
+	{
+		ArrayType  *a = DatumGetArrayTypeP(v);
+		bool		ones = true;
+
+		for (int d = 0; d < ARR_NDIM(a); d++)
+			ones = ones && ARR_LBOUND(a)[d] == 1;
+		if (ones && array_contains_nulls(a))
+		{
+			int16		elmlen;
+			bool		elmbyval;
+			char		elmalign;
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+			int			next = 0;
+			StringInfoData out;
+
+			get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+			deconstruct_array(a, elemtype, elmlen, elmbyval, elmalign,
+							  &elems, &nulls, &n);
+			initStringInfo(&out);
+			keyset_array_sql(&out, a, 0, &next, elems, nulls, elemtype);
+			appendStringInfo(&out, "::%s", keyset_type_sql(typid));
+			return out.data;
+		}
+	}
 	getTypeOutputInfo(typid, &outfunc, &isvarlena);
 	return psprintf("%s::%s", quote_literal_cstr(OidOutputFunctionCall(outfunc, v)),
 					keyset_type_sql(typid));
