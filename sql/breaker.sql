@@ -188,6 +188,17 @@ SELECT resilience.breaker_record('pre2000', false) FROM generate_series(1, 5);
 SELECT calls, failures FROM resilience.breakers WHERE name = 'pre2000';
 SET resilience.clock_override = '2026-01-01 00:00:00+00';
 
+-- a clock moved back across the whole range leaves an open breaker open:
+-- now - opened_at overflowed, wrapped and read as open_for gone by
+SET resilience.clock_override = '294276-12-31 23:59:59+00';
+SELECT resilience.breaker_allow('wrap', open_for => '1 second', min_calls => 1);
+SELECT resilience.breaker_record('wrap', false);
+SET resilience.clock_override = '4713-01-01 00:00:00+00 BC';
+SELECT resilience.breaker_allow('wrap', open_for => '1 second', min_calls => 1) AS allowed_after_going_back,
+       resilience.breaker_state('wrap');
+SET resilience.clock_override = '2026-01-01 00:00:00+00';
+SELECT resilience.breaker_reset('wrap');
+
 -- an open breaker whose next probe lies past the last timestamp keeps the view readable
 SELECT resilience.breaker_allow('forever', min_calls => 1, open_for => '106751000 days');
 SELECT resilience.breaker_record('forever', false);

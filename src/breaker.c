@@ -37,7 +37,7 @@
  * count of probes is one atomic step for all backends.
  *
  * Eviction (resilience.max_breakers reached): 5% of the table at a time,
- * the closed or disabled breakers used least recently first, then, when
+ * the closed breakers used least recently first, then, when
  * there are not enough of those, the open and half-open ones used least
  * recently, all of one database: the inserting one if it holds at least its
  * share of them, else the one holding the most (shmem_evict_costly), so
@@ -46,9 +46,10 @@
  * min_calls of them open it again, as after a restart; but keeping every
  * open breaker would let any role that may call breaker_allow fill the
  * table with breakers that never close (open_for is the caller's) and
- * refuse every new breaker of every database.  A forced-open breaker
- * (breaker_force, an operator's) is never dropped: if every breaker is
- * forced open, creating one more fails with 53400.
+ * refuse every new breaker of every database.  A forced-open or disabled
+ * breaker (breaker_force, an operator's) is never dropped, or any role
+ * could undo an operator's decision by filling the table: if every breaker
+ * is forced open or disabled, creating one more fails with 53400.
  *
  *-------------------------------------------------------------------------
  */
@@ -202,6 +203,22 @@ breaker_bucket_us(int64 window_us)
 	return Max(window_us / BREAKER_BUCKETS + (window_us % BREAKER_BUCKETS != 0), 1);
 }
 
+/*
+ * Whether at least us microseconds have passed from since to now.  Both are
+ * valid timestamps, whose difference can exceed int64 when
+ * resilience.clock_override moves the clock across the whole range: a
+ * clock moved back has not passed anything.
+ */
+static bool
+breaker_elapsed(TimestampTz now, TimestampTz since, int64 us)
+{
+	int64		d;
+
+	if (now < since)
+		return false;
+	return pg_sub_s64_overflow(now, since, &d) || d >= us;
+}
+
 /* Empty the window. */
 static void
 breaker_clear_window(BreakerEntry *e)
@@ -322,7 +339,7 @@ breaker_allow(PG_FUNCTION_ARGS)
 			allowed = false;
 			break;
 		case BREAKER_OPEN:
-			if (now - e->opened_at < config.open_for_us)
+			if (!breaker_elapsed(now, e->opened_at, config.open_for_us))
 			{
 				allowed = false;
 				break;
@@ -331,7 +348,7 @@ breaker_allow(PG_FUNCTION_ARGS)
 			/* FALLTHROUGH */
 		case BREAKER_HALF_OPEN:
 			if (e->admitted >= config.probes &&
-				now - e->round_at >= config.open_for_us)
+				breaker_elapsed(now, e->round_at, config.open_for_us))
 			{
 				/* the probes never reported back: a new round */
 				breaker_set_state(e, BREAKER_HALF_OPEN, now);
@@ -584,11 +601,11 @@ breaker_list(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* the order of eviction: closed and disabled breakers first, then the rest */
+/* the order of eviction: closed breakers first, then open and half-open */
 static int
 breaker_evict_tier(const BreakerEntry *e)
 {
-	return (e->state == BREAKER_CLOSED || e->state == BREAKER_DISABLED) ? 0 : 1;
+	return e->state == BREAKER_CLOSED ? 0 : 1;
 }
 
 /* qsort: by tier, then least recently used first */
@@ -620,11 +637,13 @@ breaker_evict(HTAB *htab, int count, int max)
 	hash_seq_init(&seq, htab);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
-		if (n < count && e->state != BREAKER_FORCED_OPEN)
+		/* an operator's states stay (a dropped one would come back closed) */
+		if (n < count && e->state != BREAKER_FORCED_OPEN &&
+			e->state != BREAKER_DISABLED)
 			all[n++] = e;
 	}
 	qsort(all, n, sizeof(BreakerEntry *), breaker_cmp_used);
-	/* closed and disabled ones of any database, least recently used first */
+	/* closed ones of any database, least recently used first */
 	for (removed = 0; removed < n && removed < want &&
 		 breaker_evict_tier(all[removed]) == 0; removed++)
 		hash_search(htab, &all[removed]->key, HASH_REMOVE, NULL);
