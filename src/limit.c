@@ -387,7 +387,13 @@ limit_evict(HTAB *htab, int count, int max)
 	int			n = 0;
 	int			want = Max(max / 20, 1);
 	int			removed;
-	int64		now_ns = limit_now_ns(clock_now());
+	/*
+	 * At rest by the earlier of this session's clock and the real one: a
+	 * test clock set ahead (resilience.clock_override, which is to affect
+	 * only its own session) must not make every key of every database look
+	 * at rest and drop it.
+	 */
+	int64		now_ns = limit_now_ns(Min(clock_now(), GetCurrentTimestamp()));
 
 	all = palloc_extended(sizeof(LimitEntry *) * count, MCXT_ALLOC_HUGE);
 	hash_seq_init(&seq, htab);
