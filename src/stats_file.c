@@ -249,7 +249,8 @@ stats_load(void)
 		hdr.magic != STATS_FILE_MAGIC || hdr.version != STATS_FILE_VERSION ||
 		hdr.ncounters != STATS_NCOUNTERS || hdr.nhists != STATS_NHISTS ||
 		hdr.nbuckets != STATS_NBUCKETS || hdr.ngaveup != STATS_GAVE_UP_SLOTS ||
-		hdr.nnamecounters != STATS_NAME_NCOUNTERS)
+		hdr.nnamecounters != STATS_NAME_NCOUNTERS ||
+		!IS_VALID_TIMESTAMP(hdr.since))
 		goto bad;
 	pg_atomic_write_u64(&stats_shared->since, (uint64) hdr.since);
 	for (int i = 0; i < STATS_NCOUNTERS; i++)

@@ -39,6 +39,9 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "catalog/pg_authid.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_database.h"
+#include "utils/syscache.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -87,6 +90,7 @@ typedef struct StatsNameCopy
 	uint64		counters[STATS_NAME_NCOUNTERS];
 	uint64		buckets[STATS_NBUCKETS];
 	uint64		sum;
+	const char *text;			/* name in this database's encoding */
 } StatsNameCopy;
 
 /*
@@ -99,6 +103,64 @@ static bool
 stats_sees_all_databases(void)
 {
 	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+}
+
+/*
+ * A name as text of this database.  Names are bytes in the encoding of the
+ * database that counted them, and a superuser or pg_monitor reads those of
+ * every database: a name from a database of another encoding is converted,
+ * and one that cannot be (or is not valid in its own encoding, or is of a
+ * dropped database) gets its non-ASCII bytes as \xNN, so that the views and
+ * metrics() always return valid text.
+ */
+static const char *
+stats_name_text(const char *name, Oid dbid)
+{
+	int			len = strlen(name);
+	int			dst_enc = GetDatabaseEncoding();
+	int			src_enc = dst_enc;
+	StringInfoData buf;
+
+	if (dbid != MyDatabaseId)
+	{
+		HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			src_enc = ((Form_pg_database) GETSTRUCT(tup))->encoding;
+			ReleaseSysCache(tup);
+		}
+		else
+			src_enc = -1;
+	}
+	if (src_enc == dst_enc && pg_verifymbstr(name, len, true))
+		return name;
+	if (src_enc >= 0 && src_enc != dst_enc && dst_enc != PG_SQL_ASCII &&
+		src_enc != PG_SQL_ASCII && pg_verify_mbstr(src_enc, name, len, true))
+	{
+		Oid			proc = FindDefaultConversionProc(src_enc, dst_enc);
+
+		if (OidIsValid(proc))
+		{
+			int			dstlen = len * MAX_CONVERSION_GROWTH + 1;
+			unsigned char *dst = palloc(dstlen);
+
+			if (pg_do_encoding_conversion_buf(proc, src_enc, dst_enc,
+											  (unsigned char *) name, len,
+											  dst, dstlen, true) == len)
+				return (const char *) dst;
+			pfree(dst);
+		}
+	}
+	initStringInfo(&buf);
+	for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+	{
+		if (IS_HIGHBIT_SET(*p))
+			appendStringInfo(&buf, "\\x%02x", *p);
+		else
+			appendStringInfoChar(&buf, (char) *p);
+	}
+	return buf.data;
 }
 
 /*
@@ -142,6 +204,9 @@ stats_copy_names(int *n)
 		c->sum = pg_atomic_read_u64(&e->hist.sum);
 	}
 	shmem_unlock_all(&stats_name_table);
+	/* no catalog lookups under the partition locks: converted after */
+	for (int j = 0; j < i; j++)
+		copies[j].text = stats_name_text(copies[j].name, copies[j].dbid);
 	*n = i;
 	return copies;
 }
@@ -257,7 +322,7 @@ stats_names(PG_FUNCTION_ARGS)
 
 		values[0] = ObjectIdGetDatum(c->dbid);
 		values[1] = CStringGetTextDatum(stats_kind_name(c->kind));
-		values[2] = CStringGetTextDatum(c->name);
+		values[2] = CStringGetTextDatum(c->text);
 		values[3] = stats_int8_array(c->counters, STATS_NAME_NCOUNTERS);
 		if (c->kind == STATS_KIND_QUEUE)
 		{
@@ -564,7 +629,7 @@ stats_name_labels(StatsNameCopy *copies, int n)
 		appendStringInfoString(&lab, "datname=\"");
 		stats_append_label(&lab, cached_name);
 		appendStringInfoString(&lab, c->kind == STATS_KIND_QUEUE ? "\",queue=\"" : "\",name=\"");
-		stats_append_label(&lab, c->name);
+		stats_append_label(&lab, c->text);
 		appendStringInfoChar(&lab, '"');
 		labels[i] = pnstrdup(lab.data, lab.len);
 	}

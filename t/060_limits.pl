@@ -151,8 +151,28 @@ is( $node->safe_psql('postgres', q{
 	SELECT allowed FROM resilience.rate_limit('victim', 1, '1 day', 1);
 	SELECT resilience.breaker_state('victim')}),
 	"f\nopen", "databases: the other database's flood evicted its own entries");
+# an operator's disabled breaker is never evicted: a flood from any role of
+# any database made it closed again (it was evicted with the closed ones)
+$node->safe_psql('postgres', q{SELECT resilience.breaker_reset('victim'), resilience.breaker_force('kept', 'disabled')});
+is( $node->safe_psql('other', q{
+	SELECT count(*) FROM generate_series(1, 20) g WHERE resilience.breaker_allow('d' || g)}),
+	'20', 'databases: another database makes 20 closed breakers in 10 slots');
+is($node->safe_psql('postgres', q{SELECT resilience.breaker_state('kept')}),
+	'disabled', "databases: the operator's disabled breaker was not evicted");
+# a session's clock set ahead (resilience.clock_override, for tests) judges
+# which keys are at rest by the real clock when it evicts: by its own, every
+# key of every database was at rest and dropped
+my $others = $node->safe_psql('other', q{SELECT count(*) FROM resilience.rate_limits});
+is( $node->safe_psql('postgres', q{
+	SET resilience.clock_override = '2099-01-01 00:00:00+00';
+	SELECT count(*) FROM generate_series(1, 11) g, LATERAL resilience.rate_limit('late' || g, 10) r WHERE r.allowed}),
+	'11', 'clock override: 11 new keys in a full table');
+my $left = $node->safe_psql('other', q{SELECT count(*) FROM resilience.rate_limits});
+ok($others >= 80 && $left >= $others - 20,
+	"clock override: the other database keeps its keys far from rest ($others before, $left after)");
 $node->safe_psql('postgres', q{
-	SELECT resilience.rate_limit_reset('victim'), resilience.breaker_reset('victim');
+	SELECT resilience.rate_limit_reset('victim'), resilience.breaker_reset('kept');
+	SELECT count(*) FROM generate_series(1, 11) g, LATERAL resilience.rate_limit_reset('late' || g);
 	DROP DATABASE other});
 
 # ---- restart: limits restart empty, breakers close -----------------------

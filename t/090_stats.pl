@@ -112,6 +112,24 @@ is( $node->safe_psql('postgres', q{
 	'1|1|t', 'wait: one wait, one timeout, at least 50 ms waited');
 $node->safe_psql('postgres', q{ROLLBACK PREPARED 'held'});
 
+# ---- names of a database in another encoding ----------------------------
+# A name is kept as the bytes of its database's encoding; read from a
+# database of another, it is converted (its LATIN1 bytes were returned as
+# is: text invalid in UTF8, 22021 on any conversion)
+$node->safe_psql('postgres', q{
+	CREATE DATABASE l1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+	CREATE DATABASE u8 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
+$node->safe_psql('l1', q{
+	CREATE EXTENSION resilience;
+	SET client_encoding = 'UTF8';
+	SELECT resilience.lease_acquire('café', 'h', '1 min')});
+$node->safe_psql('u8', 'CREATE EXTENSION resilience');
+is( $node->safe_psql('u8', q{
+	SELECT encode(convert_to(name, 'UTF8'), 'hex') FROM resilience.stats_names() WHERE name LIKE 'caf%'}),
+	'636166c3a9', "encodings: a LATIN1 database's name reads as UTF8 in a UTF8 database");
+$node->safe_psql('postgres', 'DROP DATABASE l1');
+$node->safe_psql('postgres', 'DROP DATABASE u8');
+
 # ---- restart and crash ---------------------------------------------------
 my $before = $node->safe_psql('postgres', q{
 	SELECT (SELECT sum(value) FROM resilience.stats), (SELECT stats_since FROM resilience.stats_info()),
@@ -122,6 +140,18 @@ is( $node->safe_psql('postgres', q{
 	       (SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot')}),
 	$before, 'restart: every count, the names and stats_since survive a clean restart');
 ok(!-e $node->data_dir . '/pg_stat/resilience.stat', 'restart: the file is removed once read');
+
+# a file whose stats_since is out of range is ignored: every view read it
+# and failed with 22008
+$node->stop;
+my $file = $node->data_dir . '/pg_stat/resilience.stat';
+open(my $fh, '+<:raw', $file) or die "open $file: $!";
+seek($fh, 32, 0) or die;	# StatsFileHeader.since
+print $fh pack('q<', 9223372036854775807);
+close $fh;
+$node->start;
+is($node->safe_psql('postgres', q{SELECT stats_since <= now() FROM resilience.stats_info()}),
+	't', 'restart: a file with an impossible stats_since is ignored, the views read');
 
 $node->safe_psql('postgres', q{SELECT resilience.lock('hot')});
 $node->stop('immediate');
