@@ -14,7 +14,8 @@
  * counter that an insert reserves a slot in before it enters the hash
  * table, so the table never grows past its setting; when the counter is at
  * the limit, the inserting backend takes every partition lock exclusively
- * and lets the table's owner evict by its documented rule.
+ * and lets the table's owner evict by its documented rule; if that drops
+ * nothing, the entries of databases that no longer exist are forgotten.
  *
  * A table to add is one more ShmemTable and one more line in
  * shmem_tables[]; a plain fixed-size struct (the queue's wakeup slots) is
@@ -29,6 +30,7 @@
 
 #include <limits.h>
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -37,6 +39,7 @@
 #include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 
 #include "args.h"
 #include "shmem.h"
@@ -237,6 +240,75 @@ shmem_key_from_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 }
 
 /*
+ * Forget the entries of databases that no longer exist; returns how many.
+ * No table's own rule drops an operator's entries (a forced-open or disabled
+ * breaker), and once their database is dropped nothing can reach them to
+ * reset them: they would hold a full table full until a restart.  The
+ * catalog is read with no partition lock held (a lookup may read from disk
+ * and take locks of its own), between a shared pass that lists the
+ * databases and an exclusive one that removes; only inside a transaction.
+ * An entry is made only by a backend connected to its database, so a
+ * database found missing gets no new entries.
+ */
+static int
+shmem_forget_dropped(ShmemTable *table)
+{
+	HASH_SEQ_STATUS seq;
+	ShmemKey   *e;
+	Oid		   *dbs;
+	int			ndbs = 0;
+	int			ngone = 0;
+	int			removed = 0;
+	int			cap = *table->max_entries;
+
+	if (!IsTransactionState())
+		return 0;
+	dbs = palloc(sizeof(Oid) * Max(cap, 1));
+	shmem_lock_all(table, LW_SHARED);
+	hash_seq_init(&seq, table->htab);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		int			i;
+
+		for (i = 0; i < ndbs && dbs[i] != e->dbid; i++)
+			;
+		if (i == ndbs && ndbs < cap)
+			dbs[ndbs++] = e->dbid;
+	}
+	shmem_unlock_all(table);
+
+	for (int i = 0; i < ndbs; i++)
+		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbs[i])))
+			dbs[ngone++] = dbs[i];
+	if (ngone > 0)
+	{
+		shmem_lock_all(table, LW_EXCLUSIVE);
+		hash_seq_init(&seq, table->htab);
+		while ((e = hash_seq_search(&seq)) != NULL)
+		{
+			for (int i = 0; i < ngone; i++)
+			{
+				if (dbs[i] == e->dbid)
+				{
+					/* removing the entry just returned is allowed */
+					hash_search(table->htab, e, HASH_REMOVE, NULL);
+					removed++;
+					break;
+				}
+			}
+		}
+		if (removed > 0)
+		{
+			pg_atomic_sub_fetch_u32(&table->header->count, removed);
+			pg_atomic_add_fetch_u64(&table->header->evicted, removed);
+		}
+		shmem_unlock_all(table);
+	}
+	pfree(dbs);
+	return removed;
+}
+
+/*
  * Make room in a full table: every partition lock, then the owner's rule.
  * The callback removes entries only after anything that can fail (its
  * allocations), so an error leaves the count right.
@@ -262,7 +334,7 @@ shmem_evict(ShmemTable *table)
 		pg_atomic_add_fetch_u64(&table->header->evicted, removed);
 	}
 	shmem_unlock_all(table);
-	if (removed == 0)
+	if (removed == 0 && shmem_forget_dropped(table) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("%s is full (%d entries)", table->setting, *table->max_entries),

@@ -174,6 +174,18 @@ $node->safe_psql('postgres', q{
 	SELECT resilience.rate_limit_reset('victim'), resilience.breaker_reset('kept');
 	SELECT count(*) FROM generate_series(1, 11) g, LATERAL resilience.rate_limit_reset('late' || g);
 	DROP DATABASE other});
+# forced-open breakers of a dropped database are forgotten once the table
+# is full of them: nothing could reach them any more, and every new breaker
+# of every database got 53400 until a restart
+$node->safe_psql('postgres', 'CREATE DATABASE gone');
+$node->safe_psql('gone', q{
+	CREATE EXTENSION resilience;
+	SELECT count(*) FROM generate_series(1, 10) g, LATERAL resilience.breaker_force('f' || g, 'forced_open')});
+$node->safe_psql('postgres', 'DROP DATABASE gone');
+is( $node->safe_psql('postgres', q{
+	SELECT resilience.breaker_allow('after-drop'), (SELECT count(*) FROM resilience.breakers)}),
+	't|1', "databases: a dropped database's forced-open breakers make room");
+$node->safe_psql('postgres', q{SELECT resilience.breaker_reset('after-drop')});
 
 # ---- restart: limits restart empty, breakers close -----------------------
 $node->safe_psql('postgres', q{
