@@ -406,12 +406,12 @@ CREATE PROCEDURE resilience.retry_transaction(
     INOUT result jsonb DEFAULT NULL,
     INOUT attempts integer DEFAULT NULL,
     lane text DEFAULT NULL,
-    escalate_after integer DEFAULT 3)
+    escalate_after integer DEFAULT 6)
 AS 'MODULE_PATHNAME', 'retry_transaction'
 LANGUAGE C;
 
 COMMENT ON PROCEDURE resilience.retry_transaction(text, anycompatiblearray, integer, text, interval, interval, text[], interval, jsonb, integer, text, integer) IS
-'run sql as its own transaction at the given isolation level and commit it, retrying serialization failures and deadlocks (or any SQLSTATE in retry_on) with jittered exponential backoff; after escalate_after failed attempts a call runs alone in its lane, so it cannot keep losing to other calls; CALL in autocommit mode only';
+'run sql as its own transaction at the given isolation level and commit it, retrying serialization failures and deadlocks (or any SQLSTATE in retry_on) with jittered exponential backoff; after escalate_after failed attempts (or one that took base_delay or longer) a call runs alone in its lane, so it cannot keep losing to other calls; CALL in autocommit mode only';
 
 DROP FUNCTION resilience.retry_statement(text, text[], integer, interval, interval, text[]);
 

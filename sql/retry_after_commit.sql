@@ -112,8 +112,31 @@ BEGIN
     END IF;
     RETURN k;
 END $$;
-CALL resilience.retry_transaction($$ SELECT ac_fail_until(4, '40001') AS attempt, mode FROM my_lane $$,
-                                  base_delay => '1us', max_delay => '1us');
+-- (escalate_after => 6 by default: the 6th attempt still shares the lane, the
+-- 7th has it alone; failures quicker than base_delay)
+CALL resilience.retry_transaction($$ SELECT ac_fail_until(6, '40001') AS attempt, mode FROM my_lane $$,
+                                  base_delay => '50ms', max_delay => '50ms');
+SELECT setval('ac_tries', 1, false);
+CALL resilience.retry_transaction($$ SELECT ac_fail_until(7, '40001') AS attempt, mode FROM my_lane $$,
+                                  base_delay => '50ms', max_delay => '50ms');
+SELECT setval('ac_tries', 1, false);
+-- a failed attempt that took base_delay or longer (a row lock's wait, a
+-- deadlock) sends the next attempts alone at once; a quicker one does not
+CREATE FUNCTION ac_slow_fail_once(pause float8) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    k bigint := nextval('ac_tries');
+BEGIN
+    IF k < 2 THEN
+        PERFORM pg_sleep(pause);
+        RAISE EXCEPTION 'staged failure on attempt %', k USING ERRCODE = '40001';
+    END IF;
+    RETURN k;
+END $$;
+CALL resilience.retry_transaction($$ SELECT ac_slow_fail_once(0.1) AS attempt, mode FROM my_lane $$,
+                                  base_delay => '50ms', max_delay => '50ms');
+SELECT setval('ac_tries', 1, false);
+CALL resilience.retry_transaction($$ SELECT ac_slow_fail_once(0) AS attempt, mode FROM my_lane $$,
+                                  base_delay => '50ms', max_delay => '50ms');
 SELECT setval('ac_tries', 1, false);
 CALL resilience.retry_transaction($$ SELECT ac_fail_until(2, '40001') AS attempt, mode FROM my_lane $$,
                                   base_delay => '1us', max_delay => '1us', escalate_after => 1);

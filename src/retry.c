@@ -26,7 +26,11 @@
  *
  * Retry lanes (guaranteed progress): every attempt holds its lane's lock in
  * ShareLock for the attempt's transaction; an attempt after escalate_after
- * failed ones asks for ExclusiveLock instead, before its snapshot.  The lock
+ * failed ones, or after one failed attempt that took base_delay or longer
+ * (its wait for the lane included), asks for ExclusiveLock instead, before
+ * its snapshot.  A failure that slow waited on a row lock or a deadlock
+ * (deadlock_timeout) and would likely cost as much again, more than the
+ * first backoff sleep; quicker ones are retried concurrently first.  The lock
  * manager queues later ShareLock requests behind a waiting ExclusiveLock, so
  * the escalated call is served in turn; once granted, every other wrapped
  * transaction of the lane has committed or rolled back (locks are released
@@ -356,8 +360,8 @@ typedef enum RetryTxArg
 	RT_ESCALATE_AFTER
 } RetryTxArg;
 
-/* escalate_after's default: the attempt after the third failure is alone */
-#define RETRY_DEFAULT_ESCALATE_AFTER 3
+/* escalate_after's default: the attempt after the sixth failure is alone */
+#define RETRY_DEFAULT_ESCALATE_AFTER 6
 
 /* a DataRow message's bytes besides its one column's text (with margin) */
 #define RETRY_MESSAGE_OVERHEAD 64
@@ -378,6 +382,7 @@ typedef struct RetryLane
 {
 	bool		enabled;		/* false: escalate_after => NULL, no lock */
 	int32		escalate_after; /* failed attempts before going alone */
+	bool		alone;			/* a slow failure: every later attempt alone */
 	LOCKTAG		tag;
 } RetryLane;
 
@@ -419,6 +424,7 @@ retry_parse_lane(FunctionCallInfo fcinfo, RetryLane *lane)
 
 	lane->enabled = true;
 	lane->escalate_after = RETRY_DEFAULT_ESCALATE_AFTER;
+	lane->alone = false;
 	if (PG_NARGS() > RT_ESCALATE_AFTER)
 	{
 		if (PG_ARGISNULL(RT_ESCALATE_AFTER))
@@ -450,13 +456,16 @@ retry_parse_lane(FunctionCallInfo fcinfo, RetryLane *lane)
 						 (uint32) h, RETRY_LANE_TAG);
 }
 
-/* The lane lock an attempt takes: shared, or exclusive once escalated. */
+/*
+ * The lane lock an attempt takes: shared, or exclusive once escalated (after
+ * escalate_after failed attempts, or after a slow failure).
+ */
 static LOCKMODE
 retry_lane_mode(const RetryLane *lane, int32 attempt)
 {
 	if (!lane->enabled)
 		return NoLock;
-	return attempt > lane->escalate_after ? ExclusiveLock : ShareLock;
+	return attempt > lane->escalate_after || lane->alone ? ExclusiveLock : ShareLock;
 }
 
 /*
@@ -720,6 +729,8 @@ retry_transaction(PG_FUNCTION_ARGS)
 	RetryPolicy policy;
 	int			isolation;
 	ErrorData  *lasterr = NULL;
+	LOCKMODE	mode;
+	TimestampTz attempt_start;
 	TimestampTz started;
 	int32		attempt;
 	TupleDesc	tupdesc;
@@ -808,10 +819,13 @@ retry_transaction(PG_FUNCTION_ARGS)
 			call.lane_wait_ms = (int) Min(Max((left + 999) / 1000, 1), (int64) INT_MAX);
 		}
 		call.attempt = attempt;
-		lasterr = retry_transaction_attempt(&call,
-											retry_lane_mode(&call.lane, attempt));
+		mode = retry_lane_mode(&call.lane, attempt);
+		attempt_start = GetCurrentTimestamp();
+		lasterr = retry_transaction_attempt(&call, mode);
 		if (lasterr == NULL)
 			break;
+		if (GetCurrentTimestamp() - attempt_start >= policy.base_us)
+			call.lane.alone = true;
 
 		sqlexec_result_reset(&call.res);
 		if (call.lane_timed_out)
@@ -834,7 +848,8 @@ retry_transaction(PG_FUNCTION_ARGS)
 			 * sleeping: that wait is the backoff, and it queues the call
 			 * ahead of every attempt that starts later.
 			 */
-			if (call.lane.enabled && attempt == call.lane.escalate_after)
+			if (mode == ShareLock &&
+				retry_lane_mode(&call.lane, attempt + 1) == ExclusiveLock)
 				delay = 0;
 			else
 				delay = backoff_delay_usec(attempt, policy.base_us, policy.cap_us,
