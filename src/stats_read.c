@@ -105,6 +105,17 @@ stats_sees_all_databases(void)
 	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 }
 
+/* what stats_name_text looked up, for one read of the names */
+#define STATS_ENC_CACHE_DBS 16
+typedef struct StatsEncodingCache
+{
+	int			ndbs;
+	Oid			dbids[STATS_ENC_CACHE_DBS];
+	int			encs[STATS_ENC_CACHE_DBS];	/* -1: the database is gone */
+	bool		looked[_PG_LAST_ENCODING_]; /* by source encoding: */
+	Oid			procs[_PG_LAST_ENCODING_];	/* its conversion to ours */
+} StatsEncodingCache;
+
 /*
  * A name as text of this database.  Names are bytes in the encoding of the
  * database that counted them, and a superuser or pg_monitor reads those of
@@ -114,32 +125,52 @@ stats_sees_all_databases(void)
  * metrics() always return valid text.
  */
 static const char *
-stats_name_text(const char *name, Oid dbid)
+stats_name_text(const char *name, Oid dbid, StatsEncodingCache *cache)
 {
 	int			len = strlen(name);
 	int			dst_enc = GetDatabaseEncoding();
 	int			src_enc = dst_enc;
 	StringInfoData buf;
 
+	/* a catalog lookup per database, not per name (past 16, per name) */
 	if (dbid != MyDatabaseId)
 	{
-		HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
+		int			i;
 
-		if (HeapTupleIsValid(tup))
+		for (i = 0; i < cache->ndbs && cache->dbids[i] != dbid; i++)
+			;
+		if (i == cache->ndbs)
 		{
-			src_enc = ((Form_pg_database) GETSTRUCT(tup))->encoding;
-			ReleaseSysCache(tup);
+			HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid));
+
+			src_enc = -1;
+			if (HeapTupleIsValid(tup))
+			{
+				src_enc = ((Form_pg_database) GETSTRUCT(tup))->encoding;
+				ReleaseSysCache(tup);
+			}
+			if (cache->ndbs < STATS_ENC_CACHE_DBS)
+			{
+				cache->dbids[cache->ndbs] = dbid;
+				cache->encs[cache->ndbs++] = src_enc;
+			}
 		}
 		else
-			src_enc = -1;
+			src_enc = cache->encs[i];
 	}
 	if (src_enc == dst_enc && pg_verifymbstr(name, len, true))
 		return name;
 	if (src_enc >= 0 && src_enc != dst_enc && dst_enc != PG_SQL_ASCII &&
 		src_enc != PG_SQL_ASCII && pg_verify_mbstr(src_enc, name, len, true))
 	{
-		Oid			proc = FindDefaultConversionProc(src_enc, dst_enc);
+		Oid			proc;
 
+		if (!cache->looked[src_enc])
+		{
+			cache->looked[src_enc] = true;
+			cache->procs[src_enc] = FindDefaultConversionProc(src_enc, dst_enc);
+		}
+		proc = cache->procs[src_enc];
 		if (OidIsValid(proc))
 		{
 			int			dstlen = len * MAX_CONVERSION_GROWTH + 1;
@@ -176,6 +207,7 @@ stats_copy_names(int *n)
 	int			max = *stats_name_table.max_entries;
 	bool		all = stats_sees_all_databases();
 	int			i = 0;
+	StatsEncodingCache cache = {0};
 
 	copies = MemoryContextAllocHuge(CurrentMemoryContext,
 									sizeof(StatsNameCopy) * Max(max, 1));
@@ -206,7 +238,7 @@ stats_copy_names(int *n)
 	shmem_unlock_all(&stats_name_table);
 	/* no catalog lookups under the partition locks: converted after */
 	for (int j = 0; j < i; j++)
-		copies[j].text = stats_name_text(copies[j].name, copies[j].dbid);
+		copies[j].text = stats_name_text(copies[j].name, copies[j].dbid, &cache);
 	*n = i;
 	return copies;
 }
