@@ -83,3 +83,29 @@ for q in "SELECT count(*) FROM resilience.stats" \
 	"SELECT length(resilience.metrics())"; do
 	awk -v n="$q" -v v="$(lat "$q")" 'BEGIN { printf "%s: %.2f ms (goal: < 20 ms)\n", n, v }'
 done
+
+# 3. What counting costs, measured inside one run, so the host's drift
+# (rounds of the same side differ by 15% here) cancels: each workload runs
+# with tracking on under perf (if installed: Debian's linux-perf), and the
+# share of all CPU samples, server and pgbench alike (they share the cores),
+# with one of the counting functions (stats_*) on their stack is what
+# counting costs; the tps ratio it implies is 1 minus that share.
+if command -v perf >/dev/null 2>&1 && perf record -q -o /dev/null -- true >/dev/null 2>&1; then
+	for pair in "hot:lock(name), one hot name" "names:lock(name), 10k names" "page:page()" \
+		"retry:retry_transaction" "replay:idempotent replay"; do
+		script=$d/${pair%%:*}.sql
+		PGOPTIONS="-c resilience.track=on" pgbench -n -M prepared -c "$BENCH_CLIENTS" \
+			-j "$BENCH_CLIENTS" -T $((BENCH_SECONDS + 4)) -f "$script" "$BENCH_DB" >/dev/null 2>&1 &
+		sleep 2
+		perf record -q -a -g -o "$d/perf.data" -- sleep "$BENCH_SECONDS" >/dev/null 2>&1
+		wait
+		perf script -i "$d/perf.data" 2>/dev/null | awk -v n="${pair#*:}" '
+			/^[^ \t]/ { if (any) { all++; if (hit) mine++ } any = 1; hit = 0; next }
+			NF >= 2 && $2 ~ /^stats_/ { hit = 1 }
+			END { if (any) { all++; if (hit) mine++ }
+			      printf "%s, track on: counting is %.2f%% of CPU samples (%d of %d), so %.3fx (goal: >= 0.98x)\n",
+			             n, 100 * mine / all, mine, all, 1 - mine / all }'
+	done
+else
+	echo "counting's share of CPU: not measured (perf is not installed or not permitted)"
+fi

@@ -17,6 +17,11 @@
  * and lets the table's owner evict by its documented rule; if that drops
  * nothing, the entries of databases that no longer exist are forgotten.
  *
+ * A table whose owner looks up keys it will not add (the monitoring names,
+ * once full, admit only some new names) sets filtered: shmem.c then keeps
+ * a bit per hash value of the entries present, set by inserts and rebuilt
+ * by each eviction, so such a lookup of a missing key mostly takes no lock.
+ *
  * A table to add is one more ShmemTable and one more line in
  * shmem_tables[]; a plain fixed-size struct (the queue's wakeup slots) is
  * a ShmemStruct listed in shmem_structs[].  The monitoring counters
@@ -33,6 +38,7 @@
 #include "access/xact.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -65,6 +71,8 @@ static void shmem_request(void);
 static uint32 shmem_key_hash(const void *key, Size keysize);
 static int	shmem_key_match(const void *key1, const void *key2, Size keysize);
 static void shmem_startup(void);
+static uint32 shmem_filter_bits(int max);
+static Size shmem_filter_size(int max);
 
 /*
  * When preloading: define the settings and install the hooks.  Otherwise
@@ -119,6 +127,8 @@ shmem_request(void)
 		RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(ShmemTableHeader)),
 										hash_estimate_size(*t->max_entries,
 														   t->entrysize)));
+		if (t->filtered)
+			RequestAddinShmemSpace(shmem_filter_size(*t->max_entries));
 		RequestNamedLWLockTranche(t->name, SHMEM_PARTITIONS);
 	}
 	RequestAddinShmemSpace(stats_shmem_size());
@@ -158,8 +168,30 @@ shmem_startup(void)
 								HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
 								HASH_PARTITION | HASH_FIXED_SIZE);
 		t->locks = GetNamedLWLockTranche(t->name);
+		if (t->filtered)
+		{
+			snprintf(hdrname, sizeof(hdrname), "%s filter", t->name);
+			t->filter = ShmemInitStruct(hdrname, shmem_filter_size(*t->max_entries),
+										&found);
+			if (!found)
+			{
+				uint32		nbits = shmem_filter_bits(*t->max_entries);
+
+				t->filter->mask = nbits - 1;
+				pg_atomic_init_u32(&t->filter->gen, 0);
+				for (uint32 w = 0; w < nbits / 64; w++)
+					pg_atomic_init_u64(&t->filter->words[w], 0);
+			}
+		}
 	}
+	/* the postmaster loads the saved names here: filters follow them */
 	stats_shmem_startup();
+	if (!IsUnderPostmaster)
+	{
+		for (int i = 0; i < SHMEM_NTABLES; i++)
+			if (shmem_tables[i]->filtered)
+				shmem_filter_rebuild(shmem_tables[i]);
+	}
 	for (int i = 0; i < SHMEM_NSTRUCTS; i++)
 	{
 		ShmemStruct *st = shmem_structs[i];
@@ -174,6 +206,97 @@ shmem_startup(void)
 		*st->ptr = ptr;
 	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Bits of a filter for max entries: 16 per entry (one bit per key: a
+ * missing key finds its bit set about 1 time in 16 when the table is
+ * full), a power of two, at least 1024, at most 2^27 (16 MB).
+ */
+static uint32
+shmem_filter_bits(int max)
+{
+	uint64		want = Max((uint64) max * 16, 1024);
+
+	return (uint32) Min(pg_nextpower2_64(want), (uint64) 1 << 27);
+}
+
+static Size
+shmem_filter_size(int max)
+{
+	return MAXALIGN(add_size(offsetof(ShmemFilter, words),
+							 mul_size(shmem_filter_bits(max) / 64,
+									  sizeof(pg_atomic_uint64))));
+}
+
+/* the word and the bit of hash */
+static inline pg_atomic_uint64 *
+shmem_filter_word(ShmemFilter *f, uint32 hash, uint64 *bit)
+{
+	uint32		b = hash & f->mask;
+
+	*bit = UINT64CONST(1) << (b % 64);
+	return &f->words[b / 64];
+}
+
+/*
+ * Could the key of hash be in the table?  No lock: true (so the caller
+ * looks) unless its bit is clear and no rebuild ran meanwhile.  A bit that
+ * an insert has not set yet may be missed: the insert had not happened.
+ */
+static inline bool
+shmem_filter_test(ShmemFilter *f, uint32 hash)
+{
+	uint32		gen = pg_atomic_read_u32(&f->gen);
+	uint64		bit;
+	bool		set;
+
+	if (gen & 1)
+		return true;
+	pg_read_barrier();
+	set = (pg_atomic_read_u64(shmem_filter_word(f, hash, &bit)) & bit) != 0;
+	pg_read_barrier();
+	return set || pg_atomic_read_u32(&f->gen) != gen;
+}
+
+/* Set the bit of hash, with its partition lock held exclusively. */
+static inline void
+shmem_filter_set(ShmemFilter *f, uint32 hash)
+{
+	uint64		bit;
+	pg_atomic_uint64 *w = shmem_filter_word(f, hash, &bit);
+
+	/* other partitions set bits of the same word concurrently */
+	if ((pg_atomic_read_u64(w) & bit) == 0)
+		pg_atomic_fetch_or_u64(w, bit);
+}
+
+/* Rebuild a table's filter; see shmem.h. */
+void
+shmem_filter_rebuild(ShmemTable *table)
+{
+	ShmemFilter *f = table->filter;
+	uint32		nwords;
+	HASH_SEQ_STATUS seq;
+	ShmemKey   *e;
+
+	if (f == NULL)
+		return;
+	nwords = (f->mask + 1) / 64;
+	pg_atomic_add_fetch_u32(&f->gen, 1);	/* odd: readers take the lock */
+	pg_write_barrier();
+	for (uint32 w = 0; w < nwords; w++)
+		pg_atomic_write_u64(&f->words[w], 0);
+	hash_seq_init(&seq, table->htab);
+	while ((e = (ShmemKey *) hash_seq_search(&seq)) != NULL)
+	{
+		uint64		bit;
+		pg_atomic_uint64 *w = shmem_filter_word(f, get_hash_value(table->htab, e), &bit);
+
+		pg_atomic_write_u64(w, pg_atomic_read_u64(w) | bit);
+	}
+	pg_write_barrier();
+	pg_atomic_add_fetch_u32(&f->gen, 1);
 }
 
 /* Hash of a key: its database and the used bytes of its name. */
@@ -332,6 +455,7 @@ shmem_evict(ShmemTable *table)
 	{
 		pg_atomic_sub_fetch_u32(&table->header->count, removed);
 		pg_atomic_add_fetch_u64(&table->header->evicted, removed);
+		shmem_filter_rebuild(table);
 	}
 	shmem_unlock_all(table);
 	if (removed == 0 && shmem_forget_dropped(table) == 0)
@@ -351,6 +475,12 @@ shmem_lookup(ShmemTable *table, const ShmemKey *key, bool create,
 	LWLock	   *part = &table->locks[hash % SHMEM_PARTITIONS].lock;
 	void	   *entry;
 
+	if (!create && table->filter != NULL && !shmem_filter_test(table->filter, hash))
+	{
+		*found = false;
+		*lock = part;
+		return NULL;
+	}
 	LWLockAcquire(part, LW_SHARED);
 	entry = hash_search_with_hash_value(table->htab, key, hash, HASH_FIND, NULL);
 	if (entry != NULL || !create)
@@ -387,6 +517,8 @@ shmem_lookup(ShmemTable *table, const ShmemKey *key, bool create,
 				LWLockRelease(part);
 				elog(ERROR, "no free entry in %s", table->name);
 			}
+			if (table->filter != NULL)
+				shmem_filter_set(table->filter, hash);
 			*found = false;
 			*lock = part;
 			return entry;

@@ -64,6 +64,20 @@ typedef struct ShmemTableHeader
  */
 typedef int (*ShmemEvictFunc) (HTAB *htab, int count, int max);
 
+/*
+ * A table's presence filter (tables with filtered set): one bit per hash
+ * value modulo nbits, set when an entry is added, so that a lookup that
+ * must not add can tell most missing keys without a lock.  An eviction
+ * rebuilds it from the entries left; gen is odd while it does, and readers
+ * who see it change (a seqlock) take the lock instead.
+ */
+typedef struct ShmemFilter
+{
+	pg_atomic_uint32 gen;		/* odd while being rebuilt */
+	uint32		mask;			/* nbits - 1 (nbits a power of two) */
+	pg_atomic_uint64 words[FLEXIBLE_ARRAY_MEMBER];	/* nbits / 64 */
+} ShmemFilter;
+
 typedef struct ShmemTable
 {
 	const char *name;			/* shared memory and LWLock tranche name */
@@ -71,10 +85,12 @@ typedef struct ShmemTable
 	int		   *max_entries;	/* the size setting */
 	const char *setting;		/* its name, for messages */
 	ShmemEvictFunc evict;
+	bool		filtered;		/* keep a presence filter (ShmemFilter) */
 	/* attached in shmem_startup_hook; NULL without preloading */
 	HTAB	   *htab;
 	ShmemTableHeader *header;
 	LWLockPadded *locks;
+	ShmemFilter *filter;		/* NULL unless filtered */
 } ShmemTable;
 
 /* the settings (PGC_POSTMASTER) */
@@ -124,8 +140,11 @@ extern void shmem_key_from_arg(FunctionCallInfo fcinfo, int argno,
  * shared mode, or, when create is set and it was missing, a new entry
  * (*found false, only its key set) with the lock held exclusively, which
  * the caller must initialise before releasing.  When create is not set and
- * the key is missing, returns NULL with no lock held.  A full table is
- * first made room in by its eviction rule; 53400 if that frees nothing.
+ * the key is missing, returns NULL with no lock held; in a filtered table
+ * such a lookup takes no lock at all for most missing keys, and may then
+ * miss an entry that another backend is adding at that moment.  A full
+ * table is first made room in by its eviction rule; 53400 if that frees
+ * nothing.
  */
 extern void *shmem_lookup(ShmemTable *table, const ShmemKey *key,
 						  bool create, bool *found, LWLock **lock);
@@ -147,6 +166,14 @@ shmem_count(ShmemTable *table)
 {
 	return pg_atomic_read_u32(&table->header->count);
 }
+
+/*
+ * Rebuild a filtered table's presence filter from its entries, with every
+ * partition lock held exclusively (or before any backend runs).  Removing
+ * entries leaves their bits set, which only costs a lock: the eviction
+ * path rebuilds it; one who removes entries another way may.
+ */
+extern void shmem_filter_rebuild(ShmemTable *table);
 
 /* Remove key; true if it was there. */
 extern bool shmem_remove(ShmemTable *table, const ShmemKey *key);

@@ -7,10 +7,12 @@
  *		stats_file.c's; stats_int.h holds what the three share.
  *
  * Shared state, set up by shmem.c's hooks when preloading:
- *  - StatsShared: fixed arrays of pg_atomic_uint64, one per counter (see
- *	  STATS_COUNTERS below), per histogram bucket, and a small table of
- *	  (retry function, SQLSTATE) slots claimed by compare-and-swap.  Events
- *	  add to them with pg_atomic_fetch_add_u64: no lock at all.
+ *  - StatsShared and its StatsSlots: one value per counter (see
+ *	  STATS_COUNTERS in stats_int.h) and per histogram bucket in each
+ *	  backend's slot, which only that backend writes (a plain read and
+ *	  write, no lock and no locked instruction), summed by readers; and a
+ *	  small table of (retry function, SQLSTATE) pairs claimed by
+ *	  compare-and-swap, for the rare calls that give up.
  *  - stats_name_table: a ShmemTable (shmem.c) of per-name entries for
  *	  guards, leases and queues, bounded by resilience.stats_max_names.  An
  *	  event takes the name's partition lock in shared mode and adds to the
@@ -27,7 +29,10 @@
  *	  name so gets a row within about STATS_ADMIT_ONE_IN locks, while a
  *	  stream of names used once or twice (more names than the table holds)
  *	  causes about 1/STATS_ADMIT_ONE_IN of the inserts and evictions it
- *	  would: those were most of what counting cost.
+ *	  would: those were most of what counting cost.  Such a lock first asks
+ *	  the table's presence filter (shmem.c), so most names not in the table
+ *	  cost no lock at all; one being added by another backend at that very
+ *	  moment may be missed, as if the lock had come just before.
  *
  * Histograms: bucket i (0..STATS_NBUCKETS-2) counts values v with
  * 2^(i-1) < v <= 2^i (bucket 0: v <= 1); the last bucket counts the rest
@@ -65,6 +70,8 @@
 #include "port/pg_bitutils.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "access/twophase.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -108,6 +115,7 @@ ShmemTable	stats_name_table = {
 	.max_entries = &shmem_max_stats_names,
 	.setting = "resilience.stats_max_names",
 	.evict = stats_evict,
+	.filtered = true,
 };
 
 /* counting is on and the shared memory exists */
@@ -126,11 +134,27 @@ stats_define_gucs(void)
 							 NULL, NULL, NULL);
 }
 
+/* the slots: one per PGPROC, and one for processes without one */
+static StatsSlot *stats_slots = NULL;
+
+/* slots are a whole number of cache lines apart */
+#define STATS_SLOT_STRIDE TYPEALIGN(PG_CACHE_LINE_SIZE, sizeof(StatsSlot))
+#define STATS_SLOT(i) ((StatsSlot *) ((char *) stats_slots + (Size) (i) * STATS_SLOT_STRIDE))
+
+/* PGPROCs there are (what InitProcGlobal makes): one slot each */
+static int
+stats_nslots(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
+}
+
 /* Shared memory the fixed counters need (shmem.c's request hook). */
 Size
 stats_shmem_size(void)
 {
-	return MAXALIGN(sizeof(StatsShared));
+	return add_size(MAXALIGN(sizeof(StatsShared)),
+					add_size(mul_size(stats_nslots() + 1, STATS_SLOT_STRIDE),
+							 PG_CACHE_LINE_SIZE));
 }
 
 /*
@@ -142,10 +166,35 @@ void
 stats_shmem_startup(void)
 {
 	bool		found;
+	bool		slots_found;
+	int			nslots = stats_nslots();
+	char	   *slots;
 
 	stats_shared = ShmemInitStruct("resilience stats", sizeof(StatsShared), &found);
+	slots = ShmemInitStruct("resilience stats slots",
+							add_size(mul_size(nslots + 1, STATS_SLOT_STRIDE),
+									 PG_CACHE_LINE_SIZE),
+							&slots_found);
+	stats_slots = (StatsSlot *) TYPEALIGN(PG_CACHE_LINE_SIZE, slots);
+	if (!slots_found)
+	{
+		for (int i = 0; i <= nslots; i++)
+		{
+			StatsSlot  *slot = STATS_SLOT(i);
+
+			for (int c = 0; c < STATS_NCOUNTERS; c++)
+				pg_atomic_init_u64(&slot->counters[c], 0);
+			for (int h = 0; h < STATS_NHISTS; h++)
+			{
+				for (int b = 0; b < STATS_NBUCKETS; b++)
+					pg_atomic_init_u64(&slot->hists[h].buckets[b], 0);
+				pg_atomic_init_u64(&slot->hists[h].sum, 0);
+			}
+		}
+	}
 	if (!found)
 	{
+		stats_shared->nslots = nslots;
 		pg_atomic_init_u64(&stats_shared->since, 0);
 		for (int i = 0; i < STATS_NCOUNTERS; i++)
 			pg_atomic_init_u64(&stats_shared->counters[i], 0);
@@ -168,11 +217,47 @@ stats_shmem_startup(void)
 		on_shmem_exit(stats_shmem_shutdown, (Datum) 0);
 }
 
+/*
+ * This backend's slot, and whether it is its own (else the shared spare
+ * slot, added to with atomics).
+ */
+static inline StatsSlot *
+stats_my_slot(bool *own)
+{
+	int			procno;
+
+	if (MyProc == NULL)
+	{
+		*own = false;
+		return STATS_SLOT(stats_shared->nslots);
+	}
+#if PG_VERSION_NUM >= 170000
+	procno = MyProcNumber;
+#else
+	procno = MyProc->pgprocno;
+#endif
+	*own = procno >= 0 && procno < stats_shared->nslots;
+	return STATS_SLOT(*own ? procno : stats_shared->nslots);
+}
+
+/* add n to a value of a slot: see stats_my_slot */
+static inline void
+stats_slot_add(pg_atomic_uint64 *v, uint64 n, bool own)
+{
+	if (own)
+		pg_atomic_write_u64(v, pg_atomic_read_u64(v) + n);
+	else
+		pg_atomic_fetch_add_u64(v, n);
+}
+
 /* add n to a counter */
 static inline void
 stats_add(StatsCounterId c, uint64 n)
 {
-	pg_atomic_fetch_add_u64(&stats_shared->counters[c], n);
+	bool		own;
+	StatsSlot  *slot = stats_my_slot(&own);
+
+	stats_slot_add(&slot->counters[c], n, own);
 }
 
 /* the bucket of a value: 0 for <= 1, i for 2^(i-1) < v <= 2^i */
@@ -187,7 +272,7 @@ stats_bucket(int64 v)
 	return Min(b, STATS_NBUCKETS - 1);
 }
 
-/* one value into a histogram */
+/* one value into a per-name histogram (shared by all backends) */
 static inline void
 stats_hist_add(StatsHist *h, int64 v)
 {
@@ -195,6 +280,99 @@ stats_hist_add(StatsHist *h, int64 v)
 		v = 0;
 	pg_atomic_fetch_add_u64(&h->buckets[stats_bucket(v)], 1);
 	pg_atomic_fetch_add_u64(&h->sum, (uint64) v);
+}
+
+/* one value into a fixed histogram */
+static inline void
+stats_hist_note(StatsHistId id, int64 v)
+{
+	bool		own;
+	StatsHist  *h = &stats_my_slot(&own)->hists[id];
+
+	if (v < 0)
+		v = 0;
+	stats_slot_add(&h->buckets[stats_bucket(v)], 1, own);
+	stats_slot_add(&h->sum, (uint64) v, own);
+}
+
+/*
+ * The slots' sums (offsets not added).  A slot read while its backend adds
+ * gives the value before or after: each value is read whole.
+ */
+static void
+stats_slot_sums(StatsTotals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i <= stats_shared->nslots; i++)
+	{
+		StatsSlot  *slot = STATS_SLOT(i);
+
+		for (int c = 0; c < STATS_NCOUNTERS; c++)
+			t->counters[c] += pg_atomic_read_u64(&slot->counters[c]);
+		for (int h = 0; h < STATS_NHISTS; h++)
+		{
+			for (int b = 0; b < STATS_NBUCKETS; b++)
+				t->buckets[h][b] += pg_atomic_read_u64(&slot->hists[h].buckets[b]);
+			t->sums[h] += pg_atomic_read_u64(&slot->hists[h].sum);
+		}
+	}
+}
+
+/*
+ * The totals readers see: each offset, then (after it) the slots, whose
+ * values only grow, so a reset's offset never makes a total negative.
+ */
+void
+stats_totals(StatsTotals *t)
+{
+	StatsTotals off;
+
+	for (int c = 0; c < STATS_NCOUNTERS; c++)
+		off.counters[c] = pg_atomic_read_u64(&stats_shared->counters[c]);
+	for (int h = 0; h < STATS_NHISTS; h++)
+	{
+		for (int b = 0; b < STATS_NBUCKETS; b++)
+			off.buckets[h][b] = pg_atomic_read_u64(&stats_shared->hists[h].buckets[b]);
+		off.sums[h] = pg_atomic_read_u64(&stats_shared->hists[h].sum);
+	}
+	pg_read_barrier();
+	stats_slot_sums(t);
+	for (int c = 0; c < STATS_NCOUNTERS; c++)
+		t->counters[c] += off.counters[c];
+	for (int h = 0; h < STATS_NHISTS; h++)
+	{
+		for (int b = 0; b < STATS_NBUCKETS; b++)
+			t->buckets[h][b] += off.buckets[h][b];
+		t->sums[h] += off.sums[h];
+	}
+}
+
+/*
+ * Zero every fixed counter and histogram (not stats_since): each offset
+ * becomes minus its slots' sum.  An event added meanwhile may be counted
+ * or not.
+ */
+void
+stats_zero(void)
+{
+	StatsTotals t;
+
+	stats_slot_sums(&t);
+	pg_memory_barrier();
+	for (int c = 0; c < STATS_NCOUNTERS; c++)
+		pg_atomic_write_u64(&stats_shared->counters[c], -t.counters[c]);
+	for (int h = 0; h < STATS_NHISTS; h++)
+	{
+		for (int b = 0; b < STATS_NBUCKETS; b++)
+			pg_atomic_write_u64(&stats_shared->hists[h].buckets[b], -t.buckets[h][b]);
+		pg_atomic_write_u64(&stats_shared->hists[h].sum, -t.sums[h]);
+	}
+	for (int i = 0; i < STATS_GAVE_UP_SLOTS; i++)
+	{
+		pg_atomic_write_u64(&stats_shared->gave_up[i].calls, 0);
+		pg_atomic_write_u32(&stats_shared->gave_up[i].key, 0);
+	}
+	pg_atomic_write_u64(&stats_shared->gave_up_other, 0);
 }
 
 /* init a fresh name entry's counters (its key is set) */
@@ -345,8 +523,8 @@ stats_retry_commit(StatsRetryFunc func, int attempts, int64 elapsed_us)
 		return;
 	stats_add(tx ? SC_RETRY_TX_COMMITS : SC_RETRY_ST_COMMITS, 1);
 	stats_add(tx ? SC_RETRY_TX_ATTEMPTS : SC_RETRY_ST_ATTEMPTS, attempts);
-	stats_hist_add(&stats_shared->hists[tx ? SC_H_RETRY_TX_ATTEMPTS : SC_H_RETRY_ST_ATTEMPTS], attempts);
-	stats_hist_add(&stats_shared->hists[tx ? SC_H_RETRY_TX_COMMIT : SC_H_RETRY_ST_COMMIT], elapsed_us);
+	stats_hist_note(tx ? SC_H_RETRY_TX_ATTEMPTS : SC_H_RETRY_ST_ATTEMPTS, attempts);
+	stats_hist_note(tx ? SC_H_RETRY_TX_COMMIT : SC_H_RETRY_ST_COMMIT, elapsed_us);
 }
 
 /* A call gave up after attempts, raising sqlerrcode. */
@@ -360,7 +538,7 @@ stats_retry_gave_up(StatsRetryFunc func, int attempts, int sqlerrcode)
 		return;
 	stats_add(tx ? SC_RETRY_TX_GAVE_UP : SC_RETRY_ST_GAVE_UP, 1);
 	stats_add(tx ? SC_RETRY_TX_ATTEMPTS : SC_RETRY_ST_ATTEMPTS, attempts);
-	stats_hist_add(&stats_shared->hists[tx ? SC_H_RETRY_TX_ATTEMPTS : SC_H_RETRY_ST_ATTEMPTS], attempts);
+	stats_hist_note(tx ? SC_H_RETRY_TX_ATTEMPTS : SC_H_RETRY_ST_ATTEMPTS, attempts);
 
 	/* find the pair's slot, or claim a free one */
 	for (int i = 0; i < STATS_GAVE_UP_SLOTS; i++)
@@ -414,7 +592,7 @@ stats_guard_acquire(const char *name, int len, bool session, bool shared,
 	if (waited)
 	{
 		stats_add(SC_GUARD_WAITS, 1);
-		stats_hist_add(&stats_shared->hists[SC_H_GUARD_WAIT], wait_us);
+		stats_hist_note(SC_H_GUARD_WAIT, wait_us);
 	}
 
 	/* a wait or a timeout always gets its name a row */
@@ -582,7 +760,7 @@ stats_queue_pickup(const char *queue, int len, int64 latency_us)
 	if (!STATS_ACTIVE())
 		return;
 	stats_add(SC_QUEUE_CLAIMED, 1);
-	stats_hist_add(&stats_shared->hists[SC_H_QUEUE_PICKUP], latency_us);
+	stats_hist_note(SC_H_QUEUE_PICKUP, latency_us);
 	e = stats_name_get(STATS_KIND_QUEUE, queue, len, false, &lock);
 	pg_atomic_fetch_add_u64(&e->events, 1);
 	pg_atomic_fetch_add_u64(&e->counters[STATS_QUEUE_CLAIMED], 1);

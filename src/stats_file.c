@@ -86,16 +86,6 @@ typedef struct StatsFileName
 	uint64		sum;
 } StatsFileName;
 
-/* write a histogram's values */
-static bool
-stats_write_hist(FILE *f, StatsHist *h)
-{
-	uint64		v[STATS_NBUCKETS + 1];
-
-	stats_hist_read(h, v, &v[STATS_NBUCKETS]);
-	return fwrite(v, sizeof(v), 1, f) == 1;
-}
-
 /*
  * Postmaster exit: write everything to the file, unless this is a crash or
  * an immediate shutdown (code != 0), so those reset the counts.
@@ -109,6 +99,7 @@ stats_shmem_shutdown(int code, Datum arg)
 	StatsNameEntry *e;
 	bool		ok = true;
 	uint32		trailer = STATS_FILE_MAGIC;
+	StatsTotals totals;
 
 	if (code != 0 || stats_shared == NULL || stats_name_table.htab == NULL)
 		return;
@@ -128,14 +119,12 @@ stats_shmem_shutdown(int code, Datum arg)
 	hdr.nnames = (uint32) hash_get_num_entries(stats_name_table.htab);
 	hdr.since = (int64) pg_atomic_read_u64(&stats_shared->since);
 	ok = fwrite(&hdr, sizeof(hdr), 1, f) == 1;
+	stats_totals(&totals);
 	for (int i = 0; ok && i < STATS_NCOUNTERS; i++)
-	{
-		uint64		v = pg_atomic_read_u64(&stats_shared->counters[i]);
-
-		ok = fwrite(&v, sizeof(v), 1, f) == 1;
-	}
+		ok = fwrite(&totals.counters[i], sizeof(uint64), 1, f) == 1;
 	for (int h = 0; ok && h < STATS_NHISTS; h++)
-		ok = stats_write_hist(f, &stats_shared->hists[h]);
+		ok = fwrite(totals.buckets[h], sizeof(totals.buckets[h]), 1, f) == 1 &&
+			fwrite(&totals.sums[h], sizeof(uint64), 1, f) == 1;
 	for (int i = 0; ok && i < STATS_GAVE_UP_SLOTS; i++)
 	{
 		uint32		key = pg_atomic_read_u32(&stats_shared->gave_up[i].key);
@@ -326,7 +315,7 @@ bad:
 	FreeFile(f);
 	unlink(STATS_DUMP_FILE);
 	/* start from zero rather than from half a file */
-	stats_zero(stats_shared);
+	stats_zero();
 	pg_atomic_write_u64(&stats_shared->since, (uint64) GetCurrentTimestamp());
 	{
 		HASH_SEQ_STATUS status;

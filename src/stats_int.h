@@ -139,11 +139,38 @@ typedef struct StatsGaveUp
 typedef struct StatsShared
 {
 	pg_atomic_uint64 since;		/* TimestampTz of the last reset */
+	/* what the slots' sums are offset by: see StatsSlot */
 	pg_atomic_uint64 counters[STATS_NCOUNTERS];
 	StatsHist	hists[STATS_NHISTS];
 	StatsGaveUp gave_up[STATS_GAVE_UP_SLOTS];
 	pg_atomic_uint64 gave_up_other; /* pairs that found no free slot */
+	int			nslots;			/* slots of backends (one per PGPROC) */
 } StatsShared;
+
+/*
+ * One backend's share of the fixed counters and histograms.  A backend adds
+ * to the slot of its PGPROC with a plain read and write: no locked
+ * instruction, and no cache line that another backend writes.  A slot
+ * outlives its backend (the next backend given that PGPROC adds on), so
+ * its values only grow.  A counter's value is its offset in StatsShared
+ * plus the sum of the slots, modulo 2^64: a reset sets the offset to minus
+ * the sum, a load at startup (slots all zero) to the saved value.  One
+ * more slot, after the backends' ones, is added to with atomics, by any
+ * process without a PGPROC of its own.
+ */
+typedef struct StatsSlot
+{
+	pg_atomic_uint64 counters[STATS_NCOUNTERS];
+	StatsHist	hists[STATS_NHISTS];
+} StatsSlot;
+
+/* the totals of the fixed counters and histograms, as readers see them */
+typedef struct StatsTotals
+{
+	uint64		counters[STATS_NCOUNTERS];
+	uint64		buckets[STATS_NHISTS][STATS_NBUCKETS];
+	uint64		sums[STATS_NHISTS];
+} StatsTotals;
 
 /*
  * A per-name entry.  key.name[0] is the kind (STATS_KIND_*), the name
@@ -182,10 +209,11 @@ extern ShmemTable stats_name_table;
 
 /* stats.c */
 extern void stats_name_init(StatsNameEntry *e);
+extern void stats_totals(StatsTotals *t);
+extern void stats_zero(void);
 
 /* stats_read.c */
 extern void stats_hist_read(StatsHist *h, uint64 *buckets, uint64 *sum);
-extern void stats_zero(StatsShared *s);
 
 /* stats_file.c */
 extern void stats_load(void);

@@ -285,8 +285,11 @@ stats_counters(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
+	StatsTotals t;
+
 	stats_require("resilience.stats_counters()");
 	InitMaterializedSRF(fcinfo, 0);
+	stats_totals(&t);
 	for (int i = 0; i < STATS_NCOUNTERS; i++)
 	{
 		Datum		values[3];
@@ -294,7 +297,7 @@ stats_counters(PG_FUNCTION_ARGS)
 
 		values[0] = CStringGetTextDatum(stats_counter_defs[i].area);
 		values[1] = CStringGetTextDatum(stats_counter_defs[i].counter);
-		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&stats_shared->counters[i]));
+		values[2] = Int64GetDatum((int64) t.counters[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -309,17 +312,19 @@ stats_histograms(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
+	StatsTotals t;
+
 	stats_require("resilience.stats_histograms()");
 	InitMaterializedSRF(fcinfo, 0);
+	stats_totals(&t);
 	for (int h = 0; h < STATS_NHISTS; h++)
 	{
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
-		uint64		buckets[STATS_NBUCKETS];
-		uint64		sum;
+		uint64	   *buckets = t.buckets[h];
+		uint64		sum = t.sums[h];
 		uint64		count = 0;
 
-		stats_hist_read(&stats_shared->hists[h], buckets, &sum);
 		for (int b = 0; b < STATS_NBUCKETS; b++)
 			count += buckets[b];
 		values[0] = CStringGetTextDatum(stats_hist_defs[h].area);
@@ -484,26 +489,6 @@ stats_quantile(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(get_float8_infinity());
 }
 
-/* Zero every counter (not stats_since). */
-void
-stats_zero(StatsShared *s)
-{
-	for (int i = 0; i < STATS_NCOUNTERS; i++)
-		pg_atomic_write_u64(&s->counters[i], 0);
-	for (int h = 0; h < STATS_NHISTS; h++)
-	{
-		for (int b = 0; b < STATS_NBUCKETS; b++)
-			pg_atomic_write_u64(&s->hists[h].buckets[b], 0);
-		pg_atomic_write_u64(&s->hists[h].sum, 0);
-	}
-	for (int i = 0; i < STATS_GAVE_UP_SLOTS; i++)
-	{
-		pg_atomic_write_u64(&s->gave_up[i].calls, 0);
-		pg_atomic_write_u32(&s->gave_up[i].key, 0);
-	}
-	pg_atomic_write_u64(&s->gave_up_other, 0);
-}
-
 /*
  * stats_reset() RETURNS void: for a superuser, every counter and per-name
  * entry of all databases; for the extension's owner (or a member of it) who
@@ -541,7 +526,7 @@ stats_reset(PG_FUNCTION_ARGS)
 	if (all)
 	{
 		pg_atomic_write_u64(&stats_name_table.header->evicted, 0);
-		stats_zero(stats_shared);
+		stats_zero();
 		pg_atomic_write_u64(&stats_shared->since, (uint64) GetCurrentTimestamp());
 	}
 	shmem_unlock_all(&stats_name_table);
@@ -719,9 +704,11 @@ stats_metrics(PG_FUNCTION_ARGS)
 	char	  **labels;
 	int			n;
 	bool		emitted;
+	StatsTotals totals;
 
 	stats_require("resilience.metrics()");
 	initStringInfo(&buf);
+	stats_totals(&totals);
 
 	for (int i = 0; i < STATS_NCOUNTERS; i++)
 	{
@@ -736,7 +723,7 @@ stats_metrics(PG_FUNCTION_ARGS)
 		if (d->labels[0])
 			appendStringInfo(&buf, "{%s}", d->labels);
 		appendStringInfoChar(&buf, ' ');
-		stats_append_value(&buf, pg_atomic_read_u64(&stats_shared->counters[i]), d->scale);
+		stats_append_value(&buf, totals.counters[i], d->scale);
 		appendStringInfoChar(&buf, '\n');
 	}
 
@@ -759,16 +746,14 @@ stats_metrics(PG_FUNCTION_ARGS)
 	for (int h = 0; h < STATS_NHISTS; h++)
 	{
 		const StatsDef *d = &stats_hist_defs[h];
-		uint64		buckets[STATS_NBUCKETS];
-		uint64		sum;
 
 		if (family == NULL || strcmp(family, d->family) != 0)
 		{
 			stats_append_family(&buf, d->family, "histogram", d->help);
 			family = d->family;
 		}
-		stats_hist_read(&stats_shared->hists[h], buckets, &sum);
-		stats_append_hist(&buf, d->family, d->labels, buckets, sum, d->scale);
+		stats_append_hist(&buf, d->family, d->labels, totals.buckets[h], totals.sums[h],
+						  d->scale);
 	}
 
 	stats_append_family(&buf, "resilience_stats_names", "gauge",

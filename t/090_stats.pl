@@ -103,6 +103,20 @@ my ($evicted1) = $node->safe_psql('postgres', 'SELECT names_evicted FROM resilie
 cmp_ok($evicted1 - $evicted0, '<', 80,
 	'admission: one-off names into a full table cause few evictions (' . ($evicted1 - $evicted0) . ')');
 
+# a name in the table counts every event, though lookups of names that are
+# not skip the lock through the table's presence filter, which each
+# eviction rebuilds: 20 new lease names (a lease event enters a name at
+# once) evict at least once, then 500 uncontended locks of 'hot' add 500
+my ($evicted2) = $node->safe_psql('postgres', q{
+	SELECT count(resilience.lease_acquire('filter-' || g, 'h', '1 min')) FROM generate_series(1, 20) g;
+	SELECT names_evicted FROM resilience.stats_info()}) =~ /(\d+)$/;
+cmp_ok($evicted2, '>', $evicted1, 'filter: 20 new names evicted (so rebuilt the filter)');
+is( $node->safe_psql('postgres', q{
+	SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot';
+	SELECT count(*) FROM generate_series(1, 500) WHERE resilience.try_session_lock('hot') AND resilience.session_unlock('hot');
+	SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot'}),
+	"2000\n500\n2500", 'filter: a tracked name counts every uncontended lock of a full table');
+
 # a wait and a timeout behind a prepared transaction's lock (a name that
 # waits enters a full table at once)
 $node->safe_psql('postgres', q{BEGIN; SELECT resilience.lock('held'); PREPARE TRANSACTION 'held'});
