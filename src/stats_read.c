@@ -40,6 +40,8 @@
 #include "storage/shmem.h"
 #include "catalog/pg_authid.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_conversion.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_database.h"
 #include "utils/syscache.h"
 #include "utils/acl.h"
@@ -168,7 +170,9 @@ stats_name_text(const char *name, Oid dbid, StatsEncodingCache *cache)
 		if (!cache->looked[src_enc])
 		{
 			cache->looked[src_enc] = true;
-			cache->procs[src_enc] = FindDefaultConversionProc(src_enc, dst_enc);
+			/* pg_catalog's, not the first on the caller's search_path */
+			cache->procs[src_enc] = FindDefaultConversion(PG_CATALOG_NAMESPACE,
+														  src_enc, dst_enc);
 		}
 		proc = cache->procs[src_enc];
 		if (OidIsValid(proc))
