@@ -148,6 +148,25 @@ stats_nslots(void)
 	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
 }
 
+/* zero a histogram, before anyone reads it */
+static void
+stats_hist_init(StatsHist *h)
+{
+	for (int b = 0; b < STATS_NBUCKETS; b++)
+		pg_atomic_init_u64(&h->buckets[b], 0);
+	pg_atomic_init_u64(&h->sum, 0);
+}
+
+/* zero the fixed counters and histograms of a slot or of the offsets */
+static void
+stats_values_init(pg_atomic_uint64 *counters, StatsHist *hists)
+{
+	for (int c = 0; c < STATS_NCOUNTERS; c++)
+		pg_atomic_init_u64(&counters[c], 0);
+	for (int h = 0; h < STATS_NHISTS; h++)
+		stats_hist_init(&hists[h]);
+}
+
 /* Shared memory the fixed counters need (shmem.c's request hook). */
 Size
 stats_shmem_size(void)
@@ -179,31 +198,13 @@ stats_shmem_startup(void)
 	if (!slots_found)
 	{
 		for (int i = 0; i <= nslots; i++)
-		{
-			StatsSlot  *slot = STATS_SLOT(i);
-
-			for (int c = 0; c < STATS_NCOUNTERS; c++)
-				pg_atomic_init_u64(&slot->counters[c], 0);
-			for (int h = 0; h < STATS_NHISTS; h++)
-			{
-				for (int b = 0; b < STATS_NBUCKETS; b++)
-					pg_atomic_init_u64(&slot->hists[h].buckets[b], 0);
-				pg_atomic_init_u64(&slot->hists[h].sum, 0);
-			}
-		}
+			stats_values_init(STATS_SLOT(i)->counters, STATS_SLOT(i)->hists);
 	}
 	if (!found)
 	{
 		stats_shared->nslots = nslots;
 		pg_atomic_init_u64(&stats_shared->since, 0);
-		for (int i = 0; i < STATS_NCOUNTERS; i++)
-			pg_atomic_init_u64(&stats_shared->counters[i], 0);
-		for (int h = 0; h < STATS_NHISTS; h++)
-		{
-			for (int b = 0; b < STATS_NBUCKETS; b++)
-				pg_atomic_init_u64(&stats_shared->hists[h].buckets[b], 0);
-			pg_atomic_init_u64(&stats_shared->hists[h].sum, 0);
-		}
+		stats_values_init(stats_shared->counters, stats_shared->hists);
 		for (int i = 0; i < STATS_GAVE_UP_SLOTS; i++)
 		{
 			pg_atomic_init_u32(&stats_shared->gave_up[i].key, 0);
@@ -382,9 +383,7 @@ stats_name_init(StatsNameEntry *e)
 	pg_atomic_init_u64(&e->events, 0);
 	for (int i = 0; i < STATS_NAME_NCOUNTERS; i++)
 		pg_atomic_init_u64(&e->counters[i], 0);
-	for (int b = 0; b < STATS_NBUCKETS; b++)
-		pg_atomic_init_u64(&e->hist.buckets[b], 0);
-	pg_atomic_init_u64(&e->hist.sum, 0);
+	stats_hist_init(&e->hist);
 }
 
 /*
