@@ -6,6 +6,8 @@
 #    default here); the goal is a ratio of at least 0.98x.
 # 2. Reading: the views and metrics() with 5000 tracked names, latency of
 #    one call from one client; the goal is under 20 ms.
+# 3. Counting's share of CPU with tracking on, under perf when installed:
+#    a figure of one run, which the host's drift cannot move (see below).
 # Run with: make bench BENCH_ONLY=stats (or tools/harness.sh exec bench/run.sh).
 . ./lib.sh
 BENCH_CLIENTS=${STATS_BENCH_CLIENTS:-8}
