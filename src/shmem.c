@@ -424,6 +424,7 @@ shmem_forget_dropped(ShmemTable *table)
 		{
 			pg_atomic_sub_fetch_u32(&table->header->count, removed);
 			pg_atomic_add_fetch_u64(&table->header->evicted, removed);
+			shmem_filter_rebuild(table);
 		}
 		shmem_unlock_all(table);
 	}

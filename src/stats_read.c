@@ -527,6 +527,9 @@ stats_reset(PG_FUNCTION_ARGS)
 		removed++;
 	}
 	pg_atomic_sub_fetch_u32(&stats_name_table.header->count, removed);
+	/* the removed names' bits would keep making lookups take the lock */
+	if (removed > 0)
+		shmem_filter_rebuild(&stats_name_table);
 	if (all)
 	{
 		pg_atomic_write_u64(&stats_name_table.header->evicted, 0);
