@@ -20,7 +20,7 @@
  * A table whose owner looks up keys it will not add (the monitoring names,
  * once full, admit only some new names) sets filtered: shmem.c then keeps
  * a bit per hash value of the entries present, set by inserts and rebuilt
- * by each eviction, so such a lookup of a missing key mostly takes no lock.
+ * after each eviction or sweep (and by its owner after a reset), so such a lookup of a missing key mostly takes no lock.
  *
  * A table to add is one more ShmemTable and one more line in
  * shmem_tables[]; a plain fixed-size struct (the queue's wakeup slots) is

@@ -170,8 +170,9 @@ shmem_count(ShmemTable *table)
 /*
  * Rebuild a filtered table's presence filter from its entries, with every
  * partition lock held exclusively (or before any backend runs).  Removing
- * entries leaves their bits set, which only costs a lock: the eviction
- * path rebuilds it; one who removes entries another way may.
+ * entries leaves their bits set, which only costs a lock: eviction and
+ * the sweep of dropped databases rebuild it; one who removes entries
+ * another way may (stats_reset does).
  */
 extern void shmem_filter_rebuild(ShmemTable *table);
 
