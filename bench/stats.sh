@@ -72,7 +72,8 @@ SELECT count(*) FROM generate_series(1, 5000) g
 WHERE resilience.try_session_lock('read-' || g) AND resilience.session_unlock('read-' || g);
 SQL
 echo "tracked names: $(psql_q -At -c 'SELECT names FROM resilience.stats_info()')"
-# latency average of one call, 1 client, 50 calls
+# latency average of one call, 1 client, 50 calls (metrics() whole, as a
+# scraper reads it: length() would add a count of its 1.4 MB of characters)
 lat()
 {
 	echo "$1" >"$d/read.sql"
@@ -82,7 +83,7 @@ lat()
 for q in "SELECT count(*) FROM resilience.stats" \
 	"SELECT count(*) FROM resilience.guard_name_stats" \
 	"SELECT count(*) FROM resilience.retry_stats" \
-	"SELECT length(resilience.metrics())"; do
+	"SELECT resilience.metrics()"; do
 	awk -v n="$q" -v v="$(lat "$q")" 'BEGIN { printf "%s: %.2f ms (goal: < 20 ms)\n", n, v }'
 done
 

@@ -235,9 +235,18 @@ stats_copy_names(int *n)
 		c->name[e->key.len - 1] = '\0';
 		for (int j = 0; j < STATS_NAME_NCOUNTERS; j++)
 			c->counters[j] = pg_atomic_read_u64(&e->counters[j]);
-		for (int b = 0; b < STATS_NBUCKETS; b++)
-			c->buckets[b] = pg_atomic_read_u64(&e->hist.buckets[b]);
-		c->sum = pg_atomic_read_u64(&e->hist.sum);
+		/* only queues fill their histogram (pickup latency) */
+		if (c->kind == STATS_KIND_QUEUE)
+		{
+			for (int b = 0; b < STATS_NBUCKETS; b++)
+				c->buckets[b] = pg_atomic_read_u64(&e->hist.buckets[b]);
+			c->sum = pg_atomic_read_u64(&e->hist.sum);
+		}
+		else
+		{
+			memset(c->buckets, 0, sizeof(c->buckets));
+			c->sum = 0;
+		}
 	}
 	shmem_unlock_all(&stats_name_table);
 	/* no catalog lookups under the partition locks: converted after */
@@ -577,7 +586,23 @@ stats_append_value(StringInfo buf, uint64 v, int64 scale)
 		appendBinaryStringInfo(buf, digits, len);
 	}
 	else
-		appendStringInfo(buf, "%.6f", (double) v / (double) scale);
+	{
+		/*
+		 * microseconds as seconds, exactly (what %.6f of v / 1e6 prints
+		 * below 2^53, without the float formatting: metrics() writes one
+		 * per lock name)
+		 */
+		char		digits[MAXINT8LEN + 8];
+		int			len;
+
+		Assert(scale == 1000000);
+		len = pg_ulltoa_n(v / 1000000, digits);
+		digits[len++] = '.';
+		v %= 1000000;
+		for (int i = 5; i >= 0; i--, v /= 10)
+			digits[len + i] = (char) ('0' + v % 10);
+		appendBinaryStringInfo(buf, digits, len + 6);
+	}
 }
 
 /* HELP and TYPE of a family */
@@ -661,6 +686,33 @@ stats_name_labels(StatsNameCopy *copies, int n)
 	return labels;
 }
 
+/*
+ * Grow buf once to about what the per-name lines will take (one line per
+ * counter of a name, a histogram's lines for a queue), rather than by
+ * doubling and copying as they are appended.
+ */
+static void
+stats_reserve_name_lines(StringInfo buf, char **labels, StatsNameCopy *copies, int n)
+{
+	/* a line: family, labels, an event label, a value */
+	const Size	line = 96;
+	Size		want = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		Size		lines;
+
+		if (labels[i] == NULL)
+			continue;
+		lines = copies[i].kind == STATS_KIND_GUARD ? 4 :
+			copies[i].kind == STATS_KIND_LEASE ? STATS_LEASE_NEVENTS :
+			STATS_QUEUE_NEVENTS + STATS_NBUCKETS + 2;
+		want += lines * (strlen(labels[i]) + line);
+	}
+	if (want > 0 && want < MaxAllocSize - (Size) buf->len - 1)
+		enlargeStringInfo(buf, (int) want);
+}
+
 /* per-name families: one family, every entry of kind */
 static void
 stats_append_name_family(StringInfo buf, char **labels, StatsNameCopy *copies,
@@ -714,7 +766,9 @@ stats_metrics(PG_FUNCTION_ARGS)
 	StatsTotals totals;
 
 	stats_require("resilience.metrics()");
+	/* built in place as the text datum returned: room for its header */
 	initStringInfo(&buf);
+	appendStringInfoSpaces(&buf, VARHDRSZ);
 	stats_totals(&totals);
 
 	for (int i = 0; i < STATS_NCOUNTERS; i++)
@@ -774,6 +828,7 @@ stats_metrics(PG_FUNCTION_ARGS)
 
 	copies = stats_copy_names(&n);
 	labels = stats_name_labels(copies, n);
+	stats_reserve_name_lines(&buf, labels, copies, n);
 	emitted = false;
 	stats_append_name_family(&buf, labels, copies, n, STATS_KIND_GUARD,
 							 "resilience_guard_name_acquisitions_total",
@@ -821,6 +876,7 @@ stats_metrics(PG_FUNCTION_ARGS)
 						  copies[i].buckets, copies[i].sum, 1000000);
 	}
 
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+	SET_VARSIZE(buf.data, buf.len);
+	PG_RETURN_TEXT_P((text *) buf.data);
 }
 
