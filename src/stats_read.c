@@ -588,9 +588,9 @@ stats_append_value(StringInfo buf, uint64 v, int64 scale)
 	else
 	{
 		/*
-		 * microseconds as seconds, exactly (what %.6f of v / 1e6 prints
-		 * below 2^53, without the float formatting: metrics() writes one
-		 * per lock name)
+		 * microseconds as seconds, exact to the microsecond: the digits
+		 * %.6f of v / 1e6 printed for any total under 10^15 us (31 years),
+		 * without float formatting (metrics() writes one per lock name)
 		 */
 		char		digits[MAXINT8LEN + 8];
 		int			len;
