@@ -56,7 +56,7 @@
 
 #define STATS_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/resilience.stat"
 #define STATS_FILE_MAGIC	0x52535431	/* "RST1" */
-#define STATS_FILE_VERSION	1
+#define STATS_FILE_VERSION	2	/* 2: names_evicted */
 
 /* ---- the file ---- */
 
@@ -72,6 +72,7 @@ typedef struct StatsFileHeader
 	uint32		nnamecounters;
 	uint32		nnames;
 	int64		since;
+	uint64		evicted;		/* names evicted (stats_info's names_evicted) */
 } StatsFileHeader;
 
 /* a name in the file */
@@ -118,6 +119,7 @@ stats_shmem_shutdown(int code, Datum arg)
 	hdr.nnamecounters = STATS_NAME_NCOUNTERS;
 	hdr.nnames = (uint32) hash_get_num_entries(stats_name_table.htab);
 	hdr.since = (int64) pg_atomic_read_u64(&stats_shared->since);
+	hdr.evicted = pg_atomic_read_u64(&stats_name_table.header->evicted);
 	ok = fwrite(&hdr, sizeof(hdr), 1, f) == 1;
 	stats_totals(&totals);
 	for (int i = 0; ok && i < STATS_NCOUNTERS; i++)
@@ -242,6 +244,7 @@ stats_load(void)
 		!IS_VALID_TIMESTAMP(hdr.since))
 		goto bad;
 	pg_atomic_write_u64(&stats_shared->since, (uint64) hdr.since);
+	pg_atomic_write_u64(&stats_name_table.header->evicted, hdr.evicted);
 	for (int i = 0; i < STATS_NCOUNTERS; i++)
 	{
 		uint64		v;
@@ -316,6 +319,7 @@ bad:
 	unlink(STATS_DUMP_FILE);
 	/* start from zero rather than from half a file */
 	stats_zero();
+	pg_atomic_write_u64(&stats_name_table.header->evicted, 0);
 	pg_atomic_write_u64(&stats_shared->since, (uint64) GetCurrentTimestamp());
 	{
 		HASH_SEQ_STATUS status;

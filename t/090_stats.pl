@@ -145,14 +145,15 @@ $node->safe_psql('postgres', 'DROP DATABASE l1');
 $node->safe_psql('postgres', 'DROP DATABASE u8');
 
 # ---- restart and crash ---------------------------------------------------
-my $before = $node->safe_psql('postgres', q{
+my $restart_q = q{
 	SELECT (SELECT sum(value) FROM resilience.stats), (SELECT stats_since FROM resilience.stats_info()),
-	       (SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot')});
+	       (SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot'),
+	       (SELECT names_evicted FROM resilience.stats_info())};
+my $before = $node->safe_psql('postgres', $restart_q);
+like($before, qr/\|[1-9]\d*$/, 'restart: names were evicted before it');
 $node->restart;
-is( $node->safe_psql('postgres', q{
-	SELECT (SELECT sum(value) FROM resilience.stats), (SELECT stats_since FROM resilience.stats_info()),
-	       (SELECT acquisitions FROM resilience.guard_name_stats WHERE name = 'hot')}),
-	$before, 'restart: every count, the names and stats_since survive a clean restart');
+is($node->safe_psql('postgres', $restart_q),
+	$before, 'restart: every count, the names, names_evicted and stats_since survive a clean restart');
 ok(!-e $node->data_dir . '/pg_stat/resilience.stat', 'restart: the file is removed once read');
 
 # a file whose stats_since is out of range is ignored: every view read it
@@ -171,8 +172,8 @@ $node->safe_psql('postgres', q{SELECT resilience.lock('hot')});
 $node->stop('immediate');
 $node->start;
 is( $node->safe_psql('postgres', q{
-	SELECT (SELECT sum(value) FROM resilience.stats), (SELECT names FROM resilience.stats_info())}),
-	'0|0', 'crash: an immediate stop resets the counts');
+	SELECT (SELECT sum(value) FROM resilience.stats), names, names_evicted FROM resilience.stats_info()}),
+	'0|0|0', 'crash: an immediate stop resets the counts');
 
 # a backend killed mid-run: the postmaster's crash recovery resets them too
 $node->safe_psql('postgres', q{SELECT resilience.lock('hot')});
