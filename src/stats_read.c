@@ -595,10 +595,10 @@ stats_append_value(StringInfo buf, uint64 v, int64 scale)
 		char		digits[MAXINT8LEN + 8];
 		int			len;
 
-		Assert(scale == 1000000);
-		len = pg_ulltoa_n(v / 1000000, digits);
+		Assert(scale == 1000000);	/* six decimals below */
+		len = pg_ulltoa_n(v / scale, digits);
 		digits[len++] = '.';
-		v %= 1000000;
+		v %= scale;
 		for (int i = 5; i >= 0; i--, v /= 10)
 			digits[len + i] = (char) ('0' + v % 10);
 		appendBinaryStringInfo(buf, digits, len + 6);
