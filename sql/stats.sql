@@ -206,6 +206,18 @@ SELECT count(*) AS type_lines, count(DISTINCT line) AS distinct_type_lines
 FROM pg_catalog.regexp_split_to_table(resilience.metrics(), E'\n') AS line
 WHERE line LIKE '# TYPE %';
 
+-- metrics(): microseconds are written as seconds exactly, six decimals
+SELECT resilience.stats_reset();
+SELECT resilience.retry_statement('SELECT 1/0', max_attempts => 2, base_delay => '20 milliseconds',
+                                  max_delay => '20 milliseconds', retry_on => '{22012}');
+SELECT m.line = 'resilience_retry_backoff_seconds_total{function="retry_statement"} '
+                || (r.backoff_us / 1000000) || '.' || lpad((r.backoff_us % 1000000)::text, 6, '0')
+       AS seconds_exact
+FROM resilience.retry_stats r,
+     pg_catalog.regexp_split_to_table(resilience.metrics(), E'\n') AS m(line)
+WHERE r.function = 'retry_statement'
+  AND m.line LIKE 'resilience\_retry\_backoff\_seconds\_total{function="retry\_statement"}%';
+
 -- quantiles: upper bounds of log2 buckets
 SELECT resilience.stats_quantile('{0,0,0,0}', 0.5) AS empty,
        resilience.stats_quantile('{10,0,0,0}', 0.99) AS all_ones,
