@@ -108,6 +108,16 @@ keyset_hold_begin(void)
 	return true;
 }
 
+/* After the replay (also while its error unwinds): undo what keyset_hold_end set. */
+static void
+keyset_hold_replayed(ErrorContextCallback *context)
+{
+	RESUME_INTERRUPTS();
+	keyset_hold_replaying = false;
+	error_context_stack = context;
+	MemoryContextReset(keyset_held_cxt);
+}
+
 /* Close a window (also while an error unwinds); the outermost raises what it held. */
 static void
 keyset_hold_end(void)
@@ -132,19 +142,22 @@ keyset_hold_end(void)
 	error_context_stack = NULL;
 	keyset_hold_replaying = true;
 	HOLD_INTERRUPTS();
+	/*
+	 * PG_CATCH and a second call rather than PG_FINALLY: PG_FINALLY's own flag
+	 * draws -Wclobbered from gcc in builds without assertions.
+	 */
 	PG_TRY();
 	{
 		foreach(lc, held)
 			ThrowErrorData((ErrorData *) lfirst(lc));
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		RESUME_INTERRUPTS();
-		keyset_hold_replaying = false;
-		error_context_stack = context;
-		MemoryContextReset(keyset_held_cxt);
+		keyset_hold_replayed(context);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	keyset_hold_replayed(context);
 }
 
 /* cursor_decode() for spec, with messages held. */
