@@ -136,9 +136,49 @@ $$;
 COMMENT ON FUNCTION resilience.lease_check_args(text, text, text, bigint, interval) IS
 'internal: the argument checks of lease function func (NULL, empty, ttl, hot standby); raises or returns nothing';
 
--- The four lease functions call it instead of repeating the checks; a NULL
--- argument's message now names it (was "lease_acquire arguments must not be
--- null" and the like; still 22004).
+-- Leases: a new grant's token from a sequence (lease_next_token()), so that
+-- a grant that rolled back, or whose asynchronous commit a crash lost, never
+-- has its token handed out again.  1.0 made it greatest(previous + 1,
+-- timeline << 40): the same number again after a rollback.
+-- The sequence part of every new grant's token (lease_next_token()): it never
+-- gives a value back, so a grant that rolled back, or whose commit a crash
+-- lost, leaves its token used.  lease_next_token() refuses values from 2^40
+-- up, the room a timeline has below the next one's floor.  No role needs
+-- rights on it to take leases; the installing role may read and set it, as
+-- pg_dump and a restore do.
+CREATE SEQUENCE resilience.lease_token_seq AS bigint MINVALUE 1 NO CYCLE;
+
+COMMENT ON SEQUENCE resilience.lease_token_seq IS
+'the part of a new lease token above the timeline floor (lease_next_token()); never set it back';
+
+GRANT SELECT, UPDATE ON SEQUENCE resilience.lease_token_seq TO @extowner@;
+
+-- dumped with the database, so a restore does not hand out its values again
+SELECT pg_catalog.pg_extension_config_dump('resilience.lease_token_seq', '');
+
+CREATE FUNCTION resilience.lease_next_token(previous bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'lease_next_token'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.lease_next_token(bigint) IS
+'internal: the token of a new grant of a lease whose last token was previous (0 if none): greatest(previous + 1, lease_token_floor() + nextval of lease_token_seq); draws a value even if the grant then rolls back';
+
+-- The sequence starts above every token 1.0 granted on this timeline, so
+-- that previous + 1 never wins over a value drawn.
+SELECT pg_catalog.setval('resilience.lease_token_seq',
+                         max(l.token OPERATOR(pg_catalog.-) f.floor))
+FROM resilience.lease_state l, (SELECT resilience.lease_token_floor() AS floor) f
+WHERE l.token OPERATOR(pg_catalog.>) f.floor
+  AND l.token OPERATOR(pg_catalog.<) (f.floor OPERATOR(pg_catalog.+) 1099511627776)
+HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0;
+
+-- The four lease functions call lease_check_args() instead of repeating the
+-- checks; a NULL argument's message now names it (was "lease_acquire
+-- arguments must not be null" and the like; still 22004).  lease_acquire()
+-- draws a token only for a new grant: the holder taking its live lease again
+-- extends it without one (1.0 read the floor, and so committed
+-- synchronously, on every call).
 CREATE OR REPLACE FUNCTION resilience.lease_acquire(name text, holder text, ttl interval)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -148,21 +188,37 @@ AS $$
 DECLARE
     v_now timestamptz;
     v_token bigint;
+    v_held resilience.lease_state%ROWTYPE;
 BEGIN
     PERFORM resilience.lease_check_args('lease_acquire', lease_acquire.name, lease_acquire.holder, NULL, lease_acquire.ttl);
 
     -- Lock the row first and read the clock after: if we had to wait (for
     -- a fenced write, or a racing grant), expiry is judged as of now.
-    PERFORM FROM resilience.lease_state AS l
+    SELECT l.* INTO v_held FROM resilience.lease_state AS l
     WHERE l.name = lease_acquire.name
     FOR UPDATE;
     v_now := clock_timestamp();
-    -- A conflicting row is locked and re-checked at its latest version, so
-    -- of two racing callers exactly one wins (READ COMMITTED); under
-    -- REPEATABLE READ or SERIALIZABLE the loser may get 40001 instead.
+    IF v_held.expires_at > v_now AND v_held.holder IS NOT NULL THEN
+        IF v_held.holder = lease_acquire.holder THEN
+            -- the holder again: extended, same token, no new one drawn
+            UPDATE resilience.lease_state AS l
+            SET renewed_at = v_now, expires_at = v_now + lease_acquire.ttl
+            WHERE l.name = lease_acquire.name;
+            RETURN v_held.token;
+        END IF;
+        -- for the monitoring counters (a no-op unless preloaded)
+        PERFORM resilience.stats_lease_note('refused', lease_acquire.name, lease_acquire.holder, NULL);
+        RETURN NULL;
+    END IF;
+    -- A new grant.  A row that appeared since (a racing first grant) is
+    -- locked and re-checked at its latest version, so of two racing callers
+    -- exactly one wins (READ COMMITTED); under REPEATABLE READ or
+    -- SERIALIZABLE the loser may get 40001 instead.  The token is drawn
+    -- before that check: a loser's only makes later tokens larger.
     INSERT INTO resilience.lease_state AS l
         (name, holder, token, acquired_at, renewed_at, expires_at)
-    VALUES (lease_acquire.name, lease_acquire.holder, resilience.lease_token_floor(),
+    VALUES (lease_acquire.name, lease_acquire.holder,
+            resilience.lease_next_token(coalesce(v_held.token, 0)),
             v_now, v_now, v_now + lease_acquire.ttl)
     ON CONFLICT (name) DO UPDATE
     SET token = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
@@ -177,7 +233,6 @@ BEGIN
     WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= v_now
     RETURNING l.token INTO v_token;
     IF v_token IS NULL THEN
-        -- for the monitoring counters (a no-op unless preloaded)
         PERFORM resilience.stats_lease_note('refused', lease_acquire.name, lease_acquire.holder, NULL);
     END IF;
     RETURN v_token;
@@ -1171,6 +1226,9 @@ CREATE INDEX job_state_finished ON resilience.job_state (queue, finished_at)
 GRANT SELECT, INSERT, UPDATE, DELETE ON resilience.job_queues TO @extowner@ WITH GRANT OPTION;
 GRANT SELECT, INSERT, UPDATE, DELETE ON resilience.job_state TO @extowner@ WITH GRANT OPTION;
 GRANT USAGE, SELECT ON SEQUENCE resilience.job_state_id_seq TO @extowner@ WITH GRANT OPTION;
+-- and may set the id sequence, as a restore of its own pg_dump does (it may
+-- write job_state itself, so this gives it nothing more)
+GRANT UPDATE ON SEQUENCE resilience.job_state_id_seq TO @extowner@;
 
 -- dump queues and jobs with the database: jobs are work not yet done, and a
 -- restored job keeps its token, so tokens stay monotonic per job

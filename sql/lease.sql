@@ -1,8 +1,11 @@
 -- Leases with fencing tokens: acquire, renew, release, fence, the view.
 -- Tokens are shown relative to the timeline floor (timeline << 40), which
--- is 1 << 40 on a fresh cluster.
+-- is 1 << 40 on a fresh cluster; a new grant's token is the floor plus the
+-- next value of resilience.lease_token_seq (at most one past the lease's
+-- previous token otherwise).
 
 SELECT resilience.lease_token_floor() = (1::bigint << 40) AS floor_is_timeline_1;
+SELECT resilience.lease_token_floor() AS floor \gset
 
 -- labels
 SELECT p.oid::regprocedure, p.provolatile, p.proparallel, p.proisstrict
@@ -10,73 +13,117 @@ FROM pg_proc p
 WHERE p.pronamespace = 'resilience'::regnamespace AND p.proname LIKE 'lease%'
 ORDER BY 1::text;
 
--- the first grant: a token from the timeline floor
-SELECT resilience.lease_acquire('nightly', 'node-a', '1 min') - (1::bigint << 40) AS token;
--- the same holder again: extended, same token
-SELECT resilience.lease_acquire('nightly', 'node-a', '2 min') - (1::bigint << 40) AS token;
--- another holder while it is live: NULL
+-- the first grant: the floor plus the sequence's first value
+SELECT resilience.lease_acquire('nightly', 'node-a', '1 min') AS t \gset
+SELECT :t - :floor AS token;
+-- the same holder again: extended, same token, no value drawn
+SELECT resilience.lease_acquire('nightly', 'node-a', '2 min') - :floor AS token;
+SELECT last_value, is_called FROM resilience.lease_token_seq;
+-- another holder while it is live: NULL, and no value drawn either
 SELECT resilience.lease_acquire('nightly', 'node-b', '1 min') AS token;
-SELECT name, holder, token - (1::bigint << 40) AS token, expired,
+SELECT last_value FROM resilience.lease_token_seq;
+SELECT name, holder, token - :floor AS token, expired,
        acquired_at <= renewed_at AS ordered,
        expires_at - renewed_at AS ttl
 FROM resilience.leases;
 
 -- renew: only the holder with the current token
-SELECT resilience.lease_renew('nightly', 'node-a', (1::bigint << 40), '30s') AS renewed;
-SELECT resilience.lease_renew('nightly', 'node-b', (1::bigint << 40), '30s') AS wrong_holder;
-SELECT resilience.lease_renew('nightly', 'node-a', (1::bigint << 40) + 1, '30s') AS wrong_token;
+SELECT resilience.lease_renew('nightly', 'node-a', :t, '30s') AS renewed;
+SELECT resilience.lease_renew('nightly', 'node-b', :t, '30s') AS wrong_holder;
+SELECT resilience.lease_renew('nightly', 'node-a', :t + 1, '30s') AS wrong_token;
 SELECT resilience.lease_renew('missing', 'node-a', 1, '30s') AS no_lease;
 SELECT expires_at - renewed_at AS ttl FROM resilience.leases WHERE name = 'nightly';
 
 -- fence: the current token passes (isolation spec lease_fence shows the
 -- row lock it keeps to the end of the transaction)
 BEGIN;
-SELECT resilience.lease_fence('nightly', (1::bigint << 40));
+SELECT resilience.lease_fence('nightly', :t);
 COMMIT;
 
 -- release: the row and its token stay, the holder is gone
-SELECT resilience.lease_release('nightly', 'node-b', (1::bigint << 40)) AS wrong_holder;
-SELECT resilience.lease_release('nightly', 'node-a', (1::bigint << 40)) AS released;
-SELECT resilience.lease_release('nightly', 'node-a', (1::bigint << 40)) AS again;
-SELECT name, holder, token - (1::bigint << 40) AS token, expired FROM resilience.leases;
-SELECT resilience.lease_renew('nightly', 'node-a', (1::bigint << 40), '30s') AS renew_released;
+SELECT resilience.lease_release('nightly', 'node-b', :t) AS wrong_holder;
+SELECT resilience.lease_release('nightly', 'node-a', :t) AS released;
+SELECT resilience.lease_release('nightly', 'node-a', :t) AS again;
+SELECT name, holder, token - :floor AS token, expired FROM resilience.leases;
+SELECT resilience.lease_renew('nightly', 'node-a', :t, '30s') AS renew_released;
 
 -- the next grant, even to the same holder, gets a larger token
-SELECT resilience.lease_acquire('nightly', 'node-a', '1 min') - (1::bigint << 40) AS token;
+SELECT resilience.lease_acquire('nightly', 'node-a', '1 min') - :floor AS token;
 -- expiry: a short lease lapses and another holder takes over with a new token
-SELECT resilience.lease_acquire('short', 'node-a', '1ms') - (1::bigint << 40) AS token;
+SELECT resilience.lease_acquire('short', 'node-a', '1ms') AS s1 \gset
+SELECT :s1 - :floor AS token;
 SELECT pg_sleep(0.01);
 SELECT expired FROM resilience.leases WHERE name = 'short';
-SELECT resilience.lease_renew('short', 'node-a', (1::bigint << 40), '1 min') AS renew_expired;
-SELECT resilience.lease_release('short', 'node-a', (1::bigint << 40)) AS release_expired;
-SELECT resilience.lease_acquire('short', 'node-b', '1 min') - (1::bigint << 40) AS takeover;
+SELECT resilience.lease_renew('short', 'node-a', :s1, '1 min') AS renew_expired;
+SELECT resilience.lease_release('short', 'node-a', :s1) AS release_expired;
+SELECT resilience.lease_acquire('short', 'node-b', '1 min') AS s2 \gset
+SELECT :s2 - :floor AS takeover, :s2 > :s1 AS larger;
 -- an expired lease re-acquired by its old holder is a new grant too
-SELECT resilience.lease_acquire('short2', 'node-a', '1ms') - (1::bigint << 40) AS token;
+SELECT resilience.lease_acquire('short2', 'node-a', '1ms') - :floor AS token;
 SELECT pg_sleep(0.01);
-SELECT resilience.lease_acquire('short2', 'node-a', '1 min') - (1::bigint << 40) AS regrant;
+SELECT resilience.lease_acquire('short2', 'node-a', '1 min') - :floor AS regrant;
+
+-- a grant that rolls back leaves its token used: the next grant of that
+-- lease, to another holder, gets a larger one, and the rolled-back token is
+-- fenced out (1.0 handed the same number out again)
+BEGIN;
+SELECT resilience.lease_acquire('undone', 'node-a', '1 min') AS u1 \gset
+ROLLBACK;
+SELECT count(*) AS rows_left FROM resilience.leases WHERE name = 'undone';
+SELECT resilience.lease_acquire('undone', 'node-b', '1 min') AS u2 \gset
+SELECT :u2 > :u1 AS larger_than_rolled_back;
+\set VERBOSITY sqlstate
+SELECT resilience.lease_fence('undone', :u1);
+\set VERBOSITY default
+-- the same after a takeover whose transaction rolled back
+SELECT resilience.lease_acquire('undone2', 'node-a', '1ms') AS v1 \gset
+SELECT pg_sleep(0.01);
+BEGIN;
+SELECT resilience.lease_acquire('undone2', 'node-b', '1 min') AS v2 \gset
+ROLLBACK;
+SELECT resilience.lease_acquire('undone2', 'node-c', '1 min') AS v3 \gset
+SELECT :v2 > :v1 AS took_over, :v3 > :v2 AS larger_than_rolled_back;
+-- a token whose sequence part would reach the next timeline's floor is
+-- refused (54000), and the lease is left as it was
+SELECT setval('resilience.lease_token_seq', (1::bigint << 40) - 1) > 0 AS moved;
+\set VERBOSITY sqlstate
+SELECT resilience.lease_acquire('full', 'node-a', '1 min');
+\set VERBOSITY default
+SELECT resilience.lease_acquire('full', 'node-a', '1 min');
+SELECT count(*) AS rows_left FROM resilience.leases WHERE name = 'full';
+SELECT setval('resilience.lease_token_seq', :v3 - :floor) > 0 AS moved_back;
+-- a previous token above the floor plus the sequence (a later timeline's,
+-- say, carried over by pg_upgrade) is followed by previous + 1
+SELECT resilience.lease_next_token(0) - :floor AS from_sequence;
+SELECT resilience.lease_next_token((3::bigint << 40) + 5) - (3::bigint << 40) AS after_previous;
+\set VERBOSITY sqlstate
+SELECT resilience.lease_next_token(9223372036854775807);
+SELECT resilience.lease_next_token(NULL);
+\set VERBOSITY default
 
 -- stale tokens are fenced out, with SQLSTATE RL001
 \set VERBOSITY sqlstate
-SELECT resilience.lease_fence('short', (1::bigint << 40));       -- taken over
-SELECT resilience.lease_fence('nowhere', 1);                      -- never granted
+SELECT resilience.lease_fence('short', :s1);       -- taken over
+SELECT resilience.lease_fence('nowhere', 1);       -- never granted
 \set VERBOSITY default
-SELECT resilience.lease_fence('short', (1::bigint << 40));
+SELECT resilience.lease_fence('short', :s1);
 SELECT resilience.lease_fence('nowhere', 1);
-SELECT resilience.lease_release('short', 'node-b', (1::bigint << 40) + 1);
-SELECT resilience.lease_fence('short', (1::bigint << 40) + 1);   -- released
+SELECT resilience.lease_release('short', 'node-b', :s2);
+SELECT resilience.lease_fence('short', :s2);       -- released
 DO $$
 DECLARE
     v_detail text;
 BEGIN
     PERFORM resilience.lease_acquire('lapsed', 'node-a', '1ms');
     PERFORM pg_sleep(0.01);
-    PERFORM resilience.lease_fence('lapsed', (1::bigint << 40));
+    PERFORM resilience.lease_fence('lapsed', (SELECT token FROM resilience.leases WHERE name = 'lapsed'));
 EXCEPTION WHEN SQLSTATE 'RL001' THEN
     GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
-    RAISE NOTICE 'fenced: % (%)', SQLERRM, regexp_replace(v_detail, 'at .*', 'at <time>.');
+    RAISE NOTICE 'fenced: % (%)', regexp_replace(SQLERRM, '[0-9]+', 'N'),
+        regexp_replace(v_detail, 'at .*', 'at <time>.');
 END
 $$;
-SELECT resilience.lease_fence('short', (1::bigint << 40) + 2);   -- no such token yet
+SELECT resilience.lease_fence('short', :s2 + 1);   -- no such token yet
 
 -- bad input
 \set VERBOSITY sqlstate
@@ -131,11 +178,12 @@ GRANT USAGE ON SCHEMA resilience TO regress_lease_app;
 GRANT SELECT, INSERT, UPDATE ON resilience.lease_state TO regress_lease_app;
 GRANT SELECT ON resilience.leases TO regress_lease_app;
 SET ROLE regress_lease_app;
-SELECT resilience.lease_acquire('app-job', 'worker-1', '1 min') - (1::bigint << 40) AS token;
+SELECT resilience.lease_acquire('app-job', 'worker-1', '1 min') AS a \gset
+SELECT :a > :floor AS granted;
 BEGIN;
-SELECT resilience.lease_fence('app-job', (1::bigint << 40));
+SELECT resilience.lease_fence('app-job', :a);
 COMMIT;
-SELECT resilience.lease_release('app-job', 'worker-1', (1::bigint << 40));
+SELECT resilience.lease_release('app-job', 'worker-1', :a);
 RESET ROLE;
 -- a role without rights on the table gets 42501
 CREATE ROLE regress_lease_nobody;

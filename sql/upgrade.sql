@@ -19,10 +19,21 @@ CREATE DATABASE resilience_upgrade;
 \c resilience_upgrade
 CREATE EXTENSION resilience VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'resilience';
+-- 1.0's tokens: the floor, then one more per grant of a lease
+SELECT resilience.lease_acquire('old', 'a', '1ms') - resilience.lease_token_floor() AS token;
+SELECT pg_sleep(0.01);
+SELECT resilience.lease_acquire('old', 'b', '1 hour') - resilience.lease_token_floor() AS token;
+SELECT resilience.lease_acquire('old2', 'a', '1 hour') - resilience.lease_token_floor() AS token;
 ALTER EXTENSION resilience UPDATE;
 SELECT extversion = (SELECT default_version FROM pg_available_extensions
                      WHERE name = 'resilience') AS current_version
 FROM pg_extension WHERE extname = 'resilience';
+-- the update starts the sequence above them: a new lease's first token is
+-- larger than every token 1.0 granted, and a taken-over one's too
+SELECT resilience.lease_acquire('new', 'a', '1 hour') - resilience.lease_token_floor() AS token;
+UPDATE resilience.lease_state SET expires_at = now() WHERE name = 'old';
+SELECT resilience.lease_acquire('old', 'c', '1 hour') - resilience.lease_token_floor() AS token;
+SELECT resilience.lease_acquire('old2', 'a', '1 hour') - resilience.lease_token_floor() AS same_holder;
 
 \set ECHO none
 \i sql/include/signature.sql

@@ -68,10 +68,10 @@ resilience_extension_lookup(ResilienceExtension *ext)
 
 /*
  * The OID (and, if owner is not NULL, the owner) of the extension's member
- * table relname; ERROR if there is none.
+ * relation relname of kind relkind (what); ERROR if there is none.
  */
-Oid
-resilience_member_table(const char *relname, Oid *owner)
+static Oid
+resilience_member(const char *relname, char relkind, const char *what, Oid *owner)
 {
 	ResilienceExtension ext;
 	Oid			relid;
@@ -79,11 +79,11 @@ resilience_member_table(const char *relname, Oid *owner)
 	resilience_extension_lookup(&ext);
 	relid = get_relname_relid(relname, ext.schema);
 	if (!OidIsValid(relid) ||
-		get_rel_relkind(relid) != RELKIND_RELATION ||
+		get_rel_relkind(relid) != relkind ||
 		getExtensionOfObject(RelationRelationId, relid) != ext.oid)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table %s of extension \"resilience\" is missing", relname),
+				 errmsg("%s %s of extension \"resilience\" is missing", what, relname),
 				 errhint("Recreate the extension with DROP EXTENSION resilience and CREATE EXTENSION resilience.")));
 	if (owner)
 	{
@@ -95,6 +95,20 @@ resilience_member_table(const char *relname, Oid *owner)
 		ReleaseSysCache(tup);
 	}
 	return relid;
+}
+
+/* The extension's member table relname (see resilience_member). */
+Oid
+resilience_member_table(const char *relname, Oid *owner)
+{
+	return resilience_member(relname, RELKIND_RELATION, "table", owner);
+}
+
+/* The extension's member sequence relname (see resilience_member). */
+Oid
+resilience_member_sequence(const char *relname)
+{
+	return resilience_member(relname, RELKIND_SEQUENCE, "sequence", NULL);
 }
 
 /* A member table's schema-qualified, quoted name, for SQL text. */

@@ -1,26 +1,32 @@
 /*-------------------------------------------------------------------------
  *
  * lease.c
- *		The one piece of the leases that needs C: the token floor of the
- *		current timeline.
+ *		The pieces of the leases that need C: the token floor of the
+ *		current timeline, and the token of a new grant.
  *
  * Leases themselves are rows of resilience.lease_state, written by the
  * PL/pgSQL functions in the install script with the caller's rights.  A
- * new grant's token is greatest(previous token + 1, timeline << 40), where
- * timeline is the WAL timeline this server inserts on.  Within a timeline
- * tokens grow by one per grant.  When a standby is promoted, it switches to
- * a timeline greater than every timeline before it, so its first grant of
- * any lease is larger than every token the old primary could have issued,
- * including grants that asynchronous replication never delivered: a stale
- * holder's token can never be issued again.  40 bits leave 2^40 grants per
- * lease per timeline and 2^23 timelines before a bigint overflows.
+ * new grant's token is greatest(previous token + 1, (timeline << 40) + n),
+ * where timeline is the WAL timeline this server inserts on and n the next
+ * value of the sequence resilience.lease_token_seq (lease_next_token()).
  *
- * A crash keeps the timeline, so the floor alone does not protect a token
- * whose grant was committed asynchronously (synchronous_commit = off) and
- * lost in the crash: the next grant would issue it again, to a second
- * holder.  Every transaction that reads the floor to grant with it (a lease
- * grant, a job claim) therefore commits synchronously (ForceSyncCommit; a
- * transaction that wrote nothing commits without a WAL record anyway).
+ * Invariants:
+ *  - A token handed out is never handed out again on this timeline, even if
+ *    the grant's transaction rolls back or its commit is lost in a crash:
+ *    n comes from a sequence, which a rollback does not give back, and
+ *    lease_next_token() flushes the WAL of the sequence's advance (written
+ *    once per 32 values) before it returns, so recovery cannot move the
+ *    sequence back past a value handed out.  The grant's own commit need
+ *    not be synchronous: a lost grant's token stays used.
+ *  - When a standby is promoted, it switches to a timeline greater than
+ *    every timeline before it, so its first grant of any lease is larger
+ *    than every token the old primary could have issued, including grants
+ *    that asynchronous replication never delivered.  This holds while n
+ *    stays below 2^40 (the sequence's maximum): 2^40 grants per timeline,
+ *    of all leases together, and 2^23 timelines before a bigint overflows.
+ *  - Job claims (queue_claim.c) take the floor alone, with tokens per job
+ *    of previous + 1; a claim commits on its own, synchronously
+ *    (ForceSyncCommit in lease_token_floor_value()).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,25 +34,26 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "commands/sequence.h"
 #include "fmgr.h"
 
+#include "args.h"
+#include "extension.h"
 #include "lease.h"
 #include "resilience.h"
 
 RESILIENCE_FUNCTION(lease_token_floor);
+RESILIENCE_FUNCTION(lease_next_token);
 
 /* bits of a token below the timeline */
 #define LEASE_TOKEN_TIMELINE_SHIFT	40
+
+static int64 lease_timeline_floor(void);
 
 /* lease_token_floor() RETURNS bigint: timeline << 40 */
 Datum
 lease_token_floor(PG_FUNCTION_ARGS)
 {
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot grant a lease during recovery"),
-				 errhint("Leases are granted by the primary; connect to it.")));
 	PG_RETURN_INT64(lease_token_floor_value());
 }
 
@@ -57,10 +64,74 @@ lease_token_floor(PG_FUNCTION_ARGS)
 int64
 lease_token_floor_value(void)
 {
-	TimeLineID	tli;
+	int64		floor = lease_timeline_floor();
 
 	ForceSyncCommit();
+	return floor;
+}
 
+/*
+ * lease_next_token(previous bigint) RETURNS bigint: the token of a new grant
+ * of a lease whose last token was previous (0: the lease has no row), as the
+ * file header says.  Called by lease_acquire() only when it grants.
+ */
+Datum
+lease_next_token(PG_FUNCTION_ARGS)
+{
+	int64		previous;
+	int64		floor;
+	Oid			seq;
+	XLogRecPtr	before;
+	int64		n;
+	int64		token;
+
+	args_not_null(fcinfo, 0, "previous");
+	previous = PG_GETARG_INT64(0);
+	floor = lease_timeline_floor();
+	seq = resilience_member_sequence("lease_token_seq");
+	before = XactLastRecEnd;
+
+	/*
+	 * No privilege on the sequence is asked of the caller: it would have to
+	 * be granted along with lease_state's, and a value drawn here can only
+	 * make tokens larger.
+	 */
+	n = nextval_internal(seq, false);
+	if (XactLastRecEnd != before)
+		XLogFlush(XactLastRecEnd);
+	if (n < 1 || n >= ((int64) 1 << LEASE_TOKEN_TIMELINE_SHIFT))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("lease tokens of timeline %u are used up",
+						(unsigned) (floor >> LEASE_TOKEN_TIMELINE_SHIFT)),
+				 errdetail("resilience.lease_token_seq returned " INT64_FORMAT
+						   ", outside 1 .. 2^40 - 1.", n),
+				 errhint("A promoted standby starts a new timeline, with tokens of its own.")));
+	token = floor + n;
+	if (previous >= token)
+	{
+		/* a previous token from a later timeline (say, before a pg_upgrade) */
+		if (previous == PG_INT64_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("lease token " INT64_FORMAT " is the largest there can be",
+							previous)));
+		token = previous + 1;
+	}
+	PG_RETURN_INT64(token);
+}
+
+/* timeline << 40 of the timeline this primary inserts on; ERROR on a standby */
+static int64
+lease_timeline_floor(void)
+{
+	TimeLineID	tli;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot grant a lease during recovery"),
+				 errhint("Leases are granted by the primary; connect to it.")));
 	tli = GetWALInsertionTimeLine();
 	if (tli >= ((TimeLineID) 1 << (63 - LEASE_TOKEN_TIMELINE_SHIFT)))
 		ereport(ERROR,

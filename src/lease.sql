@@ -27,6 +27,30 @@ GRANT SELECT, INSERT, UPDATE ON resilience.lease_state TO @extowner@ WITH GRANT 
 -- dump the rows with the database, so a restore keeps tokens monotonic
 SELECT pg_catalog.pg_extension_config_dump('resilience.lease_state', '');
 
+-- The sequence part of every new grant's token (lease_next_token()): it never
+-- gives a value back, so a grant that rolled back, or whose commit a crash
+-- lost, leaves its token used.  lease_next_token() refuses values from 2^40
+-- up, the room a timeline has below the next one's floor.  No role needs
+-- rights on it to take leases; the installing role may read and set it, as
+-- pg_dump and a restore do.
+CREATE SEQUENCE resilience.lease_token_seq AS bigint MINVALUE 1 NO CYCLE;
+
+COMMENT ON SEQUENCE resilience.lease_token_seq IS
+'the part of a new lease token above the timeline floor (lease_next_token()); never set it back';
+
+GRANT SELECT, UPDATE ON SEQUENCE resilience.lease_token_seq TO @extowner@;
+
+-- dumped with the database, so a restore does not hand out its values again
+SELECT pg_catalog.pg_extension_config_dump('resilience.lease_token_seq', '');
+
+CREATE FUNCTION resilience.lease_next_token(previous bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'lease_next_token'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION resilience.lease_next_token(bigint) IS
+'internal: the token of a new grant of a lease whose last token was previous (0 if none): greatest(previous + 1, lease_token_floor() + nextval of lease_token_seq); draws a value even if the grant then rolls back';
+
 -- security_invoker: the caller's privileges and row-level security on
 -- lease_state apply, not the view owner's
 CREATE VIEW resilience.leases WITH (security_invoker) AS
@@ -130,21 +154,37 @@ AS $$
 DECLARE
     v_now timestamptz;
     v_token bigint;
+    v_held resilience.lease_state%ROWTYPE;
 BEGIN
     PERFORM resilience.lease_check_args('lease_acquire', lease_acquire.name, lease_acquire.holder, NULL, lease_acquire.ttl);
 
     -- Lock the row first and read the clock after: if we had to wait (for
     -- a fenced write, or a racing grant), expiry is judged as of now.
-    PERFORM FROM resilience.lease_state AS l
+    SELECT l.* INTO v_held FROM resilience.lease_state AS l
     WHERE l.name = lease_acquire.name
     FOR UPDATE;
     v_now := clock_timestamp();
-    -- A conflicting row is locked and re-checked at its latest version, so
-    -- of two racing callers exactly one wins (READ COMMITTED); under
-    -- REPEATABLE READ or SERIALIZABLE the loser may get 40001 instead.
+    IF v_held.expires_at > v_now AND v_held.holder IS NOT NULL THEN
+        IF v_held.holder = lease_acquire.holder THEN
+            -- the holder again: extended, same token, no new one drawn
+            UPDATE resilience.lease_state AS l
+            SET renewed_at = v_now, expires_at = v_now + lease_acquire.ttl
+            WHERE l.name = lease_acquire.name;
+            RETURN v_held.token;
+        END IF;
+        -- for the monitoring counters (a no-op unless preloaded)
+        PERFORM resilience.stats_lease_note('refused', lease_acquire.name, lease_acquire.holder, NULL);
+        RETURN NULL;
+    END IF;
+    -- A new grant.  A row that appeared since (a racing first grant) is
+    -- locked and re-checked at its latest version, so of two racing callers
+    -- exactly one wins (READ COMMITTED); under REPEATABLE READ or
+    -- SERIALIZABLE the loser may get 40001 instead.  The token is drawn
+    -- before that check: a loser's only makes later tokens larger.
     INSERT INTO resilience.lease_state AS l
         (name, holder, token, acquired_at, renewed_at, expires_at)
-    VALUES (lease_acquire.name, lease_acquire.holder, resilience.lease_token_floor(),
+    VALUES (lease_acquire.name, lease_acquire.holder,
+            resilience.lease_next_token(coalesce(v_held.token, 0)),
             v_now, v_now, v_now + lease_acquire.ttl)
     ON CONFLICT (name) DO UPDATE
     SET token = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
@@ -159,7 +199,6 @@ BEGIN
     WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= v_now
     RETURNING l.token INTO v_token;
     IF v_token IS NULL THEN
-        -- for the monitoring counters (a no-op unless preloaded)
         PERFORM resilience.stats_lease_note('refused', lease_acquire.name, lease_acquire.holder, NULL);
     END IF;
     RETURN v_token;

@@ -89,6 +89,9 @@ CREATE INDEX job_state_finished ON resilience.job_state (queue, finished_at)
 GRANT SELECT, INSERT, UPDATE, DELETE ON resilience.job_queues TO @extowner@ WITH GRANT OPTION;
 GRANT SELECT, INSERT, UPDATE, DELETE ON resilience.job_state TO @extowner@ WITH GRANT OPTION;
 GRANT USAGE, SELECT ON SEQUENCE resilience.job_state_id_seq TO @extowner@ WITH GRANT OPTION;
+-- and may set the id sequence, as a restore of its own pg_dump does (it may
+-- write job_state itself, so this gives it nothing more)
+GRANT UPDATE ON SEQUENCE resilience.job_state_id_seq TO @extowner@;
 
 -- dump queues and jobs with the database: jobs are work not yet done, and a
 -- restored job keeps its token, so tokens stay monotonic per job
