@@ -14,9 +14,10 @@
  *  - A token handed out is never handed out again on this timeline, even if
  *    the grant's transaction rolls back or its commit is lost in a crash:
  *    n comes from a sequence, which a rollback does not give back, and
- *    lease_next_token() flushes the WAL of the sequence's advance (written
- *    once per 32 values) before it returns, so recovery cannot move the
- *    sequence back past a value handed out.  The grant's own commit need
+ *    lease_next_token() flushes the WAL up to the record of the sequence's
+ *    advance (written once per 32 values, by whichever backend drew first)
+ *    before it returns, so recovery cannot move the sequence back past a
+ *    value handed out.  The grant's own commit need
  *    not be synchronous: a lost grant's token stays used.
  *  - When a standby is promoted, it switches to a timeline greater than
  *    every timeline before it, so its first grant of any lease is larger
@@ -34,8 +35,11 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/relation.h"
 #include "commands/sequence.h"
 #include "fmgr.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
 
 #include "args.h"
 #include "extension.h"
@@ -49,6 +53,7 @@ RESILIENCE_FUNCTION(lease_next_token);
 #define LEASE_TOKEN_TIMELINE_SHIFT	40
 
 static int64 lease_timeline_floor(void);
+static void lease_flush_sequence(Oid seq);
 
 /* lease_token_floor() RETURNS bigint: timeline << 40 */
 Datum
@@ -81,7 +86,6 @@ lease_next_token(PG_FUNCTION_ARGS)
 	int64		previous;
 	int64		floor;
 	Oid			seq;
-	XLogRecPtr	before;
 	int64		n;
 	int64		token;
 
@@ -89,7 +93,6 @@ lease_next_token(PG_FUNCTION_ARGS)
 	previous = PG_GETARG_INT64(0);
 	floor = lease_timeline_floor();
 	seq = resilience_member_sequence("lease_token_seq");
-	before = XactLastRecEnd;
 
 	/*
 	 * No privilege on the sequence is asked of the caller: it would have to
@@ -97,8 +100,7 @@ lease_next_token(PG_FUNCTION_ARGS)
 	 * make tokens larger.
 	 */
 	n = nextval_internal(seq, false);
-	if (XactLastRecEnd != before)
-		XLogFlush(XactLastRecEnd);
+	lease_flush_sequence(seq);
 	if (n < 1 || n >= ((int64) 1 << LEASE_TOKEN_TIMELINE_SHIFT))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -138,4 +140,29 @@ lease_timeline_floor(void)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("timeline %u is too large for lease tokens", tli)));
 	return (int64) tli << LEASE_TOKEN_TIMELINE_SHIFT;
+}
+
+/*
+ * Flush the WAL up to the last record that advanced sequence seq, from which
+ * a value was just drawn.  That record is not always this backend's own: a
+ * nextval() that finds values logged ahead writes none, and the record that
+ * logged them may be another backend's, inserted but not yet flushed (that
+ * backend between its insert and its flush, or a nextval() outside
+ * lease_next_token()).  Flushing to the page's LSN covers both cases, and
+ * costs nothing when the WAL is already flushed that far.
+ */
+static void
+lease_flush_sequence(Oid seq)
+{
+	Relation	rel = relation_open(seq, AccessShareLock);
+	bool		logged = RelationNeedsWAL(rel);
+	Buffer		buf = ReadBuffer(rel, 0);
+	XLogRecPtr	lsn;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	lsn = PageGetLSN(BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+	relation_close(rel, AccessShareLock);
+	if (logged && !XLogRecPtrIsInvalid(lsn))
+		XLogFlush(lsn);
 }
