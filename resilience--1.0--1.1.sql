@@ -165,9 +165,11 @@ COMMENT ON FUNCTION resilience.lease_next_token(bigint) IS
 'internal: the token of a new grant of a lease whose last token was previous (0 if none): greatest(previous + 1, lease_token_floor() + nextval of lease_token_seq); draws a value even if the grant then rolls back';
 
 -- The sequence starts above every token 1.0 granted on this timeline, so
--- that previous + 1 never wins over a value drawn.
+-- that previous + 1 never wins over a value drawn; the lock waits for the
+-- grants in flight, and keeps new ones out until the update commits.
+LOCK TABLE resilience.lease_state IN SHARE MODE;
 SELECT pg_catalog.setval('resilience.lease_token_seq',
-                         max(l.token OPERATOR(pg_catalog.-) f.floor))
+                         pg_catalog.max(l.token OPERATOR(pg_catalog.-) f.floor))
 FROM resilience.lease_state l, (SELECT resilience.lease_token_floor() AS floor) f
 WHERE l.token OPERATOR(pg_catalog.>) f.floor
   AND l.token OPERATOR(pg_catalog.<) (f.floor OPERATOR(pg_catalog.+) 1099511627776)
@@ -214,7 +216,9 @@ BEGIN
     -- locked and re-checked at its latest version, so of two racing callers
     -- exactly one wins (READ COMMITTED); under REPEATABLE READ or
     -- SERIALIZABLE the loser may get 40001 instead.  The token is drawn
-    -- before that check: a loser's only makes later tokens larger.
+    -- before that check: a loser's only makes later tokens larger.  Should
+    -- the row carry a token drawn after ours (granted and released while we
+    -- waited), a second one is drawn: every token comes from the sequence.
     INSERT INTO resilience.lease_state AS l
         (name, holder, token, acquired_at, renewed_at, expires_at)
     VALUES (lease_acquire.name, lease_acquire.holder,
@@ -223,7 +227,8 @@ BEGIN
     ON CONFLICT (name) DO UPDATE
     SET token = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
                      THEN l.token
-                     ELSE greatest(l.token + 1, excluded.token) END,
+                     WHEN excluded.token > l.token THEN excluded.token
+                     ELSE resilience.lease_next_token(l.token) END,
         acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
                            THEN l.acquired_at
                            ELSE excluded.acquired_at END,

@@ -188,11 +188,27 @@ RESET ROLE;
 -- a role without rights on the table gets 42501
 CREATE ROLE regress_lease_nobody;
 GRANT USAGE ON SCHEMA resilience TO regress_lease_nobody;
+SELECT last_value AS before FROM resilience.lease_token_seq \gset
 SET ROLE regress_lease_nobody;
 \set VERBOSITY sqlstate
 SELECT resilience.lease_acquire('app-job', 'worker-2', '1 min');
 \set VERBOSITY default
+-- nor may it draw tokens (it could use up the timeline's), and none is drawn
+SELECT resilience.lease_next_token(0);
 RESET ROLE;
+SELECT last_value = :before AS nothing_drawn FROM resilience.lease_token_seq;
+-- the sequence as the install made it, or no token (55000): with a cache, a
+-- backend would draw from a block of its own, and a later grant could get a
+-- smaller value
+ALTER SEQUENCE resilience.lease_token_seq CACHE 10;
+SELECT resilience.lease_acquire('altered', 'node-a', '1 min');
+ALTER SEQUENCE resilience.lease_token_seq CACHE 1;
+ALTER SEQUENCE resilience.lease_token_seq SET UNLOGGED;
+\set VERBOSITY sqlstate
+SELECT resilience.lease_acquire('altered', 'node-a', '1 min');
+\set VERBOSITY default
+ALTER SEQUENCE resilience.lease_token_seq SET LOGGED;
+SELECT resilience.lease_acquire('altered', 'node-a', '1 min') > :floor AS granted_again;
 REVOKE ALL ON resilience.lease_state, resilience.leases FROM regress_lease_app;
 REVOKE ALL ON SCHEMA resilience FROM regress_lease_app, regress_lease_nobody;
 DROP ROLE regress_lease_app;

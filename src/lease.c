@@ -35,11 +35,18 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_sequence.h"
 #include "commands/sequence.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "args.h"
 #include "extension.h"
@@ -53,6 +60,7 @@ RESILIENCE_FUNCTION(lease_next_token);
 #define LEASE_TOKEN_TIMELINE_SHIFT	40
 
 static int64 lease_timeline_floor(void);
+static void lease_check_sequence(Oid seq);
 static void lease_flush_sequence(Oid seq);
 
 /* lease_token_floor() RETURNS bigint: timeline << 40 */
@@ -85,6 +93,7 @@ lease_next_token(PG_FUNCTION_ARGS)
 {
 	int64		previous;
 	int64		floor;
+	Oid			state;
 	Oid			seq;
 	int64		n;
 	int64		token;
@@ -92,14 +101,24 @@ lease_next_token(PG_FUNCTION_ARGS)
 	args_not_null(fcinfo, 0, "previous");
 	previous = PG_GETARG_INT64(0);
 	floor = lease_timeline_floor();
-	seq = resilience_member_sequence("lease_token_seq");
 
 	/*
-	 * No privilege on the sequence is asked of the caller: it would have to
-	 * be granted along with lease_state's, and a value drawn here can only
-	 * make tokens larger.
+	 * No privilege on the sequence is asked of the caller, only the right to
+	 * grant leases, UPDATE on lease_state (which lease_acquire's FOR UPDATE
+	 * needs as well): another role could otherwise use up the timeline's
+	 * tokens.  The sequence would have to be granted along with the table.
 	 */
+	state = resilience_member_table("lease_state", NULL);
+	if (pg_class_aclcheck(state, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to draw a lease token"),
+				 errdetail("Drawing a token takes UPDATE on resilience.lease_state."),
+				 errhint("Grant the roles that take leases SELECT, INSERT, UPDATE on resilience.lease_state.")));
+	seq = resilience_member_sequence("lease_token_seq");
 	n = nextval_internal(seq, false);
+	/* after nextval(), whose lock keeps the sequence as it is checked */
+	lease_check_sequence(seq);
 	lease_flush_sequence(seq);
 	if (n < 1 || n >= ((int64) 1 << LEASE_TOKEN_TIMELINE_SHIFT))
 		ereport(ERROR,
@@ -143,6 +162,35 @@ lease_timeline_floor(void)
 }
 
 /*
+ * The file header's reasoning needs the sequence as the install script made
+ * it: each nextval() one more than the last one of any backend (INCREMENT 1,
+ * CACHE 1: with a cache, a backend draws from a block of its own and a later
+ * grant can draw a smaller value), never going round (NO CYCLE), and logged
+ * (an unlogged sequence starts again after a crash).  Only its owner, a
+ * superuser, can change these.
+ */
+static void
+lease_check_sequence(Oid seq)
+{
+	HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seq));
+	Form_pg_sequence form;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for sequence %u", seq);
+	form = (Form_pg_sequence) GETSTRUCT(tup);
+	ok = form->seqincrement == 1 && form->seqcache == 1 && !form->seqcycle &&
+		get_rel_persistence(seq) == RELPERSISTENCE_PERMANENT;
+	ReleaseSysCache(tup);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sequence resilience.lease_token_seq was altered"),
+				 errdetail("Lease tokens need it logged, with INCREMENT 1, CACHE 1 and NO CYCLE."),
+				 errhint("ALTER SEQUENCE resilience.lease_token_seq INCREMENT 1 CACHE 1 NO CYCLE; ALTER SEQUENCE resilience.lease_token_seq SET LOGGED;")));
+}
+
+/*
  * Flush the WAL up to the last record that advanced sequence seq, from which
  * a value was just drawn.  That record is not always this backend's own: a
  * nextval() that finds values logged ahead writes none, and the record that
@@ -155,14 +203,14 @@ static void
 lease_flush_sequence(Oid seq)
 {
 	Relation	rel = relation_open(seq, AccessShareLock);
-	bool		logged = RelationNeedsWAL(rel);
 	Buffer		buf = ReadBuffer(rel, 0);
 	XLogRecPtr	lsn;
 
+	/* lease_check_sequence() saw it logged, under nextval()'s lock */
+	Assert(RelationNeedsWAL(rel));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	lsn = PageGetLSN(BufferGetPage(buf));
 	UnlockReleaseBuffer(buf);
 	relation_close(rel, AccessShareLock);
-	if (logged && !XLogRecPtrIsInvalid(lsn))
-		XLogFlush(lsn);
+	XLogFlush(lsn);
 }

@@ -180,7 +180,9 @@ BEGIN
     -- locked and re-checked at its latest version, so of two racing callers
     -- exactly one wins (READ COMMITTED); under REPEATABLE READ or
     -- SERIALIZABLE the loser may get 40001 instead.  The token is drawn
-    -- before that check: a loser's only makes later tokens larger.
+    -- before that check: a loser's only makes later tokens larger.  Should
+    -- the row carry a token drawn after ours (granted and released while we
+    -- waited), a second one is drawn: every token comes from the sequence.
     INSERT INTO resilience.lease_state AS l
         (name, holder, token, acquired_at, renewed_at, expires_at)
     VALUES (lease_acquire.name, lease_acquire.holder,
@@ -189,7 +191,8 @@ BEGIN
     ON CONFLICT (name) DO UPDATE
     SET token = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
                      THEN l.token
-                     ELSE greatest(l.token + 1, excluded.token) END,
+                     WHEN excluded.token > l.token THEN excluded.token
+                     ELSE resilience.lease_next_token(l.token) END,
         acquired_at = CASE WHEN l.holder = excluded.holder AND l.expires_at > v_now
                            THEN l.acquired_at
                            ELSE excluded.acquired_at END,
