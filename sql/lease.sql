@@ -209,6 +209,18 @@ SELECT resilience.lease_acquire('altered', 'node-a', '1 min');
 \set VERBOSITY default
 ALTER SEQUENCE resilience.lease_token_seq SET LOGGED;
 SELECT resilience.lease_acquire('altered', 'node-a', '1 min') > :floor AS granted_again;
+-- the sequence is found by membership, once per backend and then by its
+-- pg_class row version: renamed away, it is missing (55000); a look-alike
+-- in its place is refused as well; renamed back, it serves again
+ALTER SEQUENCE resilience.lease_token_seq RENAME TO lease_token_seq_moved;
+\set VERBOSITY terse
+SELECT resilience.lease_acquire('moved', 'node-a', '1 min');
+CREATE SEQUENCE resilience.lease_token_seq;
+SELECT resilience.lease_acquire('moved', 'node-a', '1 min');
+\set VERBOSITY default
+DROP SEQUENCE resilience.lease_token_seq;
+ALTER SEQUENCE resilience.lease_token_seq_moved RENAME TO lease_token_seq;
+SELECT resilience.lease_acquire('moved', 'node-a', '1 min') > :floor AS granted_again;
 REVOKE ALL ON resilience.lease_state, resilience.leases FROM regress_lease_app;
 REVOKE ALL ON SCHEMA resilience FROM regress_lease_app, regress_lease_nobody;
 DROP ROLE regress_lease_app;

@@ -16,6 +16,13 @@
  * Lookups scan pg_extension by its name index with the catalog snapshot, so
  * they also work inside CREATE EXTENSION, whose script calls back into C.
  *
+ * A member relation found once is remembered by the backend with the
+ * version of its pg_class row (xmin and ctid, as fmgr remembers a C
+ * function): a later call only looks the row up again in the syscache and
+ * takes it if it is the same version.  A dropped relation has no row; one
+ * recreated under that name, or changed in any way (renamed, moved, granted
+ * on), has another version and is looked up afresh, membership included.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -66,6 +73,21 @@ resilience_extension_lookup(ResilienceExtension *ext)
 	table_close(rel, AccessShareLock);
 }
 
+/* A member relation found before, with the pg_class row version it had. */
+typedef struct MemberSeen
+{
+	const char *relname;		/* a caller's constant */
+	char		relkind;
+	Oid			relid;
+	TransactionId xmin;
+	ItemPointerData tid;
+} MemberSeen;
+
+#define MEMBERS_SEEN_MAX	16
+
+static MemberSeen members_seen[MEMBERS_SEEN_MAX];
+static int	members_seen_count = 0;
+
 /*
  * The OID (and, if owner is not NULL, the owner) of the extension's member
  * relation relname of kind relkind (what); ERROR if there is none.
@@ -74,7 +96,30 @@ static Oid
 resilience_member(const char *relname, char relkind, const char *what, Oid *owner)
 {
 	ResilienceExtension ext;
+	MemberSeen *seen = NULL;
 	Oid			relid;
+	HeapTuple	tup;
+
+	for (int i = 0; i < members_seen_count; i++)
+		if (members_seen[i].relkind == relkind &&
+			strcmp(members_seen[i].relname, relname) == 0)
+			seen = &members_seen[i];
+	if (seen && OidIsValid(seen->relid))
+	{
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(seen->relid));
+		if (HeapTupleIsValid(tup))
+		{
+			bool		same = HeapTupleHeaderGetRawXmin(tup->t_data) == seen->xmin &&
+				ItemPointerEquals(&tup->t_self, &seen->tid);
+
+			if (same && owner)
+				*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+			ReleaseSysCache(tup);
+			if (same)
+				return seen->relid;
+		}
+		seen->relid = InvalidOid;
+	}
 
 	resilience_extension_lookup(&ext);
 	relid = get_relname_relid(relname, ext.schema);
@@ -85,15 +130,24 @@ resilience_member(const char *relname, char relkind, const char *what, Oid *owne
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s %s of extension \"resilience\" is missing", what, relname),
 				 errhint("Recreate the extension with DROP EXTENSION resilience and CREATE EXTENSION resilience.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
 	if (owner)
-	{
-		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for relation %u", relid);
 		*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
+	if (seen == NULL && members_seen_count < MEMBERS_SEEN_MAX)
+	{
+		seen = &members_seen[members_seen_count++];
+		seen->relname = relname;
+		seen->relkind = relkind;
 	}
+	if (seen)
+	{
+		seen->xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+		seen->tid = tup->t_self;
+		seen->relid = relid;
+	}
+	ReleaseSysCache(tup);
 	return relid;
 }
 
