@@ -185,6 +185,18 @@ SELECT resilience.lease_fence('app-job', :a);
 COMMIT;
 SELECT resilience.lease_release('app-job', 'worker-1', :a);
 RESET ROLE;
+-- rights granted per column are enough, UPDATE on the columns the grant writes
+CREATE ROLE regress_lease_cols;
+GRANT USAGE ON SCHEMA resilience TO regress_lease_cols;
+GRANT SELECT, INSERT (name, holder, token, acquired_at, renewed_at, expires_at),
+      UPDATE (holder, token, acquired_at, renewed_at, expires_at)
+    ON resilience.lease_state TO regress_lease_cols;
+SET ROLE regress_lease_cols;
+SELECT resilience.lease_acquire('cols-job', 'worker-3', '1 min') > :floor AS granted;
+RESET ROLE;
+REVOKE ALL ON resilience.lease_state FROM regress_lease_cols;
+REVOKE ALL ON SCHEMA resilience FROM regress_lease_cols;
+DROP ROLE regress_lease_cols;
 -- a role without rights on the table gets 42501
 CREATE ROLE regress_lease_nobody;
 GRANT USAGE ON SCHEMA resilience TO regress_lease_nobody;
@@ -203,6 +215,21 @@ SELECT last_value = :before AS nothing_drawn FROM resilience.lease_token_seq;
 ALTER SEQUENCE resilience.lease_token_seq CACHE 10;
 SELECT resilience.lease_acquire('altered', 'node-a', '1 min');
 ALTER SEQUENCE resilience.lease_token_seq CACHE 1;
+-- refused before it draws: a sequence going backwards gives nothing
+SELECT last_value AS before FROM resilience.lease_token_seq \gset
+ALTER SEQUENCE resilience.lease_token_seq INCREMENT -1;
+\set VERBOSITY sqlstate
+SELECT resilience.lease_acquire('altered', 'node-a', '1 min');
+\set VERBOSITY default
+ALTER SEQUENCE resilience.lease_token_seq INCREMENT 1;
+SELECT last_value = :before AS nothing_drawn FROM resilience.lease_token_seq;
+-- altered in the same transaction: its values would go back on rollback
+BEGIN;
+ALTER SEQUENCE resilience.lease_token_seq CACHE 1;
+\set VERBOSITY terse
+SELECT resilience.lease_acquire('altered', 'node-a', '1 min');
+\set VERBOSITY default
+ROLLBACK;
 ALTER SEQUENCE resilience.lease_token_seq SET UNLOGGED;
 \set VERBOSITY sqlstate
 SELECT resilience.lease_acquire('altered', 'node-a', '1 min');

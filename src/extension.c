@@ -19,9 +19,13 @@
  * A member relation found once is remembered by the backend with the
  * version of its pg_class row (xmin and ctid, as fmgr remembers a C
  * function): a later call only looks the row up again in the syscache and
- * takes it if it is the same version.  A dropped relation has no row; one
- * recreated under that name, or changed in any way (renamed, moved, granted
- * on), has another version and is looked up afresh, membership included.
+ * takes it if it is the same version and still has the name, schema and kind
+ * it was found by.  A dropped relation has no row; one recreated under that
+ * name, or changed in any way (renamed, moved, granted on), has another
+ * version and is looked up afresh, membership included.  Membership alone
+ * lives in pg_depend: a superuser's ALTER EXTENSION ... DROP of a member
+ * (which only the owner of both may run) is seen by a backend that had
+ * found it only once the relation changes.
  *
  *-------------------------------------------------------------------------
  */
@@ -76,9 +80,10 @@ resilience_extension_lookup(ResilienceExtension *ext)
 /* A member relation found before, with the pg_class row version it had. */
 typedef struct MemberSeen
 {
-	const char *relname;		/* a caller's constant */
+	const char *relname;		/* a caller's string constant */
 	char		relkind;
 	Oid			relid;
+	Oid			schema;			/* the extension's, when found */
 	TransactionId xmin;
 	ItemPointerData tid;
 } MemberSeen;
@@ -109,11 +114,14 @@ resilience_member(const char *relname, char relkind, const char *what, Oid *owne
 		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(seen->relid));
 		if (HeapTupleIsValid(tup))
 		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
 			bool		same = HeapTupleHeaderGetRawXmin(tup->t_data) == seen->xmin &&
-				ItemPointerEquals(&tup->t_self, &seen->tid);
+				ItemPointerEquals(&tup->t_self, &seen->tid) &&
+				form->relkind == relkind && form->relnamespace == seen->schema &&
+				strcmp(NameStr(form->relname), relname) == 0;
 
 			if (same && owner)
-				*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+				*owner = form->relowner;
 			ReleaseSysCache(tup);
 			if (same)
 				return seen->relid;
@@ -145,6 +153,7 @@ resilience_member(const char *relname, char relkind, const char *what, Oid *owne
 	{
 		seen->xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
 		seen->tid = tup->t_self;
+		seen->schema = ext.schema;
 		seen->relid = relid;
 	}
 	ReleaseSysCache(tup);

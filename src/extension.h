@@ -20,6 +20,7 @@ typedef struct ResilienceExtension
 } ResilienceExtension;
 
 extern void resilience_extension_lookup(ResilienceExtension *ext);
+/* relname: a string constant (the backend remembers the pointer) */
 extern Oid	resilience_member_table(const char *relname, Oid *owner);
 extern Oid	resilience_member_sequence(const char *relname);
 extern char *resilience_member_table_name(Oid relid);

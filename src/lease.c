@@ -43,6 +43,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -61,6 +62,7 @@ RESILIENCE_FUNCTION(lease_next_token);
 
 static int64 lease_timeline_floor(void);
 static void lease_check_sequence(Oid seq);
+static bool lease_sequence_new_here(Oid seq);
 static void lease_flush_sequence(Oid seq);
 
 /* lease_token_floor() RETURNS bigint: timeline << 40 */
@@ -109,16 +111,22 @@ lease_next_token(PG_FUNCTION_ARGS)
 	 * tokens.  The sequence would have to be granted along with the table.
 	 */
 	state = resilience_member_table("lease_state", NULL);
-	if (pg_class_aclcheck(state, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+	if (pg_class_aclcheck(state, GetUserId(), ACL_UPDATE) != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(state, GetUserId(), ACL_UPDATE, ACLMASK_ANY) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to draw a lease token"),
 				 errdetail("Drawing a token takes UPDATE on resilience.lease_state."),
 				 errhint("Grant the roles that take leases SELECT, INSERT, UPDATE on resilience.lease_state.")));
 	seq = resilience_member_sequence("lease_token_seq");
-	n = nextval_internal(seq, false);
-	/* after nextval(), whose lock keeps the sequence as it is checked */
+	/*
+	 * nextval()'s own lock, taken first: ALTER SEQUENCE conflicts with it, so
+	 * the sequence stays as checked until the transaction ends, and a refused
+	 * sequence gives nothing.
+	 */
+	LockRelationOid(seq, RowExclusiveLock);
 	lease_check_sequence(seq);
+	n = nextval_internal(seq, false);
 	lease_flush_sequence(seq);
 	if (n < 1 || n >= ((int64) 1 << LEASE_TOKEN_TIMELINE_SHIFT))
 		ereport(ERROR,
@@ -174,20 +182,53 @@ lease_check_sequence(Oid seq)
 {
 	HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seq));
 	Form_pg_sequence form;
+	Relation	rel;
 	bool		ok;
 
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for sequence %u", seq);
 	form = (Form_pg_sequence) GETSTRUCT(tup);
-	ok = form->seqincrement == 1 && form->seqcache == 1 && !form->seqcycle &&
-		get_rel_persistence(seq) == RELPERSISTENCE_PERMANENT;
+	ok = form->seqincrement == 1 && form->seqcache == 1 && !form->seqcycle;
 	ReleaseSysCache(tup);
+	rel = relation_open(seq, NoLock);
+	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+		ok = false;
+	relation_close(rel, NoLock);
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("sequence resilience.lease_token_seq was altered"),
 				 errdetail("Lease tokens need it logged, with INCREMENT 1, CACHE 1 and NO CYCLE."),
 				 errhint("ALTER SEQUENCE resilience.lease_token_seq INCREMENT 1 CACHE 1 NO CYCLE; ALTER SEQUENCE resilience.lease_token_seq SET LOGGED;")));
+	if (lease_sequence_new_here(seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sequence resilience.lease_token_seq was altered in this transaction"),
+				 errdetail("Its values would go back if the transaction rolled back."),
+				 errhint("Commit the ALTER SEQUENCE, then take the lease in another transaction.")));
+}
+
+/*
+ * Has seq, made before the current transaction, got storage made in it
+ * (ALTER SEQUENCE writes a new file)?  Its values would then go back with
+ * the transaction, while the tokens granted before it stay.  A sequence made
+ * in this transaction (CREATE EXTENSION) is not refused: a rollback takes it
+ * away with the leases granted from it.
+ */
+static bool
+lease_sequence_new_here(Oid seq)
+{
+	Relation	rel = relation_open(seq, NoLock);
+	bool		refilled;
+
+#if PG_VERSION_NUM >= 160000
+	refilled = rel->rd_firstRelfilelocatorSubid != InvalidSubTransactionId;
+#else
+	refilled = rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId;
+#endif
+	refilled = refilled && rel->rd_createSubid == InvalidSubTransactionId;
+	relation_close(rel, NoLock);
+	return refilled;
 }
 
 /*
@@ -203,14 +244,20 @@ static void
 lease_flush_sequence(Oid seq)
 {
 	Relation	rel = relation_open(seq, AccessShareLock);
+	bool		logged = RelationNeedsWAL(rel);
 	Buffer		buf = ReadBuffer(rel, 0);
 	XLogRecPtr	lsn;
 
-	/* lease_check_sequence() saw it logged, under nextval()'s lock */
-	Assert(RelationNeedsWAL(rel));
+	/*
+	 * lease_check_sequence() saw it permanent, and refilled by no ALTER of
+	 * this transaction; not logged, then, only when CREATE EXTENSION ran in
+	 * this transaction under wal_level = minimal, which a rollback undoes
+	 * whole.
+	 */
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	lsn = PageGetLSN(BufferGetPage(buf));
 	UnlockReleaseBuffer(buf);
 	relation_close(rel, AccessShareLock);
-	XLogFlush(lsn);
+	if (logged)
+		XLogFlush(lsn);
 }

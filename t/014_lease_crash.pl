@@ -63,5 +63,14 @@ $node->safe_psql('postgres', "SELECT resilience.lease_acquire('undone', 'n2', '1
 is($node->safe_psql('postgres', 'SELECT last_value FROM resilience.lease_token_seq'),
 	$seq, 'extending a live lease draws no token');
 
+# a lease taken in the transaction that creates the extension: allowed (a
+# rollback takes the sequence away with the lease)
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+like($node->safe_psql('fresh', q{
+	BEGIN;
+	CREATE EXTENSION resilience;
+	SELECT resilience.lease_acquire('first', 'n1', '1 hour');
+	COMMIT;}), qr/^\d+$/, 'a grant in the transaction of CREATE EXTENSION');
+
 $node->stop;
 done_testing();
