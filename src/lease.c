@@ -17,14 +17,21 @@
  *    lease_next_token() flushes the WAL up to the record of the sequence's
  *    advance (written once per 32 values, by whichever backend drew first)
  *    before it returns, so recovery cannot move the sequence back past a
- *    value handed out.  The grant's own commit need
- *    not be synchronous: a lost grant's token stays used.
+ *    value handed out.  The grant's own commit need not be synchronous: a
+ *    lost grant's token stays used.  This needs the sequence as the install
+ *    made it (lease_check_sequence() refuses any other) and a previous token
+ *    below the floor plus n, which the update from 1.0 ensures on the
+ *    timeline it runs on (after a pg_upgrade, older tokens can be higher:
+ *    then previous + 1, which a rollback can give out again).
  *  - When a standby is promoted, it switches to a timeline greater than
  *    every timeline before it, so its first grant of any lease is larger
  *    than every token the old primary could have issued, including grants
  *    that asynchronous replication never delivered.  This holds while n
- *    stays below 2^40 (the sequence's maximum): 2^40 grants per timeline,
- *    of all leases together, and 2^23 timelines before a bigint overflows.
+ *    stays below 2^40 (lease_next_token() refuses more): 2^40 - 1 grants
+ *    per timeline, of all leases together, and 2^23 timelines before a
+ *    bigint overflows.
+ *  - Only a role that may grant leases (UPDATE on lease_state, on the table
+ *    or on a column) may draw a token, so no other role can use them up.
  *  - Job claims (queue_claim.c) take the floor alone, with tokens per job
  *    of previous + 1; a claim commits on its own, synchronously
  *    (ForceSyncCommit in lease_token_floor_value()).
@@ -62,7 +69,6 @@ RESILIENCE_FUNCTION(lease_next_token);
 
 static int64 lease_timeline_floor(void);
 static void lease_check_sequence(Oid seq);
-static bool lease_sequence_new_here(Oid seq);
 static void lease_flush_sequence(Oid seq);
 
 /* lease_token_floor() RETURNS bigint: timeline << 40 */
@@ -184,43 +190,23 @@ lease_check_sequence(Oid seq)
 	Form_pg_sequence form;
 	Relation	rel;
 	bool		ok;
+	bool		refilled;
 
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for sequence %u", seq);
 	form = (Form_pg_sequence) GETSTRUCT(tup);
 	ok = form->seqincrement == 1 && form->seqcache == 1 && !form->seqcycle;
 	ReleaseSysCache(tup);
+
+	/*
+	 * Storage an ALTER SEQUENCE of this transaction wrote (a new file) would
+	 * go back with a rollback, values and all, while the tokens granted
+	 * before it stay.  A sequence made in this transaction (CREATE
+	 * EXTENSION) is not refused: a rollback takes it away with the leases
+	 * granted from it.
+	 */
 	rel = relation_open(seq, NoLock);
-	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
-		ok = false;
-	relation_close(rel, NoLock);
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("sequence resilience.lease_token_seq was altered"),
-				 errdetail("Lease tokens need it logged, with INCREMENT 1, CACHE 1 and NO CYCLE."),
-				 errhint("ALTER SEQUENCE resilience.lease_token_seq INCREMENT 1 CACHE 1 NO CYCLE; ALTER SEQUENCE resilience.lease_token_seq SET LOGGED;")));
-	if (lease_sequence_new_here(seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("sequence resilience.lease_token_seq was altered in this transaction"),
-				 errdetail("Its values would go back if the transaction rolled back."),
-				 errhint("Commit the ALTER SEQUENCE, then take the lease in another transaction.")));
-}
-
-/*
- * Has seq, made before the current transaction, got storage made in it
- * (ALTER SEQUENCE writes a new file)?  Its values would then go back with
- * the transaction, while the tokens granted before it stay.  A sequence made
- * in this transaction (CREATE EXTENSION) is not refused: a rollback takes it
- * away with the leases granted from it.
- */
-static bool
-lease_sequence_new_here(Oid seq)
-{
-	Relation	rel = relation_open(seq, NoLock);
-	bool		refilled;
-
+	ok = ok && rel->rd_rel->relpersistence == RELPERSISTENCE_PERMANENT;
 #if PG_VERSION_NUM >= 160000
 	refilled = rel->rd_firstRelfilelocatorSubid != InvalidSubTransactionId;
 #else
@@ -228,7 +214,18 @@ lease_sequence_new_here(Oid seq)
 #endif
 	refilled = refilled && rel->rd_createSubid == InvalidSubTransactionId;
 	relation_close(rel, NoLock);
-	return refilled;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sequence resilience.lease_token_seq was altered"),
+				 errdetail("Lease tokens need it logged, with INCREMENT 1, CACHE 1 and NO CYCLE."),
+				 errhint("ALTER SEQUENCE resilience.lease_token_seq INCREMENT 1 CACHE 1 NO CYCLE; ALTER SEQUENCE resilience.lease_token_seq SET LOGGED;")));
+	if (refilled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sequence resilience.lease_token_seq was altered in this transaction"),
+				 errdetail("Its values would go back if the transaction rolled back."),
+				 errhint("Commit the ALTER SEQUENCE, then take the lease in another transaction.")));
 }
 
 /*
