@@ -68,6 +68,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "extension.h"
+#include "inval.h"
 #include "queue.h"
 #include "resilience.h"
 #include "spiplan.h"
@@ -198,19 +199,12 @@ cron_free_plan(SPIPlanPtr *slot)
 	}
 }
 
-/* Relcache callback: one of our tables changed (or every relation did). */
+/* Invalidation listener (inval.h): one of our tables, or anything, changed. */
 static void
-cron_rel_invalidate(Datum arg, Oid relid)
+cron_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == plans_relid || relid == plans_queues_relid)
 		plans_checked = false;
-}
-
-/* Syscache callback on pg_namespace: a schema was renamed or dropped. */
-static void
-cron_nsp_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	plans_checked = false;
 }
 
 /*
@@ -237,8 +231,7 @@ cron_prepare(void)
 		return;
 	if (!plans_callbacks_registered)
 	{
-		CacheRegisterRelcacheCallback(cron_rel_invalidate, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, cron_nsp_invalidate, (Datum) 0);
+		inval_listen(cron_invalidate);
 		plans_callbacks_registered = true;
 	}
 	/* before the lookups: an invalidation arriving during them clears it */

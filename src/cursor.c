@@ -52,6 +52,7 @@
 #include "cursor.h"
 #include "cursor_int.h"
 #include "extension.h"
+#include "inval.h"
 #include "resilience.h"
 #include "sha256.h"
 #include "stats.h"
@@ -72,9 +73,9 @@ static bool cursor_keys_valid = false;
 static Oid	cursor_keys_relid = InvalidOid;
 static bool cursor_callback_registered = false;
 
-/* Relcache callback: forget the keys when cursor_keys (or everything) is invalidated. */
+/* Invalidation listener (inval.h): forget the keys when cursor_keys (or anything) changed. */
 static void
-cursor_keys_invalidate(Datum arg, Oid relid)
+cursor_keys_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == cursor_keys_relid)
 		cursor_keys_valid = false;
@@ -103,7 +104,7 @@ cursor_load_keys(void)
 
 	if (!cursor_callback_registered)
 	{
-		CacheRegisterRelcacheCallback(cursor_keys_invalidate, (Datum) 0);
+		inval_listen(cursor_keys_invalidate);
 		cursor_callback_registered = true;
 	}
 	cursor_keys_relid = cursor_keys_table(NULL);

@@ -76,6 +76,7 @@
 #include "args.h"
 #include "cursor.h"
 #include "extension.h"
+#include "inval.h"
 #include "resilience.h"
 #include "sha256.h"
 #include "spiplan.h"
@@ -111,19 +112,12 @@ static char *plans_replays_name = NULL;
 static bool plans_checked = false;
 static bool plans_callbacks_registered = false;
 
-/* Relcache callback: a member table (or every relation) changed. */
+/* Invalidation listener (inval.h): a member table, or anything, changed. */
 static void
-idempotency_rel_invalidate(Datum arg, Oid relid)
+idempotency_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == plans_store_relid || relid == plans_replays_relid)
 		plans_checked = false;
-}
-
-/* Syscache callback on pg_namespace: a schema was renamed or dropped. */
-static void
-idempotency_nsp_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	plans_checked = false;
 }
 
 /* Free a saved plan, if any. */
@@ -158,8 +152,7 @@ idempotency_prepare_plans(void)
 		return;
 	if (!plans_callbacks_registered)
 	{
-		CacheRegisterRelcacheCallback(idempotency_rel_invalidate, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, idempotency_nsp_invalidate, (Datum) 0);
+		inval_listen(idempotency_invalidate);
 		plans_callbacks_registered = true;
 	}
 	/* before the lookups: an invalidation arriving during them clears it */

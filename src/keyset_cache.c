@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "inval.h"
 #include "keyset_int.h"
 
 MemoryContext keyset_cache_cxt = NULL;
@@ -59,9 +60,14 @@ keyset_plan_of_rel(SpiPlanEntry *e, void *arg)
 	return ((KeysetPlan *) e)->relid == *(Oid *) arg;
 }
 
-/* Relcache callback: mark the entries of relid (or all) stale. */
+/*
+ * Invalidation listener (inval.h): mark the entries of relid (or all) stale.
+ * A schema change comes as InvalidOid: entries carry schema-qualified names
+ * in their SQL, and renaming a schema invalidates no relation, so every
+ * entry goes stale (schemas change rarely).
+ */
 static void
-keyset_relcache_callback(Datum arg, Oid relid)
+keyset_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	KeysetSlot *slot;
@@ -83,17 +89,6 @@ keyset_relcache_callback(Datum arg, Oid relid)
 	}
 	spiplan_cache_mark_stale(keyset_plan_cache,
 							 relid == InvalidOid ? NULL : keyset_plan_of_rel, &relid);
-}
-
-/*
- * Syscache callback for schemas: entries carry schema-qualified names in
- * their SQL, and renaming a schema invalidates no relation, so mark every
- * entry stale (schemas change rarely).
- */
-static void
-keyset_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
-{
-	keyset_relcache_callback(arg, InvalidOid);
 }
 
 /* Free a spec and what it owns. */
@@ -138,8 +133,7 @@ keyset_init_caches(void)
 	ctl.hcxt = keyset_cache_cxt;
 	keyset_specs = hash_create("resilience keyset specs", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	CacheRegisterRelcacheCallback(keyset_relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, keyset_namespace_callback, (Datum) 0);
+	inval_listen(keyset_invalidate);
 }
 
 /* Remove an entry from its hash table; free it now unless it is pinned. */

@@ -48,6 +48,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "extension.h"
+#include "inval.h"
 #include "lease.h"
 #include "queue.h"
 #include "queue_int.h"
@@ -74,19 +75,12 @@ static bool plans_checked = false;
 static bool plans_ready = false;
 static bool plans_callbacks_registered = false;
 
-/* Relcache callback: a member table (or every relation) changed. */
+/* Invalidation listener (inval.h): a member table, or anything, changed. */
 static void
-queue_rel_invalidate(Datum arg, Oid relid)
+queue_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == plans_jobs_relid || relid == plans_queues_relid)
 		plans_checked = false;
-}
-
-/* Syscache callback on pg_namespace: a schema was renamed or dropped. */
-static void
-queue_nsp_invalidate(Datum arg, int cacheid, uint32 hashvalue)
-{
-	plans_checked = false;
 }
 
 /* The text 'running', bound where a plan compares a job's state with it. */
@@ -169,8 +163,7 @@ queue_prepare_plans(void)
 		return;
 	if (!plans_callbacks_registered)
 	{
-		CacheRegisterRelcacheCallback(queue_rel_invalidate, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, queue_nsp_invalidate, (Datum) 0);
+		inval_listen(queue_invalidate);
 		plans_callbacks_registered = true;
 	}
 	/* before the lookups: an invalidation arriving during them clears it */
