@@ -211,6 +211,12 @@ test)
 	else
 		failed=$((failed + 1))
 	fi
+	echo "== cache invalidation callbacks"
+	if tools/check-callbacks.sh "$STAGE$PKGLIB/resilience.so"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+	fi
 
 	rm -rf results results-nopreload output_iso regression.diffs regression.out
 	if compgen -G 'sql/*.sql' >/dev/null && [ -n "${REGRESS-x}" ]; then
