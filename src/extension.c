@@ -105,7 +105,7 @@ resilience_member(const char *relname, char relkind, const char *what, Oid *owne
 	Oid			relid;
 	HeapTuple	tup;
 
-	for (int i = 0; i < members_seen_count; i++)
+	for (int i = 0; i < members_seen_count && seen == NULL; i++)
 		if (members_seen[i].relkind == relkind &&
 			strcmp(members_seen[i].relname, relname) == 0)
 			seen = &members_seen[i];

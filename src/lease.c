@@ -50,7 +50,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -68,8 +67,8 @@ RESILIENCE_FUNCTION(lease_next_token);
 #define LEASE_TOKEN_TIMELINE_SHIFT	40
 
 static int64 lease_timeline_floor(void);
-static void lease_check_sequence(Oid seq);
-static void lease_flush_sequence(Oid seq);
+static void lease_check_sequence(Relation rel);
+static void lease_flush_sequence(Relation rel);
 
 /* lease_token_floor() RETURNS bigint: timeline << 40 */
 Datum
@@ -103,6 +102,7 @@ lease_next_token(PG_FUNCTION_ARGS)
 	int64		floor;
 	Oid			state;
 	Oid			seq;
+	Relation	rel;
 	int64		n;
 	int64		token;
 
@@ -126,14 +126,15 @@ lease_next_token(PG_FUNCTION_ARGS)
 				 errhint("Grant the roles that take leases SELECT, INSERT, UPDATE on resilience.lease_state.")));
 	seq = resilience_member_sequence("lease_token_seq");
 	/*
-	 * nextval()'s own lock, taken first: ALTER SEQUENCE conflicts with it, so
-	 * the sequence stays as checked until the transaction ends, and a refused
-	 * sequence gives nothing.
+	 * nextval()'s own lock, taken first and kept to the end of the
+	 * transaction: ALTER SEQUENCE conflicts with it, so the sequence stays as
+	 * checked, and a refused sequence gives nothing.
 	 */
-	LockRelationOid(seq, RowExclusiveLock);
-	lease_check_sequence(seq);
+	rel = relation_open(seq, RowExclusiveLock);
+	lease_check_sequence(rel);
 	n = nextval_internal(seq, false);
-	lease_flush_sequence(seq);
+	lease_flush_sequence(rel);
+	relation_close(rel, NoLock);
 	if (n < 1 || n >= ((int64) 1 << LEASE_TOKEN_TIMELINE_SHIFT))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -184,16 +185,15 @@ lease_timeline_floor(void)
  * superuser, can change these.
  */
 static void
-lease_check_sequence(Oid seq)
+lease_check_sequence(Relation rel)
 {
-	HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seq));
+	HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(RelationGetRelid(rel)));
 	Form_pg_sequence form;
-	Relation	rel;
 	bool		ok;
 	bool		refilled;
 
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for sequence %u", seq);
+		elog(ERROR, "cache lookup failed for sequence %u", RelationGetRelid(rel));
 	form = (Form_pg_sequence) GETSTRUCT(tup);
 	ok = form->seqincrement == 1 && form->seqcache == 1 && !form->seqcycle;
 	ReleaseSysCache(tup);
@@ -205,7 +205,6 @@ lease_check_sequence(Oid seq)
 	 * EXTENSION) is not refused: a rollback takes it away with the leases
 	 * granted from it.
 	 */
-	rel = relation_open(seq, NoLock);
 	ok = ok && rel->rd_rel->relpersistence == RELPERSISTENCE_PERMANENT;
 #if PG_VERSION_NUM >= 160000
 	refilled = rel->rd_firstRelfilelocatorSubid != InvalidSubTransactionId;
@@ -213,7 +212,6 @@ lease_check_sequence(Oid seq)
 	refilled = rel->rd_firstRelfilenodeSubid != InvalidSubTransactionId;
 #endif
 	refilled = refilled && rel->rd_createSubid == InvalidSubTransactionId;
-	relation_close(rel, NoLock);
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -229,7 +227,7 @@ lease_check_sequence(Oid seq)
 }
 
 /*
- * Flush the WAL up to the last record that advanced sequence seq, from which
+ * Flush the WAL up to the last record that advanced sequence rel, from which
  * a value was just drawn.  That record is not always this backend's own: a
  * nextval() that finds values logged ahead writes none, and the record that
  * logged them may be another backend's, inserted but not yet flushed (that
@@ -238,10 +236,8 @@ lease_check_sequence(Oid seq)
  * costs nothing when the WAL is already flushed that far.
  */
 static void
-lease_flush_sequence(Oid seq)
+lease_flush_sequence(Relation rel)
 {
-	Relation	rel = relation_open(seq, AccessShareLock);
-	bool		logged = RelationNeedsWAL(rel);
 	Buffer		buf = ReadBuffer(rel, 0);
 	XLogRecPtr	lsn;
 
@@ -254,7 +250,6 @@ lease_flush_sequence(Oid seq)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	lsn = PageGetLSN(BufferGetPage(buf));
 	UnlockReleaseBuffer(buf);
-	relation_close(rel, AccessShareLock);
-	if (logged)
+	if (RelationNeedsWAL(rel))
 		XLogFlush(lsn);
 }
