@@ -1,8 +1,11 @@
 # Retryable transactions, three workloads.  Clients connect over TCP to
 # 127.0.0.1, as an application would.  Variants of one workload run in
-# alternation, RETRY_ROUNDS rounds of RETRY_PHASE_SECONDS each, so that a
-# machine shared with other work slows them alike; the ratio printed is of
-# the sums, and the per-round ratios follow (min, median, max).
+# alternation, RETRY_ROUNDS rounds of RETRY_PHASE_SECONDS each (in one
+# order, then the reverse), so that a machine shared with other work slows
+# them alike; the ratio printed is of the sums, and the per-round ratios
+# follow (min, median, max), with their geometric mean and its 95% interval:
+# the sums weigh the fast rounds more, and a host whose speed drifts from
+# phase to phase moves them, where the paired per-round ratios cancel it.
 #
 # 1. Write skew ("doctors on call": take a doctor off call only if two or
 #    more of the shift remain on call) under SERIALIZABLE with 8 clients:
@@ -25,7 +28,7 @@
 . ./lib.sh
 CLIENTS=8
 SHIFTS=${RETRY_SHIFTS:-4}
-ROUNDS=${RETRY_ROUNDS:-6}
+ROUNDS=${RETRY_ROUNDS:-10}
 PHASE=${RETRY_PHASE_SECONDS:-4}
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
@@ -73,6 +76,24 @@ rounds()
 		awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
 		       printf "%.2f/%.2f/%.2f", v[1], m, v[NR] }'
 }
+# interval A B: the geometric mean of the per-round tps ratios of A over B
+# and its 95% confidence interval (Student's t on the logarithms), as
+# "mean (95% interval low-high)"
+interval()
+{
+	paste <(sed -nE 's/^tps = ([0-9.]+) \(without.*/\1/p' "$d/$1.out") \
+		<(sed -nE 's/^tps = ([0-9.]+) \(without.*/\1/p' "$d/$2.out") |
+		awk '$1 > 0 && $2 > 0 { print log($1 / $2) }' |
+		awk '{ x[NR] = $1; m += $1 }
+		END {
+			# two-sided 95% quantiles of Student t, by degrees of freedom
+			split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13", t, " ")
+			n = NR; m /= n
+			for (i = 1; i <= n; i++) v += (x[i] - m) ^ 2
+			h = n > 1 ? (n - 1 <= 15 ? t[n - 1] : 2.0) * sqrt(v / (n - 1) / n) : 0
+			printf "%.2fx (95%% interval %.2f-%.2f)", exp(m), exp(m - h), exp(m + h)
+		}'
+}
 p99() { cat "$d/$1".*.log* | awk '{ print $3 }' | sort -n | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", v[i] / 1000 }'; }
 rollbacks() { psql_q -Atc "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
 
@@ -109,20 +130,28 @@ $(echo "$toggle" | sed -e 's/\$1/:s/g' -e 's/\$2/:d/g');
 END;
 SQL
 
+# Each round runs the four variants forward, the next one backward, so that
+# a drift of the machine's speed within a round favours none of them.
 call_rb=0
+skew_phase()
+{
+	local r0 r1
+	doctors
+	case $1 in
+	call)
+		r0=$(rollbacks)
+		phase call "$d/call.sql" "$CLIENTS"
+		sleep 0.5	# backends flush their statistics on exit
+		r1=$(rollbacks)
+		call_rb=$((call_rb + r1 - r0))
+		;;
+	client) phase client "$d/client.sql" "$CLIENTS" --max-tries=10000 --failures-detailed ;;
+	*) phase "$1" "$d/$1.sql" "$CLIENTS" ;;
+	esac
+}
 for round in $(seq "$ROUNDS"); do
-	doctors
-	r0=$(rollbacks)
-	phase call "$d/call.sql" "$CLIENTS"
-	sleep 0.5	# backends flush their statistics on exit
-	r1=$(rollbacks)
-	call_rb=$((call_rb + r1 - r0))
-	doctors
-	phase client "$d/client.sql" "$CLIENTS" --max-tries=10000 --failures-detailed
-	doctors
-	phase nolane "$d/nolane.sql" "$CLIENTS"
-	doctors
-	phase esc1 "$d/esc1.sql" "$CLIENTS"
+	if [ $((round % 2)) -eq 1 ]; then order="call client nolane esc1"; else order="esc1 nolane client call"; fi
+	for v in $order; do skew_phase "$v"; done
 done
 for f in call client nolane esc1; do
 	grep -q '^tps = ' "$d/$f.out" || { cat "$d/$f.out"; exit 1; }
@@ -133,7 +162,8 @@ base_retries=$(sum client 'total number of retries: ([0-9]+)')
 
 report "write skew committed tps, CALL retry_transaction vs BEGIN SERIALIZABLE...END --max-tries=10000 ($CLIENTS clients, $SHIFTS shifts, $ROUNDS alternated rounds of ${PHASE}s)" "$(tpsum call)" "$(tpsum client)"
 awk -v v="$(tpsum call)" -v b="$(tpsum client)" -v r="$(rounds call client)" \
-	'BEGIN { printf "write skew committed tps ratio: %.2f (target >= 2.5), per round min/median/max %s\n", (b > 0 ? v / b : 0), r }'
+-v g="$(interval call client)" \
+	'BEGIN { printf "write skew committed tps ratio: %.2f (target >= 2.5), per round min/median/max %s, geometric mean %s\n", (b > 0 ? v / b : 0), r, g }'
 echo "write skew failed transactions: $(sum call 'number of failed transactions: ([0-9]+)') (baseline: $(sum client 'number of failed transactions: ([0-9]+)'))"
 # every failed attempt inside the CALL is one rolled-back transaction
 awk -v cr="$call_rb" -v cn="$call_n" -v br="$base_retries" -v bn="$base_n" \
@@ -142,9 +172,9 @@ awk -v cr="$call_rb" -v cn="$call_n" -v br="$base_retries" -v bn="$base_n" \
 awk -v v="$(p99 call)" -v b="$(p99 client)" \
 	'BEGIN { printf "write skew p99 latency: %.3f ms (baseline: %.3f ms) %.2fx\n", v, b, (b > 0 ? v / b : 0) }'
 report "write skew committed tps, CALL with its retry lane vs without (escalate_after => NULL)" "$(tpsum call)" "$(tpsum nolane)"
-echo "write skew lane vs no lane per round min/median/max: $(rounds call nolane) (target: not lower)"
+echo "write skew lane vs no lane per round min/median/max: $(rounds call nolane), geometric mean $(interval call nolane) (target: not lower)"
 report "write skew committed tps, CALL with escalate_after => 1 vs BEGIN SERIALIZABLE...END --max-tries=10000 (no target)" "$(tpsum esc1)" "$(tpsum client)"
-echo "write skew escalate_after => 1 vs the default 3, per round min/median/max: $(rounds esc1 call)"
+echo "write skew escalate_after => 1 vs the default (6), per round min/median/max: $(rounds esc1 call)"
 fi
 
 # ---- 2. uncontended -------------------------------------------------------
