@@ -203,7 +203,8 @@ cron_free_plan(SPIPlanPtr *slot)
 static void
 cron_invalidate(Oid relid)
 {
-	if (relid == InvalidOid || relid == plans_relid || relid == plans_queues_relid)
+	if (relid == InvalidOid || relid == plans_relid || relid == plans_queues_relid ||
+		relid == plans_jobs_relid)
 		plans_checked = false;
 }
 
@@ -216,6 +217,7 @@ cron_prepare(void)
 {
 	Oid			relid;
 	Oid			queues_relid;
+	uint64		gen;
 	char	   *table;
 	char	   *queues;
 	char	   *key;
@@ -234,8 +236,13 @@ cron_prepare(void)
 		inval_listen(cron_invalidate);
 		plans_callbacks_registered = true;
 	}
-	/* before the lookups: an invalidation arriving during them clears it */
-	plans_checked = true;
+	/*
+	 * Checked only once the lookups succeed with no invalidation meanwhile:
+	 * an error in them (the table renamed away) must not leave the old
+	 * plans trusted, which plancache would re-analyse by name.
+	 */
+	plans_checked = false;
+	gen = inval_generation;
 	relid = resilience_member_table("schedule_state", NULL);
 	queues_relid = resilience_member_table("job_queues", NULL);
 	plans_jobs_relid = resilience_member_table("job_state", NULL);
@@ -245,7 +252,10 @@ cron_prepare(void)
 	plans_relid = relid;
 	plans_queues_relid = queues_relid;
 	if (plans_table != NULL && strcmp(plans_table, key) == 0 && upsert_plan != NULL)
+	{
+		plans_checked = gen == inval_generation;
 		return;
+	}
 	cron_free_plan(&due_queue_plan);
 	cron_free_plan(&due_all_plan);
 	cron_free_plan(&update_plan);
@@ -299,6 +309,7 @@ cron_prepare(void)
 						   " cron = EXCLUDED.cron, queue = EXCLUDED.queue,"
 						   " payload = EXCLUDED.payload, updated_at = EXCLUDED.updated_at", table),
 				  6, upsert_types);
+	plans_checked = gen == inval_generation;
 }
 
 /* A period as ISO 8601 in UTC ("2026-01-31T12:00:00Z"). */

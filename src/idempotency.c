@@ -147,6 +147,7 @@ idempotency_prepare_plans(void)
 	Oid			replays;
 	char	   *store_name;
 	char	   *replays_name;
+	uint64		gen;
 
 	if (plans_checked && forget_plan != NULL)
 		return;
@@ -155,8 +156,13 @@ idempotency_prepare_plans(void)
 		inval_listen(idempotency_invalidate);
 		plans_callbacks_registered = true;
 	}
-	/* before the lookups: an invalidation arriving during them clears it */
-	plans_checked = true;
+	/*
+	 * Checked only once the lookups succeed with no invalidation meanwhile:
+	 * an error in them (the table renamed away) must not leave the old
+	 * plans trusted, which plancache would re-analyse by name.
+	 */
+	plans_checked = false;
+	gen = inval_generation;
 	store = resilience_member_table("idempotency_store", NULL);
 	replays = resilience_member_table("idempotency_replays", NULL);
 	store_name = resilience_member_table_name(store);
@@ -166,7 +172,10 @@ idempotency_prepare_plans(void)
 		store == plans_store_relid && replays == plans_replays_relid &&
 		strcmp(store_name, plans_store_name) == 0 &&
 		strcmp(replays_name, plans_replays_name) == 0)
+	{
+		plans_checked = gen == inval_generation;
 		return;
+	}
 
 	idempotency_free_plan(&read_plan);
 	idempotency_free_plan(&insert_plan);
@@ -222,6 +231,7 @@ idempotency_prepare_plans(void)
 						   " WHERE role_id OPERATOR(pg_catalog.=) $1"
 						   " AND key OPERATOR(pg_catalog.=) $2", replays_name),
 				  2, key_types);
+	plans_checked = gen == inval_generation;
 }
 
 /* Append a 32-bit length in network byte order. */

@@ -13,7 +13,8 @@
  *
  * Invariants: listeners are added, never removed, at most INVAL_MAX of
  * them (one per cache; more is a programming error); the callbacks only
- * call listeners, which only mark entries stale (see inval.h).
+ * count (inval_generation) and call listeners, which only mark entries
+ * stale (see inval.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -29,11 +30,13 @@
 static InvalListener inval_listeners[INVAL_MAX];
 static int	inval_count = 0;
 static bool inval_registered = false;
+uint64		inval_generation = 0;
 
 /* Relcache callback: relid changed (InvalidOid: every relation). */
 static void
 inval_relcache(Datum arg, Oid relid)
 {
+	inval_generation++;
 	for (int i = 0; i < inval_count; i++)
 		inval_listeners[i] (relid);
 }

@@ -22,4 +22,12 @@ typedef void (*InvalListener) (Oid relid);
 /* Add fn, once per backend (the caller keeps its own "listening" flag). */
 extern void inval_listen(InvalListener fn);
 
+/*
+ * Bumped by every invalidation the module receives, once any cache listens:
+ * a cache that looks things up (after listening) reads it before and trusts
+ * the result only if it is unchanged after, so neither an invalidation
+ * during the lookups nor an error in them leaves a stale entry trusted.
+ */
+extern uint64 inval_generation;
+
 #endif							/* RESILIENCE_INVAL_H */

@@ -29,10 +29,10 @@
  * unpins it, on the next cache access (never while an error is unwound:
  * keyset_unpin() only queues it).  spiplan.c keeps the same rules for plans.
  *
- * keyset_inval_count counts the invalidations seen.  Building an entry does
- * catalog lookups, which may deliver an invalidation meant for it before it
- * is in its cache; an entry built while the count moved is stored already
- * stale.
+ * inval_generation (inval.h) counts the invalidations seen.  Building an
+ * entry does catalog lookups, which may deliver an invalidation meant for it
+ * before it is in its cache; an entry built while the count moved is stored
+ * already stale.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,7 +50,6 @@
 MemoryContext keyset_cache_cxt = NULL;
 HTAB	   *keyset_specs = NULL;
 SpiPlanCache *keyset_plan_cache = NULL;
-uint64		keyset_inval_count = 0;
 static KeysetEntry *keyset_dead = NULL;	/* unlinked, unpinned, to be freed */
 
 /* spiplan_cache_mark_stale: whether plan e is over relation *arg. */
@@ -72,7 +71,6 @@ keyset_invalidate(Oid relid)
 	HASH_SEQ_STATUS status;
 	KeysetSlot *slot;
 
-	keyset_inval_count++;
 	if (keyset_specs == NULL)
 		return;
 	hash_seq_init(&status, keyset_specs);
@@ -117,6 +115,7 @@ void
 keyset_init_caches(void)
 {
 	HASHCTL		ctl;
+	HTAB	   *specs;
 
 	if (keyset_specs != NULL)
 	{
@@ -131,9 +130,11 @@ keyset_init_caches(void)
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(KeysetSlot);
 	ctl.hcxt = keyset_cache_cxt;
-	keyset_specs = hash_create("resilience keyset specs", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	specs = hash_create("resilience keyset specs", 64, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	/* listening before the table is published: never a cache nobody clears */
 	inval_listen(keyset_invalidate);
+	keyset_specs = specs;
 }
 
 /* Remove an entry from its hash table; free it now unless it is pinned. */

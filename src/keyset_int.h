@@ -220,7 +220,6 @@ extern int	keyset_max_page_size;
 extern MemoryContext keyset_cache_cxt;
 extern HTAB *keyset_specs;
 extern SpiPlanCache *keyset_plan_cache;
-extern uint64 keyset_inval_count;
 extern void keyset_init_caches(void);
 extern void keyset_unlink(HTAB *htab, KeysetSlot *slot);
 extern void keyset_unpin(KeysetEntry *e);

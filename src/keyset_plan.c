@@ -41,6 +41,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "inval.h"
 #include "keyset_int.h"
 #include "stats.h"
 
@@ -133,7 +134,7 @@ keyset_get_plan(const KeysetQuery *q)
 	stats_keyset_plan_cache(false);
 
 	/* a plan of another transaction's clock is replaced by the insert */
-	inval_count = keyset_inval_count;
+	inval_count = inval_generation;
 	if (req->filter)
 	{
 		ftypes = keyset_filter_types(spec, req->filter, req->nparams, req->paramtype);
@@ -166,7 +167,7 @@ keyset_get_plan(const KeysetQuery *q)
 	p->fparamtypes = MemoryContextAlloc(p->entry.cxt, sizeof(Oid) * Max(nf, 1));
 	if (nf > 0)
 		memcpy(p->fparamtypes, ftypes, sizeof(Oid) * nf);
-	p->entry.valid = keyset_inval_count == inval_count;
+	p->entry.valid = inval_generation == inval_count;
 
 	spiplan_cache_insert(keyset_plan_cache, &p->entry);
 	spiplan_cache_pin(&p->entry);

@@ -67,6 +67,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "inval.h"
 #include "keyset_int.h"
 
 /* "OPERATOR(schema.name)" for an operator, plus its schema and name. */
@@ -698,7 +699,7 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 	keyset_cache_trim(keyset_specs);
 
 	nitems = keyset_parse_spec(order_by, items);
-	inval_count = keyset_inval_count;
+	inval_count = inval_generation;
 	/* dropped between the privilege check and the lock? */
 	rel = try_relation_open(relid, NoLock);
 	if (rel == NULL)
@@ -707,7 +708,7 @@ keyset_get_spec(Oid relid, const char *order_by, bool assume_unique)
 				 errmsg("relation with OID %u does not exist", relid)));
 	spec = keyset_create_spec(rel, items, nitems, assume_unique, order_by);
 	relation_close(rel, NoLock);
-	spec->entry.valid = keyset_inval_count == inval_count;
+	spec->entry.valid = inval_generation == inval_count;
 	keyset_cache_insert(keyset_specs, h, &spec->entry);
 	return spec;
 }

@@ -132,6 +132,7 @@ queue_prepare(QueuePlan which, const char *fmt, int nargs, Oid *types)
 static void
 queue_prepare_plans(void)
 {
+	uint64		gen;
 	Oid			jobs;
 	Oid			queues;
 	char	   *jobs_name;
@@ -166,8 +167,13 @@ queue_prepare_plans(void)
 		inval_listen(queue_invalidate);
 		plans_callbacks_registered = true;
 	}
-	/* before the lookups: an invalidation arriving during them clears it */
-	plans_checked = true;
+	/*
+	 * Checked only once the lookups succeed with no invalidation meanwhile:
+	 * an error in them (the table renamed away) must not leave the old
+	 * plans trusted, which plancache would re-analyse by name.
+	 */
+	plans_checked = false;
+	gen = inval_generation;
 	jobs = resilience_member_table("job_state", NULL);
 	queues = resilience_member_table("job_queues", NULL);
 	jobs_name = resilience_member_table_name(jobs);
@@ -175,7 +181,10 @@ queue_prepare_plans(void)
 	if (plans_ready && jobs == plans_jobs_relid && queues == plans_queues_relid &&
 		strcmp(jobs_name, plans_jobs_name) == 0 &&
 		strcmp(queues_name, plans_queues_name) == 0)
+	{
+		plans_checked = gen == inval_generation;
 		return;
+	}
 
 	plans_ready = false;
 	for (int i = 0; i < QP_COUNT; i++)
@@ -443,6 +452,7 @@ queue_prepare_plans(void)
 				  " AND state OPERATOR(pg_catalog.=) ANY (ARRAY['dead', 'cancelled'])"
 				  " AND finished_at OPERATOR(pg_catalog.<) $2", 2, t_tt);
 	plans_ready = true;
+	plans_checked = gen == inval_generation;
 }
 
 /* Connect to SPI and make sure the plans are there. */
