@@ -102,6 +102,7 @@
 #include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -890,6 +891,24 @@ retry_transaction(PG_FUNCTION_ARGS)
 	if (call.reserve != NULL)
 		pfree(call.reserve);
 	tuple = call.tuple;
+
+	/*
+	 * The rest of the CALL runs in the transaction SPI_commit started, under
+	 * the session's defaults, which the SQL may have SET (not SET LOCAL):
+	 * ExecuteCallStmt takes a snapshot for the output row, and a SERIALIZABLE
+	 * READ ONLY DEFERRABLE one waits for a safe snapshot, taking cancels,
+	 * after our commit (on a hot standby, SERIALIZABLE raises).  At top
+	 * level nothing else runs in this transaction: make it READ COMMITTED
+	 * and take the portal's snapshot now, with cancels still held.  A
+	 * PL/pgSQL caller's next statements keep the session's level.
+	 */
+	if (call.to_client)
+	{
+		Assert(!FirstSnapshotSet);
+		XactIsoLevel = XACT_READ_COMMITTED;
+		XactDeferrable = false;
+		EnsurePortalSnapshotExists();
+	}
 	RESUME_CANCEL_INTERRUPTS();
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
