@@ -45,7 +45,10 @@
  * so are the two steps the output still needs, rendering as text (checked
  * when it could exceed 1 GB) and conversion to the client's encoding.
  * From the commit to the return only memory work remains, with cancel
- * interrupts held off; a cancel that arrived meanwhile is left pending.
+ * interrupts held off; a cancel that arrived meanwhile is left pending.  At
+ * top level the transaction the final commit started is made READ
+ * COMMITTED and given the portal's snapshot before the return, so the rest
+ * of the CALL never waits for a safe snapshot the SQL's SET asked for.
  *
  * Why the internal subtransaction: an error thrown from inside a statement
  * leaves the snapshot stack, nested SPI connections (a PL function the SQL
