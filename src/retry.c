@@ -24,21 +24,8 @@
  *		started a fresh transaction.  Then retry after a backoff sleep, or
  *		re-raise the error.
  *
- * Retry lanes (guaranteed progress): every attempt holds its lane's lock in
- * ShareLock for the attempt's transaction; an attempt after escalate_after
- * failed ones, or after one failed attempt that took base_delay or longer
- * (its wait for the lane included), asks for ExclusiveLock instead, before
- * its snapshot.  A failure that slow waited on a row lock or a deadlock
- * (deadlock_timeout) and would likely cost as much again, more than the
- * first backoff sleep; quicker ones are retried concurrently first.  The lock
- * manager queues later ShareLock requests behind a waiting ExclusiveLock, so
- * the escalated call is served in turn; once granted, every other wrapped
- * transaction of the lane has committed or rolled back (locks are released
- * after ProcArrayEndTransaction), so none is concurrent with it, and a
- * serialization failure or deadlock needs a concurrent transaction: it can
- * lose only to work outside the lane.  The lane is an advisory lock tag with
- * a fourth field of our own (RETRY_LANE_TAG), so it cannot collide with
- * pg_advisory_lock() keys, and it is visible in pg_locks.
+ * Retry lanes (guaranteed progress, retry_lane.c): each attempt takes its
+ * lane before its snapshot, shared or, once the call has escalated, alone.
  *
  * Nothing fails after the final commit: the result jsonb is built inside the
  * attempt (so size limits, output functions and cancels roll it back), and
@@ -94,7 +81,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "common/int.h"
 #include "mb/pg_wchar.h"
 #include "executor/spi.h"
@@ -116,9 +102,9 @@
 
 #include "args.h"
 #include "backoff.h"
-#include "guard.h"
 #include "sqlexec.h"
 #include "stats.h"
+#include "retry_lane.h"
 #include "subxact.h"
 
 #include "resilience.h"
@@ -364,31 +350,8 @@ typedef enum RetryTxArg
 	RT_ESCALATE_AFTER
 } RetryTxArg;
 
-/* escalate_after's default: the attempt after the sixth failure is alone */
-#define RETRY_DEFAULT_ESCALATE_AFTER 6
-
 /* a DataRow message's bytes besides its one column's text (with margin) */
 #define RETRY_MESSAGE_OVERHEAD 64
-
-/*
- * The lane is an advisory lock (so pg_locks shows it) whose fourth field is
- * ours: pg_advisory_lock() uses 1 and 2 there and guards GUARD_LOCKTAG_FIELD4,
- * so no caller's advisory lock or guard can collide with a lane.  The first
- * two fields hold a 64-bit hash of the lane name; the database's default
- * lane (lane => NULL) is 0, 0.
- */
-#define RETRY_LANE_TAG 0x5245
-StaticAssertDecl(RETRY_LANE_TAG != GUARD_LOCKTAG_FIELD4 && RETRY_LANE_TAG > 2,
-				 "retry lanes need a lock space of their own");
-
-/* The retry lane of a call: see docs/retry.md, "Guaranteed progress". */
-typedef struct RetryLane
-{
-	bool		enabled;		/* false: escalate_after => NULL, no lock */
-	int32		escalate_after; /* failed attempts before going alone */
-	bool		alone;			/* a slow failure: every later attempt alone */
-	LOCKTAG		tag;
-} RetryLane;
 
 /* One call of retry_transaction: what to run and where its memory lives. */
 typedef struct RetryCall
@@ -412,6 +375,25 @@ typedef struct RetryCall
 	HeapTuple	tuple;			/* the INOUT pair, built before the commit */
 } RetryCall;
 
+/* Parse lane and escalate_after (absent under a 1.0 SQL definition). */
+static void
+retry_parse_lane(FunctionCallInfo fcinfo, RetryLane *lane)
+{
+	bool		in_lane = true;
+	int32		escalate_after = RETRY_DEFAULT_ESCALATE_AFTER;
+	text	   *name = NULL;
+
+	if (PG_NARGS() > RT_ESCALATE_AFTER)
+	{
+		in_lane = !PG_ARGISNULL(RT_ESCALATE_AFTER);
+		if (in_lane)
+			escalate_after = PG_GETARG_INT32(RT_ESCALATE_AFTER);
+	}
+	if (PG_NARGS() > RT_LANE && !PG_ARGISNULL(RT_LANE))
+		name = PG_GETARG_TEXT_PP(RT_LANE);
+	retry_lane_init(lane, in_lane, escalate_after, name);
+}
+
 /* Where an attempt was when it failed, which says what to undo. */
 typedef enum RetryPhase
 {
@@ -419,87 +401,6 @@ typedef enum RetryPhase
 	RETRY_PHASE_RUN,			/* in the attempt's subtransaction */
 	RETRY_PHASE_COMMIT			/* SPI_commit cleaned up itself */
 } RetryPhase;
-
-/* Parse lane and escalate_after (absent under a 1.0 SQL definition). */
-static void
-retry_parse_lane(FunctionCallInfo fcinfo, RetryLane *lane)
-{
-	uint64		h = 0;
-
-	lane->enabled = true;
-	lane->escalate_after = RETRY_DEFAULT_ESCALATE_AFTER;
-	lane->alone = false;
-	if (PG_NARGS() > RT_ESCALATE_AFTER)
-	{
-		if (PG_ARGISNULL(RT_ESCALATE_AFTER))
-			lane->enabled = false;
-		else
-			lane->escalate_after = PG_GETARG_INT32(RT_ESCALATE_AFTER);
-		if (lane->enabled && lane->escalate_after < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("escalate_after must not be negative"),
-					 errdetail("escalate_after was %d.", lane->escalate_after),
-					 errhint("Pass NULL to run outside any lane, 0 to run every attempt alone.")));
-	}
-	if (PG_NARGS() > RT_LANE && !PG_ARGISNULL(RT_LANE))
-	{
-		text	   *name = PG_GETARG_TEXT_PP(RT_LANE);
-
-		if (VARSIZE_ANY_EXHDR(name) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("lane must not be empty"),
-					 errhint("Pass NULL for the database's default lane.")));
-		h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(name),
-								VARSIZE_ANY_EXHDR(name), 0);
-		if (h == 0)
-			h = 1;				/* 0 is the default lane */
-	}
-	SET_LOCKTAG_ADVISORY(lane->tag, MyDatabaseId, (uint32) (h >> 32),
-						 (uint32) h, RETRY_LANE_TAG);
-}
-
-/*
- * The lane lock an attempt takes: shared, or exclusive once escalated (after
- * escalate_after failed attempts, or after a slow failure).
- */
-static LOCKMODE
-retry_lane_mode(const RetryLane *lane, int32 attempt)
-{
-	if (!lane->enabled)
-		return NoLock;
-	return attempt > lane->escalate_after || lane->alone ? ExclusiveLock : ShareLock;
-}
-
-/*
- * Wait for the lane, for at most what is left of the call's timeout (or
- * lock_timeout, if shorter).  Any role may hold a lane, as any role may take
- * an advisory lock: a caller with a timeout is never held past it.
- * LockTimeout is set for this one wait and restored, as guard.c does.
- */
-static void
-retry_lane_wait(RetryCall *call, LOCKMODE mode)
-{
-	int			saved = LockTimeout;
-	volatile bool ours = call->lane_wait_ms >= 0 &&
-		(LockTimeout == 0 || call->lane_wait_ms < LockTimeout);
-
-	if (ours)
-		LockTimeout = Max(call->lane_wait_ms, 1);
-	PG_TRY();
-	{
-		(void) LockAcquire(&call->lane.tag, mode, false, false);
-	}
-	PG_CATCH();
-	{
-		LockTimeout = saved;
-		call->lane_timed_out = ours && geterrcode() == ERRCODE_LOCK_NOT_AVAILABLE;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	LockTimeout = saved;
-}
 
 /*
  * After the final commit the result still has to be rendered as text
@@ -598,7 +499,8 @@ retry_transaction_attempt(RetryCall *call, LOCKMODE lanemode)
 		 * committed or rolled back, so none is concurrent with it.
 		 */
 		if (lanemode != NoLock)
-			retry_lane_wait(call, lanemode);
+			retry_lane_wait(&call->lane, lanemode, call->lane_wait_ms,
+							&call->lane_timed_out);
 
 		phase = RETRY_PHASE_RUN;
 		BeginInternalSubTransaction(NULL);
@@ -828,8 +730,8 @@ retry_transaction(PG_FUNCTION_ARGS)
 		lasterr = retry_transaction_attempt(&call, mode);
 		if (lasterr == NULL)
 			break;
-		if (GetCurrentTimestamp() - attempt_start >= policy.base_us)
-			call.lane.alone = true;
+		retry_lane_failed(&call.lane, GetCurrentTimestamp() - attempt_start,
+						  policy.base_us);
 
 		sqlexec_result_reset(&call.res);
 		if (call.lane_timed_out)
