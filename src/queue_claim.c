@@ -227,6 +227,15 @@ queue_reap(const char *queue, TimestampTz now)
 				grouped++;
 				queue_promote(queue, group);
 			}
+			else
+			{
+				/*
+				 * Changed since the find, or locked by the worker's open
+				 * transaction (an extend(), skipped rather than waited
+				 * for): a later reap looks again.
+				 */
+				reap_full_next = true;
+			}
 		}
 	}
 	if (n + grouped > 0)

@@ -336,13 +336,20 @@ queue_prepare_plans(void)
 				  " AND r.group_key IS NOT NULL"
 				  " AND r.attempt OPERATOR(pg_catalog.>=) r.max_attempts"
 				  " ORDER BY r.lease_expires_at LIMIT " QUEUE_REAP_BATCH, 3, t_ttt);
+	/*
+	 * The row is locked with SKIP LOCKED, as QP_REAP does: a worker's open
+	 * transaction holding it (an extend() not yet committed) must not make
+	 * the claim wait while it holds the group's lock.
+	 */
 	queue_prepare(QP_REAP_GROUPED,
 				  "UPDATE @J@ SET state = 'dead', finished_at = $2, run_at = $2,"
 				  " lease_expires_at = NULL, last_error = 'lease expired'"
-				  " WHERE id OPERATOR(pg_catalog.=) $1"
-				  " AND state OPERATOR(pg_catalog.=) $3"
-				  " AND lease_expires_at OPERATOR(pg_catalog.<=) $2"
-				  " AND attempt OPERATOR(pg_catalog.>=) max_attempts"
+				  " WHERE id OPERATOR(pg_catalog.=) (SELECT r.id FROM @J@ r"
+				  "  WHERE r.id OPERATOR(pg_catalog.=) $1"
+				  "  AND r.state OPERATOR(pg_catalog.=) $3"
+				  "  AND r.lease_expires_at OPERATOR(pg_catalog.<=) $2"
+				  "  AND r.attempt OPERATOR(pg_catalog.>=) r.max_attempts"
+				  "  FOR NO KEY UPDATE SKIP LOCKED)"
 				  " RETURNING 1", 3, its);
 	/* the oldest blocked job becomes the head, if the group has none */
 	queue_prepare(QP_PROMOTE,
