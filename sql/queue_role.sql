@@ -59,7 +59,17 @@ GRANT SELECT, UPDATE (created_at) ON resilience.job_queues TO regress_queue_prod
 GRANT SELECT, INSERT ON resilience.job_state TO regress_queue_producer;
 GRANT USAGE ON SEQUENCE resilience.job_state_id_seq TO regress_queue_producer;
 CREATE POLICY rq_producer ON resilience.job_state TO regress_queue_producer USING (true);
+-- a key held by a job the producer cannot see (another tenant's, say):
+-- 23505 at once, not 40001 "Retry the transaction" (retrying cannot help)
+CREATE POLICY rq_producer_hide ON resilience.job_state AS RESTRICTIVE FOR SELECT
+    TO regress_queue_producer USING (payload OPERATOR(pg_catalog.->>) 'n' IS DISTINCT FROM '7');
+SELECT resilience.enqueue('rq_billing', '{"n": 7}', dedup_key => 'hidden') AS hidden \gset
 SET ROLE regress_queue_producer;
+\set VERBOSITY default
+SELECT resilience.enqueue('rq_billing', '{"n": 8}', dedup_key => 'hidden');
+\set VERBOSITY sqlstate
+SELECT resilience.enqueue('rq_billing', '{"n": 8}', dedup_key => 'hidden');
+\set VERBOSITY default
 SELECT resilience.enqueue('rq_billing', '{"n": 3}') > 0 AS enqueued;
 SELECT cardinality(resilience.enqueue_many('rq_billing', ARRAY['{"n": 4}', '{"n": 5}']::jsonb[])) AS enqueued;
 SELECT resilience.enqueue('rq_billing', '{"n": 6}', dedup_key => 'k', group_key => 'g') > 0 AS enqueued;
@@ -69,7 +79,9 @@ SELECT resilience.drop_queue('rq_billing');
 \set VERBOSITY default
 RESET ROLE;
 SELECT count(*) FROM resilience.job_state WHERE queue = 'rq_billing';
+SELECT count(*) FROM resilience.job_state WHERE dedup_key = 'hidden';
 DROP POLICY rq_producer ON resilience.job_state;
+DROP POLICY rq_producer_hide ON resilience.job_state;
 REVOKE ALL ON resilience.job_state FROM regress_queue_producer;
 REVOKE ALL ON resilience.job_queues FROM regress_queue_producer;
 REVOKE ALL ON SEQUENCE resilience.job_state_id_seq FROM regress_queue_producer;

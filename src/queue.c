@@ -62,8 +62,9 @@
  *
  * Dedup keys.  The unique index job_state_dedup allows one unfinished job
  * per (queue, dedup_key), whatever the interleaving: an enqueue's ON
- * CONFLICT returns the holder's id.  What a redrive does with a held key is
- * in queue_admin.c, with the other operators' functions.
+ * CONFLICT returns the holder's id (23505 if row-level security hides the
+ * holder from the caller: retrying could not help).  What a redrive does
+ * with a held key is in queue_admin.c, with the other operators' functions.
  *
  * Wakeups (queue_wakeup.c).  With shared_preload_libraries, a transaction that made jobs
  * ready (enqueue, redrive, a retry, a promoted group head) bumps the
@@ -92,11 +93,13 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 #include "args.h"
 #include "backoff.h"
 #include "clock.h"
+#include "extension.h"
 #include "lease.h"
 #include "queue.h"
 #include "queue_int.h"
@@ -512,6 +515,20 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 			}
 			queue_require(req->queue);
 		}
+		/*
+		 * The insert conflicts with a job the find cannot see: under
+		 * row-level security that hides it from this role, retrying cannot
+		 * help, so say so as a plain INSERT would (23505).
+		 */
+		if (!done &&
+			check_enable_rls(resilience_member_table("job_state", NULL),
+							 InvalidOid, true) == RLS_ENABLED)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("could not enqueue job with dedup_key \"%s\"", req->dedup_key),
+					 errdetail("An unfinished job of queue \"%s\" holds the key, and row-level security on resilience.job_state hides it from this role.",
+							   req->queue),
+					 errhint("A policy that lets the role see its queue's jobs makes enqueue return that job's id.")));
 		if (!done)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
