@@ -132,8 +132,16 @@ SET ROLE sched_worker;
 SELECT count(*) AS worker_claimed FROM resilience.claim('sched_claim', 10);
 RESET ROLE;
 SELECT enqueued FROM resilience.schedules WHERE name = 'by_claim';
--- and with INSERT on job_state, its claim enqueues the two due periods
+-- with INSERT on job_state too, but in REPEATABLE READ, where an enqueue
+-- locks the queue's row (an UPDATE right on job_queues): the same, not 42501
 GRANT INSERT ON resilience.job_state TO sched_worker;
+SET ROLE sched_worker;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) AS worker_claimed FROM resilience.claim('sched_claim', 10);
+COMMIT;
+RESET ROLE;
+SELECT enqueued FROM resilience.schedules WHERE name = 'by_claim';
+-- and in READ COMMITTED its claim enqueues the two due periods
 SET ROLE sched_worker;
 SELECT payload -> 'resilience_schedule' ->> 'period' AS worker_claimed FROM resilience.claim('sched_claim', 10);
 RESET ROLE;

@@ -680,13 +680,34 @@ cron_min_next_run(const char *queue)
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
 
+/*
+ * May the current role tick and enqueue?  A worker granted no more than
+ * claiming must keep claiming, so the rights an enqueue takes are checked
+ * before, not met as 42501: schedule_state read and updated, a job inserted
+ * (its identity column draws the id with no right on the sequence), and
+ * under a transaction snapshot the queue's row locked FOR KEY SHARE (see
+ * queue.c).  One right per call, since pg_class_aclcheck is satisfied by
+ * any one of a mask.  Plans prepared (cron_prepare).
+ */
+static bool
+cron_may_tick(void)
+{
+	Oid			role = GetUserId();
+
+	if (pg_class_aclcheck(plans_relid, role, ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(plans_relid, role, ACL_UPDATE) != ACLCHECK_OK ||
+		pg_class_aclcheck(plans_jobs_relid, role, ACL_INSERT) != ACLCHECK_OK)
+		return false;
+	return !IsolationUsesXactSnapshot() || resilience_may_lock_rows(plans_queues_relid);
+}
+
 /* claim(): enqueue the due periods of queue's schedules; cheap when none is due. */
 bool
 cron_claim_tick(const char *queue, TimestampTz now)
 {
 	CronCacheEntry *e = cron_cache_entry(queue);
 	TimestampTz real_now = GetCurrentTimestamp();
-	TimestampTz next_due = DT_NOEND;
+	TimestampTz next_due;
 	bool		fired = false;
 
 	if (e != NULL &&
@@ -697,25 +718,25 @@ cron_claim_tick(const char *queue, TimestampTz now)
 
 	spiplan_connect();
 	cron_prepare();
-	/*
-	 * Only a role that may tick and enqueue: a worker granted no more than
-	 * claiming keeps claiming.  One right per call, since pg_class_aclcheck
-	 * is satisfied by any one of a mask.
-	 */
-	if (pg_class_aclcheck(plans_relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
-		pg_class_aclcheck(plans_relid, GetUserId(), ACL_UPDATE) == ACLCHECK_OK &&
-		pg_class_aclcheck(plans_jobs_relid, GetUserId(), ACL_INSERT) == ACLCHECK_OK)
+	if (!cron_may_tick())
 	{
-		/* one index probe when nothing is due */
-		next_due = cron_min_next_run(queue);
-		if (next_due <= now)
-		{
-			int			fired_rows = 0;
+		/*
+		 * Nothing learnt, nothing remembered: the cache is the backend's,
+		 * and the next claim may run as a role (or at an isolation level)
+		 * that may tick.
+		 */
+		SPI_finish();
+		return false;
+	}
+	/* one index probe when nothing is due */
+	next_due = cron_min_next_run(queue);
+	if (next_due <= now)
+	{
+		int			fired_rows = 0;
 
-			(void) cron_tick_connected(queue, now, &fired_rows);
-			fired = fired_rows > 0;
-			next_due = cron_min_next_run(queue);
-		}
+		(void) cron_tick_connected(queue, now, &fired_rows);
+		fired = fired_rows > 0;
+		next_due = cron_min_next_run(queue);
 	}
 	SPI_finish();
 	if (e != NULL)

@@ -40,6 +40,8 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -180,6 +182,19 @@ resilience_member_table_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
+}
+
+/*
+ * May the current role lock rows of table relid (FOR UPDATE, FOR KEY
+ * SHARE)?  That takes UPDATE on the table or on any one of its columns.
+ */
+bool
+resilience_may_lock_rows(Oid relid)
+{
+	Oid			role = GetUserId();
+
+	return pg_class_aclcheck(relid, role, ACL_UPDATE) == ACLCHECK_OK ||
+		pg_attribute_aclcheck_all(relid, role, ACL_UPDATE, ACLMASK_ANY) == ACLCHECK_OK;
 }
 
 /*

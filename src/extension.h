@@ -24,5 +24,6 @@ extern void resilience_extension_lookup(ResilienceExtension *ext);
 extern Oid	resilience_member_table(const char *relname, Oid *owner);
 extern Oid	resilience_member_sequence(const char *relname);
 extern char *resilience_member_table_name(Oid relid);
+extern bool resilience_may_lock_rows(Oid relid);
 
 #endif							/* RESILIENCE_EXTENSION_H */

@@ -50,7 +50,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -117,8 +116,7 @@ lease_next_token(PG_FUNCTION_ARGS)
 	 * tokens.  The sequence would have to be granted along with the table.
 	 */
 	state = resilience_member_table("lease_state", NULL);
-	if (pg_class_aclcheck(state, GetUserId(), ACL_UPDATE) != ACLCHECK_OK &&
-		pg_attribute_aclcheck_all(state, GetUserId(), ACL_UPDATE, ACLMASK_ANY) != ACLCHECK_OK)
+	if (!resilience_may_lock_rows(state))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to draw a lease token"),
