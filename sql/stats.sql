@@ -134,6 +134,9 @@ SELECT count(*) AS claimed_third FROM resilience.claim('stats-q', 1, lease => '1
 SET resilience.clock_override = '2030-01-01 00:05:00+00';
 SELECT count(*) AS after_expiry FROM resilience.claim('stats-q', 1);
 RESET resilience.clock_override;
+-- a fourth job, and an enqueue its dedup_key answers with it: not counted
+SELECT resilience.enqueue('stats-q', '{"n": 4}', dedup_key => 'd')
+     = resilience.enqueue('stats-q', '{"n": 5}', dedup_key => 'd') AS deduplicated;
 SELECT queue, enqueued, claimed, completed, failed, dead, lease_expired,
        pickup_us_p99 IS NOT NULL AS has_latency
 FROM resilience.queue_stats WHERE queue = 'stats-q';
