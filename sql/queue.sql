@@ -107,6 +107,20 @@ SELECT token AS tr FROM resilience.job_state WHERE id = :r2 \gset
 SET resilience.clock_override = '2030-01-01 12:03:00+00';
 SELECT resilience.complete(:r2, :tr);
 
+-- a reap undone by a rollback: the next claim, past the reap interval but
+-- before the next full reap, still finds the expired lease
+SELECT resilience.create_queue('reap_rb');
+SELECT resilience.enqueue('reap_rb', '{}') AS rb \gset
+SELECT id = :rb AS claimed FROM resilience.claim('reap_rb', lease => '30 seconds');
+SET resilience.clock_override = '2030-01-01 12:04:00+00';
+BEGIN;
+SELECT id = :rb AS reaped_and_claimed FROM resilience.claim('reap_rb');
+ROLLBACK;
+SET resilience.clock_override = '2030-01-01 12:04:00.5+00';
+SELECT id = :rb AS reaped_and_claimed_again, attempt FROM resilience.claim('reap_rb');
+SELECT resilience.drop_queue('reap_rb');
+SET resilience.clock_override = '2030-01-01 12:03:00+00';
+
 -- dedup_key: while a job with the key is unfinished, its id comes back
 SELECT resilience.enqueue('emails', '{"n": 1}', dedup_key => 'welcome:42') AS k1 \gset
 SELECT resilience.enqueue('emails', '{"n": 2}', dedup_key => 'welcome:42') = :k1 AS same;

@@ -22,9 +22,12 @@
  *    when it found nothing, so it sleeps holding no lock its statements
  *    took; an attempt that claimed, reaped or enqueued scheduled periods
  *    ends the wait (those rows stay locked until commit).
+ *  - A reap that put jobs back to pending wakes the queue's waiting claims
+ *    at its commit, as an enqueue does.
  *  - The per-backend state below (last reap, scan hint, horizon check) is a
  *    hint: losing it (a new backend, another queue) costs a full scan,
- *    never a wrong answer.
+ *    never a wrong answer; a reap undone by an abort makes the next reap
+ *    a full one.
  *
  *-------------------------------------------------------------------------
  */
@@ -92,6 +95,59 @@ static char *reap_last_queue = NULL;	/* in TopMemoryContext */
 static TimestampTz reap_last_at = 0;
 static TimestampTz reap_full_at = 0;
 static bool reap_full_next = true;
+
+/*
+ * A reap's changes are undone if its transaction, or the subtransaction it
+ * ran in, aborts: the jobs it took are expired again, though earlier than
+ * the next reap would look.  reap_uncommitted says the current transaction
+ * reaped; an abort then makes the next reap a full one.
+ */
+static bool reap_uncommitted = false;
+static bool reap_callbacks_registered = false;
+
+static void
+queue_reap_xact_callback(XactEvent event, void *arg)
+{
+	if (!reap_uncommitted)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:	/* it may be rolled back later */
+			reap_full_next = true;
+			reap_uncommitted = false;
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			reap_uncommitted = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+queue_reap_subxact_callback(SubXactEvent event, SubTransactionId subid,
+							SubTransactionId parent, void *arg)
+{
+	/* not knowing which subtransaction reaped: any abort will do */
+	if (reap_uncommitted && event == SUBXACT_EVENT_ABORT_SUB)
+		reap_full_next = true;
+}
+
+/* The current transaction's reap changed jobs. */
+static void
+queue_reap_changed(void)
+{
+	if (!reap_callbacks_registered)
+	{
+		RegisterXactCallback(queue_reap_xact_callback, NULL);
+		RegisterSubXactCallback(queue_reap_subxact_callback, NULL);
+		reap_callbacks_registered = true;
+	}
+	reap_uncommitted = true;
+}
 
 /*
  * Bloat under a held horizon.  Claimed and completed jobs leave index
@@ -239,7 +295,13 @@ queue_reap(const char *queue, TimestampTz now)
 		}
 	}
 	if (n + grouped > 0)
+	{
+		queue_reap_changed();
 		queue_note_expired(queue, (int) n + grouped, dead + grouped);
+	}
+	/* jobs back to pending: wake the claimers waiting for one */
+	if (n > (uint64) dead)
+		queue_wake_at_commit(queue);
 	return n + grouped > 0;
 }
 
