@@ -53,6 +53,34 @@ FROM resilience.jobs WHERE queue = 'rq_billing' ORDER BY id;
 SELECT queue, ready, running, dead FROM resilience.queues
 WHERE queue IN ('rq_emails', 'rq_billing') ORDER BY queue;
 
+-- row-level security that lets the worker see and update its job but not
+-- delete it: complete says so (42501), not RL001 as if the token were
+-- stale; with no UPDATE either, extend and fail say so too
+CREATE POLICY rq_no_delete ON resilience.job_state AS RESTRICTIVE FOR DELETE
+    TO regress_queue_worker USING (payload OPERATOR(pg_catalog.->>) 'n' IS DISTINCT FROM '9');
+SELECT resilience.enqueue('rq_emails', '{"n": 9}', priority => 10) AS e9 \gset
+SET ROLE regress_queue_worker;
+SELECT id = :e9 AS is_e9 FROM resilience.claim('rq_emails');
+SELECT token AS e9token FROM resilience.job_state WHERE id = :e9 \gset
+SELECT resilience.complete(:e9, :e9token);
+\set VERBOSITY sqlstate
+SELECT resilience.complete_many(ARRAY[:e9], ARRAY[:e9token]);
+\set VERBOSITY default
+SELECT resilience.extend(:e9, :e9token, '1 minute') IS NOT NULL AS extended;
+RESET ROLE;
+CREATE POLICY rq_no_update ON resilience.job_state AS RESTRICTIVE FOR UPDATE
+    TO regress_queue_worker USING (payload OPERATOR(pg_catalog.->>) 'n' IS DISTINCT FROM '9');
+SET ROLE regress_queue_worker;
+\set VERBOSITY sqlstate
+SELECT resilience.extend(:e9, :e9token, '1 minute');
+SELECT resilience.fail(:e9, :e9token, 'no update');
+\set VERBOSITY default
+RESET ROLE;
+SELECT state, token = :e9token AS same_token, last_error FROM resilience.jobs WHERE id = :e9;
+DROP POLICY rq_no_delete ON resilience.job_state;
+DROP POLICY rq_no_update ON resilience.job_state;
+SELECT resilience.cancel(:e9);
+
 -- a producer: enqueue only (docs/queues.md, "Worker roles")
 CREATE ROLE regress_queue_producer;
 GRANT SELECT, UPDATE (created_at) ON resilience.job_queues TO regress_queue_producer;

@@ -367,10 +367,23 @@ queue_read_job(QueuePlan which, int64 id, QueueJobRow *row)
 	row->max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 }
 
-/* RL001: token is not the running claim of job id (row as read). */
+/*
+ * RL001: token is not the running claim of job id (row as read).  If it is,
+ * the fence passed and the write changed nothing: row-level security that
+ * lets the role see the job but not update or delete it (42501).
+ */
 static void
 queue_stale(int64 id, int64 token, const QueueJobRow *row)
 {
+	if (row->found && row->token == token && strcmp(row->state, "running") == 0 &&
+		check_enable_rls(resilience_member_table("job_state", NULL), InvalidOid,
+						 true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change job %lld", (long long) id),
+				 errdetail("Row-level security on resilience.job_state lets this role see the job, claimed with token %lld, but not update or delete it.",
+						   (long long) token),
+				 errhint("Give the role policies for UPDATE and DELETE on its queues' jobs (docs/queues.md, \"Worker roles\").")));
 	queue_note_stale(row->found ? row->queue : NULL);
 	if (!row->found)
 		ereport(ERROR,
@@ -882,7 +895,13 @@ queue_fail(PG_FUNCTION_ARGS)
 	if (row.group_key != NULL)
 		queue_lock_group(row.queue, row.group_key);
 	queue_read_job(QP_JOB_READ_LOCK, id, &row);
-	if (!row.found || row.token != token || strcmp(row.state, "running") != 0)
+	if (!row.found)
+	{
+		/* gone since, or hidden from FOR UPDATE by an UPDATE policy */
+		queue_read_job(QP_JOB_READ, id, &row);
+		queue_stale(id, token, &row);
+	}
+	if (row.token != token || strcmp(row.state, "running") != 0)
 		queue_stale(id, token, &row);
 
 	now = clock_now();
