@@ -118,6 +118,33 @@ SELECT resilience.breaker_record('fast', true, '1 hour');
 SELECT resilience.breaker_record('fast', true, '1 hour');
 SELECT resilience.breaker_state('fast') AS durations_ignored;
 
+-- a share of failures exactly at failure_rate opens, whatever the real's
+-- binary value (0.1 is 0.100000001 as a real): 1 of 10, 3 of 10
+SELECT resilience.breaker_allow('tenth', 0.1, 10);
+SELECT pg_temp.record('tenth', 9, true);
+SELECT resilience.breaker_state('tenth') AS none_of_nine;
+SELECT pg_temp.record('tenth', 1, false);
+SELECT resilience.breaker_state('tenth') AS one_of_ten;
+SELECT resilience.breaker_allow('three_tenths', 0.3, 10);
+SELECT pg_temp.record('three_tenths', 8, true);
+SELECT pg_temp.record('three_tenths', 2, false);
+SELECT resilience.breaker_state('three_tenths') AS two_of_ten;
+SELECT pg_temp.record('three_tenths', 1, false);
+SELECT resilience.breaker_state('three_tenths') AS three_of_eleven;
+SELECT resilience.breaker_allow('three_tenths_b', 0.3, 10);
+SELECT pg_temp.record('three_tenths_b', 7, true);
+SELECT pg_temp.record('three_tenths_b', 3, false);
+SELECT resilience.breaker_state('three_tenths_b') AS three_of_ten;
+-- and in half-open: 1 failed probe of 10 at 0.1 opens it again
+SELECT resilience.breaker_allow('tenth_probe', 0.1, 1, '1 hour', '1 second', 10);
+SELECT pg_temp.record('tenth_probe', 1, false);
+SELECT pg_temp.at('00:04:01');
+SELECT count(*) FILTER (WHERE resilience.breaker_allow('tenth_probe', 0.1, 1, '1 hour', '1 second', 10))
+    AS probes FROM generate_series(1, 12);
+SELECT pg_temp.record('tenth_probe', 1, false);
+SELECT pg_temp.record('tenth_probe', 9, true);
+SELECT resilience.breaker_state('tenth_probe') AS one_failed_probe_of_ten;
+
 -- operators: forced_open allows nothing even after open_for; disabled
 -- allows everything and records nothing; reset forgets
 SELECT resilience.breaker_force('ops', 'forced_open');

@@ -59,6 +59,7 @@
 
 #include "access/htup_details.h"
 #include "common/int.h"
+#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -91,6 +92,7 @@ static const char *const breaker_state_names[] = {
 typedef struct BreakerConfig
 {
 	float4		failure_rate;
+	double		failure_share;	/* failure_rate as the decimal written */
 	int32		min_calls;
 	int64		window_us;
 	int64		open_for_us;
@@ -100,6 +102,7 @@ typedef struct BreakerConfig
 
 static const BreakerConfig breaker_defaults = {
 	.failure_rate = 0.5,
+	.failure_share = 0.5,
 	.min_calls = 20,
 	.window_us = 60 * USECS_PER_SEC,
 	.open_for_us = 30 * USECS_PER_SEC,
@@ -163,6 +166,22 @@ breaker_positive_interval(FunctionCallInfo fcinfo, int argno, const char *name)
 	return us;
 }
 
+/*
+ * A failure_rate as the share it was written as: the real 0.1 is
+ * 0.100000001, which 1 failure in 10 calls would not reach.  The shortest
+ * decimal that reads back as the same real, as a double, is compared with
+ * failures / calls (a correctly rounded division: the same double when the
+ * two are equal).
+ */
+static double
+breaker_share(float4 rate)
+{
+	char		buf[32];
+
+	float_to_shortest_decimal_buf(rate, buf);
+	return strtod(buf, NULL);
+}
+
 /* breaker_allow's arguments 1..6 as a config; 22004/22023 on bad ones. */
 static void
 breaker_read_config(FunctionCallInfo fcinfo, BreakerConfig *c)
@@ -183,6 +202,7 @@ breaker_read_config(FunctionCallInfo fcinfo, BreakerConfig *c)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("failure_rate must be in (0, 1], not %g", c->failure_rate),
 				 errhint("Pass the share of failed calls that opens the breaker, for example 0.5.")));
+	c->failure_share = breaker_share(c->failure_rate);
 	if (c->min_calls < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -418,7 +438,7 @@ breaker_record(PG_FUNCTION_ARGS)
 					b->failures++;
 				breaker_window(e, now, &calls, &failures);
 				if (calls >= e->config.min_calls &&
-					(double) failures >= (double) e->config.failure_rate * calls)
+					(double) failures / calls >= e->config.failure_share)
 				{
 					breaker_set_state(e, BREAKER_OPEN, now);
 					breaker_clear_window(e);
@@ -434,8 +454,8 @@ breaker_record(PG_FUNCTION_ARGS)
 				e->probe_failures++;
 			if (e->probe_calls >= e->config.probes)
 			{
-				if ((double) e->probe_failures >=
-					(double) e->config.failure_rate * e->probe_calls)
+				if ((double) e->probe_failures / e->probe_calls >=
+					e->config.failure_share)
 					breaker_set_state(e, BREAKER_OPEN, now);
 				else
 					breaker_set_state(e, BREAKER_CLOSED, now);
