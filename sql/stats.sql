@@ -86,6 +86,14 @@ SELECT allowed FROM resilience.rate_limit('stats-limit', 1, '1 hour');
 SELECT allowed FROM resilience.rate_limit('stats-limit', 1, '1 hour');
 SELECT resilience.breaker_force('stats-breaker', 'open');
 SELECT resilience.breaker_allow('stats-breaker');
+-- open to forced_open and back, closed to disabled and back: no change
+-- of what the state counts as
+SELECT resilience.breaker_force('stats-breaker', 'forced_open');
+SELECT resilience.breaker_force('stats-breaker', 'open');
+SELECT resilience.breaker_force('stats-breaker', 'closed');
+SELECT resilience.breaker_force('stats-breaker', 'disabled');
+SELECT resilience.breaker_force('stats-breaker', 'closed');
+SELECT times_opened FROM resilience.breakers WHERE name = 'stats-breaker';
 SELECT resilience.breaker_reset('stats-breaker');
 SELECT rate_limit_allowed, rate_limit_denied, breaker_allowed, breaker_denied,
        breaker_opened, breaker_half_opened, breaker_closed FROM resilience.limit_stats;

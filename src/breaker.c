@@ -289,23 +289,37 @@ breaker_init_entry(BreakerEntry *e, const BreakerConfig *c, TimestampTz now)
 	breaker_clear_window(e);
 }
 
-/* Move to state (under the spinlock). */
+/* What a state counts as: forced_open as open, disabled as closed. */
+static StatsBreakerState
+breaker_state_class(BreakerState state)
+{
+	return state == BREAKER_OPEN || state == BREAKER_FORCED_OPEN ? STATS_BREAKER_OPEN :
+		state == BREAKER_HALF_OPEN ? STATS_BREAKER_HALF_OPEN :
+		STATS_BREAKER_CLOSED;
+}
+
+/*
+ * Move to state (under the spinlock).  Only a change of what the state
+ * counts as is counted (open to forced_open is not; closed to disabled is
+ * not), in the stats and in times_opened.
+ */
 static void
 breaker_set_state(BreakerEntry *e, BreakerState state, TimestampTz now)
 {
-	if (e->state != state)
-		stats_breaker_state_change(state == BREAKER_OPEN || state == BREAKER_FORCED_OPEN ?
-								   STATS_BREAKER_OPEN :
-								   state == BREAKER_HALF_OPEN ? STATS_BREAKER_HALF_OPEN :
-								   STATS_BREAKER_CLOSED);
+	StatsBreakerState to = breaker_state_class(state);
+	bool		changed = breaker_state_class(e->state) != to;
+
+	if (changed)
+		stats_breaker_state_change(to);
 	e->state = state;
 	e->admitted = 0;
 	e->probe_calls = 0;
 	e->probe_failures = 0;
-	if (state == BREAKER_OPEN || state == BREAKER_FORCED_OPEN)
+	if (to == STATS_BREAKER_OPEN)
 	{
 		e->opened_at = now;
-		e->times_opened++;
+		if (changed)
+			e->times_opened++;
 	}
 	if (state == BREAKER_HALF_OPEN)
 		e->round_at = now;
