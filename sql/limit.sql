@@ -195,6 +195,15 @@ SELECT resilience.breaker_allow(NULL);
 -- the messages and hints
 SELECT * FROM resilience.rate_limit('bad', 10, '1 second', 5, 6);
 SELECT * FROM resilience.rate_limit('bad', 0);
+-- a long period is fine while the burst refills within 10 years; past
+-- 292 years it cannot be counted in nanoseconds (22023); an interval past
+-- microseconds' range is 22008
+SELECT allowed FROM resilience.rate_limit('long', 1000000, '100 years', 1);
+SELECT * FROM resilience.rate_limit('bad', 1000000, '300 years', 1);
+\set VERBOSITY sqlstate
+SELECT * FROM resilience.rate_limit('bad', 1, '2147483647 mons', 1);
+\set VERBOSITY default
+SELECT resilience.rate_limit_reset('long');
 
 -- reset and the clock are for operators
 CREATE ROLE limit_user;

@@ -230,7 +230,8 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per is too long"),
-				 errhint("Pass a period of at most 10 years.")));
+				 errdetail("A period is counted in nanoseconds, up to about 292 years."),
+				 errhint("Pass a shorter period, with a rate to match.")));
 	emission_ns = per_ns / rate;
 	if (emission_ns == 0)
 		ereport(ERROR,
