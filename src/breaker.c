@@ -37,11 +37,14 @@
  * count of probes is one atomic step for all backends.
  *
  * Eviction (resilience.max_breakers reached): 5% of the table at a time,
- * the closed breakers used least recently first, then, when
- * there are not enough of those, the open and half-open ones used least
- * recently, all of one database: the inserting one if it holds at least its
- * share of them, else the one holding the most (shmem_evict_costly), so
- * that a database filling the table pushes out its own.  Forgetting an open
+ * the closed breakers with no failure in their window used least recently
+ * first (of any database: forgetting one changes nothing but its settings),
+ * then, when there are not enough of those, the closed ones with failures,
+ * the open and the half-open ones used least recently, all of one
+ * database: the inserting one if it holds at least its share of them, else
+ * the one holding the most (shmem_evict_costly), so that a database
+ * filling the table pushes out its own (and cannot keep another's failing
+ * service from ever opening its breaker by forgetting its failures).  Forgetting an open
  * breaker lets calls through to a service known to be failing until
  * min_calls of them open it again, as after a restart; but keeping every
  * open breaker would let any role that may call breaker_allow fill the
@@ -635,54 +638,60 @@ breaker_list(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* the order of eviction: closed breakers first, then open and half-open */
-static int
-breaker_evict_tier(const BreakerEntry *e)
-{
-	return e->state == BREAKER_CLOSED ? 0 : 1;
-}
-
-/* qsort: by tier, then least recently used first */
+/* qsort: least recently used first */
 static int
 breaker_cmp_used(const void *a, const void *b)
 {
 	const BreakerEntry *ea = *(BreakerEntry *const *) a;
 	const BreakerEntry *eb = *(BreakerEntry *const *) b;
-	int			tiera = breaker_evict_tier(ea);
-	int			tierb = breaker_evict_tier(eb);
 
-	if (tiera != tierb)
-		return tiera - tierb;
 	return (ea->last_used > eb->last_used) - (ea->last_used < eb->last_used);
 }
 
-/* Eviction rule (see the file header). */
+/*
+ * Eviction rule (see the file header).  Whether a closed breaker has
+ * failures in its window is judged by the real clock, as limit.c judges
+ * keys at rest: a session's clock_override must not make another
+ * database's windows look empty.
+ */
 static int
 breaker_evict(HTAB *htab, int count, int max)
 {
 	HASH_SEQ_STATUS seq;
 	BreakerEntry **all;
 	BreakerEntry *e;
-	int			n = 0;
+	TimestampTz now = GetCurrentTimestamp();
+	int			nfree = 0;
+	int			ncostly = 0;
 	int			want = Max(max / 20, 1);
 	int			removed;
 
+	/* free ones from the start of all, the others from its end */
 	all = palloc_extended(sizeof(BreakerEntry *) * count, MCXT_ALLOC_HUGE);
 	hash_seq_init(&seq, htab);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
+		int64		calls;
+		int64		failures = 0;
+
 		/* an operator's states stay (a dropped one would come back closed) */
-		if (n < count && e->state != BREAKER_FORCED_OPEN &&
-			e->state != BREAKER_DISABLED)
-			all[n++] = e;
+		if (nfree + ncostly >= count || e->state == BREAKER_FORCED_OPEN ||
+			e->state == BREAKER_DISABLED)
+			continue;
+		if (e->state == BREAKER_CLOSED)
+			breaker_window(e, now, &calls, &failures);
+		if (e->state == BREAKER_CLOSED && failures == 0)
+			all[nfree++] = e;
+		else
+			all[count - ++ncostly] = e;
 	}
-	qsort(all, n, sizeof(BreakerEntry *), breaker_cmp_used);
-	/* closed ones of any database, least recently used first */
-	for (removed = 0; removed < n && removed < want &&
-		 breaker_evict_tier(all[removed]) == 0; removed++)
+	qsort(all, nfree, sizeof(BreakerEntry *), breaker_cmp_used);
+	qsort(all + count - ncostly, ncostly, sizeof(BreakerEntry *), breaker_cmp_used);
+	/* closed ones with no failure in their window, of any database */
+	for (removed = 0; removed < nfree && removed < want; removed++)
 		hash_search(htab, &all[removed]->key, HASH_REMOVE, NULL);
-	/* then open and half-open ones of the database over its share */
-	removed += shmem_evict_costly(htab, (void **) (all + removed), n - removed,
+	/* then the others of the database over its share */
+	removed += shmem_evict_costly(htab, (void **) (all + count - ncostly), ncostly,
 								  want - removed);
 	pfree(all);
 	return removed;

@@ -159,6 +159,21 @@ is( $node->safe_psql('other', q{
 	'20', 'databases: another database makes 20 closed breakers in 10 slots');
 is($node->safe_psql('postgres', q{SELECT resilience.breaker_state('kept')}),
 	'disabled', "databases: the operator's disabled breaker was not evicted");
+# a closed breaker counting failures towards opening is not another
+# database's to forget: its failures survive a flood of new breakers
+is( $node->safe_psql('postgres', q{
+	SELECT resilience.breaker_allow('failing', min_calls => 5, "window" => '1 day');
+	SELECT count(*) FROM generate_series(1, 4) g, LATERAL resilience.breaker_record('failing' || left(g::text, 0), false)}),
+	"t
+4", 'databases: a closed breaker with 4 failures of the 5 that open it');
+is( $node->safe_psql('other', q{
+	SELECT count(*) FROM generate_series(1, 20) g WHERE resilience.breaker_allow('f' || g)}),
+	'20', 'databases: another database makes 20 more closed breakers in 10 slots');
+is( $node->safe_psql('postgres', q{
+	SELECT calls, failures FROM resilience.breakers WHERE name = 'failing';
+	SELECT resilience.breaker_record('failing', false) IS NOT NULL, resilience.breaker_state('failing')}),
+	"4|4
+t|open", "databases: the other database's flood kept its failures, and the fifth opens it");
 # a session's clock set ahead (resilience.clock_override, for tests) judges
 # which keys are at rest by the real clock when it evicts: by its own, every
 # key of every database was at rest and dropped
@@ -171,7 +186,7 @@ my $left = $node->safe_psql('other', q{SELECT count(*) FROM resilience.rate_limi
 ok($others >= 80 && $left >= $others - 20,
 	"clock override: the other database keeps its keys far from rest ($others before, $left after)");
 $node->safe_psql('postgres', q{
-	SELECT resilience.rate_limit_reset('victim'), resilience.breaker_reset('kept');
+	SELECT resilience.rate_limit_reset('victim'), resilience.breaker_reset('kept'), resilience.breaker_reset('failing');
 	SELECT count(*) FROM generate_series(1, 11) g, LATERAL resilience.rate_limit_reset('late' || g);
 	DROP DATABASE other});
 # forced-open breakers of a dropped database are forgotten once the table
