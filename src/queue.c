@@ -319,6 +319,30 @@ queue_lock_group(const char *queue, const char *group)
 	queue_lock_group_key(queue_group_key(queue, group));
 }
 
+/* Order of group lock keys. */
+static int
+queue_cmp_u64(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Take the locks of n groups (keys, sorted here; repeats allowed) in key
+ * order, the one order every path that takes more than one uses, so two
+ * of them never wait for each other's locks.
+ */
+void
+queue_lock_group_keys(uint64 *keys, int n)
+{
+	qsort(keys, n, sizeof(uint64), queue_cmp_u64);
+	for (int i = 0; i < n; i++)
+		if (i == 0 || keys[i] != keys[i - 1])
+			queue_lock_group_key(keys[i]);
+}
+
 /* The same without waiting: false if another transaction holds it. */
 bool
 queue_try_lock_group(const char *queue, const char *group)
@@ -841,8 +865,30 @@ queue_complete_many(PG_FUNCTION_ARGS)
 	}
 	if (ndone < (uint64) n)
 	{
-		/* grouped jobs, or refused: each as complete() would, in order */
+		uint64	   *keys = (uint64 *) palloc(sizeof(uint64) * n);
+		int			nkeys = 0;
+
+		/*
+		 * Grouped jobs, or refused.  Their groups' locks first, in key
+		 * order (as redrive takes them), then each job as complete() would,
+		 * in the order given.
+		 */
 		qsort(done, ndone, sizeof(int64), queue_cmp_int64);
+		for (int i = 0; i < n; i++)
+		{
+			int64		id = DatumGetInt64(ids[i]);
+			QueueJobRow row;
+
+			if (ndone > 0 &&
+				bsearch(&id, done, ndone, sizeof(int64), queue_cmp_int64) != NULL)
+				continue;
+			queue_read_job(QP_JOB_READ, id, &row);
+			if (row.found && row.group_key != NULL &&
+				row.token == DatumGetInt64(tokens[i]) &&
+				strcmp(row.state, "running") == 0)
+				keys[nkeys++] = queue_group_key(row.queue, row.group_key);
+		}
+		queue_lock_group_keys(keys, nkeys);
 		for (int i = 0; i < n; i++)
 		{
 			int64		id = DatumGetInt64(ids[i]);

@@ -117,16 +117,6 @@ queue_cancel(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(cancelled);
 }
 
-/* Order of group lock keys, so that redrive takes them in one order. */
-static int
-queue_cmp_u64(const void *a, const void *b)
-{
-	uint64		x = *(const uint64 *) a;
-	uint64		y = *(const uint64 *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 /*
  * One try of the redrive statement, in a subtransaction; false if it
  * failed with a unique violation, rolled back.  The statement leaves out
@@ -239,10 +229,7 @@ queue_redrive(PG_FUNCTION_ARGS)
 		gdatums[i] = CStringGetTextDatum(groups[i]);
 		keys[i] = queue_group_key(queue, groups[i]);
 	}
-	qsort(keys, ngroups, sizeof(uint64), queue_cmp_u64);
-	for (uint64 i = 0; i < ngroups; i++)
-		if (i == 0 || keys[i] != keys[i - 1])
-			queue_lock_group_key(keys[i]);
+	queue_lock_group_keys(keys, (int) ngroups);
 
 	v[2] = TimestampTzGetDatum(clock_now());
 	v[3] = PointerGetDatum(construct_array(gdatums, (int) ngroups, TEXTOID, -1,

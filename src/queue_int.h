@@ -123,6 +123,7 @@ extern int64 queue_positive_interval(FunctionCallInfo fcinfo, int argno,
 									 const char *name);
 extern uint64 queue_group_key(const char *queue, const char *group);
 extern void queue_lock_group_key(uint64 key);
+extern void queue_lock_group_keys(uint64 *keys, int n);
 extern void queue_lock_group(const char *queue, const char *group);
 extern bool queue_try_lock_group(const char *queue, const char *group);
 extern void queue_promote(const char *queue, const char *group);
