@@ -104,6 +104,7 @@ static SPIPlanPtr min_plan = NULL;
 static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr queue_plan = NULL;
 static SPIPlanPtr last_plan = NULL;
+static SPIPlanPtr park_plan = NULL;
 
 /* per queue: the earliest next_run, read at checked_at */
 typedef struct CronCacheEntry
@@ -263,6 +264,7 @@ cron_prepare(void)
 	cron_free_plan(&upsert_plan);
 	cron_free_plan(&queue_plan);
 	cron_free_plan(&last_plan);
+	cron_free_plan(&park_plan);
 	if (plans_table)
 		pfree(plans_table);
 	plans_table = MemoryContextStrdup(TopMemoryContext, key);
@@ -278,6 +280,11 @@ cron_prepare(void)
 						   " WHERE next_run OPERATOR(pg_catalog.<=) $1"
 						   " ORDER BY next_run, name FOR UPDATE SKIP LOCKED", table),
 				  1, due_all_types);
+	/* a row whose cron does not parse (written directly): parked */
+	spiplan_saved(&park_plan,
+				  psprintf("UPDATE %s SET next_run = 'infinity'"
+						   " WHERE name OPERATOR(pg_catalog.=) $1", table),
+				  1, min_types);
 	spiplan_saved(&update_plan,
 				  psprintf("UPDATE %s SET next_run = $2, last_period = $3,"
 						   " last_enqueued_at = $4, last_job_id = $5,"
@@ -497,7 +504,27 @@ cron_tick_connected(const char *queue, TimestampTz now, int *fired)
 		char	   *q = SPI_getvalue(tup, desc, 3);
 		Datum		payload = SPI_getbinval(tup, desc, 4, &isnull);
 		TimestampTz next_run = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+		CronSchedule s;
+		CronError	err;
 
+		/*
+		 * schedule() never stores a cron that does not parse; a row written
+		 * into schedule_state directly may hold one.  It must not make every
+		 * claim of its queue fail: it is parked, with a warning.
+		 */
+		if (crontext == NULL || !cron_parse(crontext, &s, &err))
+		{
+			Datum		v[1] = {CStringGetTextDatum(name)};
+
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("schedule \"%s\" has an invalid cron expression: parked", name),
+					 errdetail("Its row in resilience.schedule_state was not written by schedule(); its next_run is now infinity."),
+					 errhint("Call resilience.schedule() to define it again, or unschedule() it.")));
+			if (SPI_execute_plan(park_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "parking schedule \"%s\" failed", name);
+			continue;
+		}
 		total += cron_fire(name, crontext, q, payload, next_run, now);
 	}
 	return total;
