@@ -38,6 +38,8 @@ SELECT count(*) FILTER (WHERE allowed) AS allowed
 FROM pg_temp.calls(20, 'default-burst', 7, '1 minute');
 -- cost 0 looks without using anything; cost = burst takes a full burst
 SELECT * FROM resilience.rate_limit('costly', 5, '1 second', 5, 0);
+-- (a look adds no key: a missing one is at rest)
+SELECT count(*) AS looked_at_keys FROM resilience.rate_limits WHERE key = 'costly';
 SELECT * FROM resilience.rate_limit('costly', 5, '1 second', 5, 5);
 SELECT * FROM resilience.rate_limit('costly', 5, '1 second', 5, 0);
 SELECT * FROM resilience.rate_limit('costly', 5, '1 second', 5, 1);

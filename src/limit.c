@@ -262,26 +262,36 @@ limit_rate_limit(PG_FUNCTION_ARGS)
 	now = clock_now();
 	now_ns = limit_now_ns(now);
 
-	entry = shmem_lookup(&limit_table, &key, true, &found, &lock);
-	if (!found)
+	/* a look (cost 0) adds no key: a missing one is at rest */
+	entry = shmem_lookup(&limit_table, &key, cost > 0, &found, &lock);
+	if (entry == NULL)
 	{
-		SpinLockInit(&entry->mutex);
-		entry->tat_ns = LIMIT_AT_REST;
-		entry->allowed = 0;
-		entry->denied = 0;
+		int64		tat_ns = LIMIT_AT_REST;
+
+		limit_gcra(&tat_ns, now_ns, emission_ns, tolerance_ns, 0, &d);
 	}
-	SpinLockAcquire(&entry->mutex);
-	limit_gcra(&entry->tat_ns, now_ns, emission_ns, tolerance_ns,
-			   emission_ns * cost, &d);
-	if (d.allowed)
-		entry->allowed++;
 	else
-		entry->denied++;
-	entry->emission_ns = emission_ns;
-	entry->burst = burst;
-	entry->last_call = now;
-	SpinLockRelease(&entry->mutex);
-	LWLockRelease(lock);
+	{
+		if (!found)
+		{
+			SpinLockInit(&entry->mutex);
+			entry->tat_ns = LIMIT_AT_REST;
+			entry->allowed = 0;
+			entry->denied = 0;
+		}
+		SpinLockAcquire(&entry->mutex);
+		limit_gcra(&entry->tat_ns, now_ns, emission_ns, tolerance_ns,
+				   emission_ns * cost, &d);
+		if (d.allowed)
+			entry->allowed++;
+		else
+			entry->denied++;
+		entry->emission_ns = emission_ns;
+		entry->burst = burst;
+		entry->last_call = now;
+		SpinLockRelease(&entry->mutex);
+		LWLockRelease(lock);
+	}
 	stats_limit_decision(d.allowed);
 
 	values[0] = BoolGetDatum(d.allowed);
