@@ -39,9 +39,9 @@
  * Eviction (resilience.max_breakers reached): 5% of the table at a time,
  * the closed breakers with no failure in their window used least recently
  * first (of any database: forgetting one changes nothing but its settings),
- * then, when there are not enough of those, the closed ones with failures,
- * the open and the half-open ones used least recently, all of one
- * database: the inserting one if it holds at least its share of them, else
+ * then, when there are not enough of those, the closed ones with failures
+ * and after them the open and the half-open ones, used least recently
+ * first, all of one database: the inserting one if it holds at least its share of them, else
  * the one holding the most (shmem_evict_costly), so that a database
  * filling the table pushes out its own (and cannot keep another's failing
  * service from ever opening its breaker by forgetting its failures).  Forgetting an open
@@ -638,13 +638,21 @@ breaker_list(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* qsort: least recently used first */
+/*
+ * qsort: closed before open and half-open (among the breakers that are
+ * not free to drop: a closed one counting failures is cheaper to forget
+ * than one known to be failing), then least recently used first.
+ */
 static int
 breaker_cmp_used(const void *a, const void *b)
 {
 	const BreakerEntry *ea = *(BreakerEntry *const *) a;
 	const BreakerEntry *eb = *(BreakerEntry *const *) b;
+	int			ta = ea->state != BREAKER_CLOSED;
+	int			tb = eb->state != BREAKER_CLOSED;
 
+	if (ta != tb)
+		return ta - tb;
 	return (ea->last_used > eb->last_used) - (ea->last_used < eb->last_used);
 }
 

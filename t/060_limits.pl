@@ -110,6 +110,14 @@ is( $node->safe_psql('postgres', q{
 	SELECT count(*) FROM generate_series(1, 30) g WHERE resilience.breaker_allow('b' || g);
 	SELECT resilience.breaker_state('down'), (SELECT count(*) <= 10 FROM resilience.breakers);
 	}), "\n30\nopen|t", 'eviction: 30 closed breakers in 10 slots, the open one kept');
+# closed breakers with a failure in their window still go before the open one
+is( $node->safe_psql('postgres', q{
+	SELECT count(*) FROM generate_series(1, 30) g
+	WHERE resilience.breaker_allow('c' || g, min_calls => 1000)
+	  AND resilience.breaker_record('c' || g, false) IS NOT NULL;
+	SELECT resilience.breaker_state('down');
+	SELECT count(*) FROM generate_series(1, 30) g, LATERAL resilience.breaker_reset('c' || g);
+	}), "30\nopen\n30", 'eviction: 30 closed breakers with a failure each in 10 slots, the open one kept');
 # any role may open breakers (open_for is the caller's): 20 opened by
 # failures in 10 slots push out the open ones used least recently, 'down'
 # among them, rather than refusing every new breaker
