@@ -153,7 +153,8 @@ RESET resilience.schedule_check_interval;
 
 -- a row written into schedule_state directly with a cron that does not
 -- parse: claims of its queue go on (a warning, the schedule parked), and
--- so does tick()
+-- so does tick(); schedule() defines it again
+SET resilience.schedule_check_interval = 0;
 SELECT resilience.create_queue('sched_bad');
 SELECT resilience.enqueue('sched_bad', '{"n": 1}') > 0 AS enqueued;
 INSERT INTO resilience.schedule_state (name, cron, queue, next_run, created_at, updated_at)
@@ -163,9 +164,13 @@ SELECT name, next_run FROM resilience.schedules WHERE name = 'planted';
 SELECT count(*) AS again FROM resilience.claim('sched_bad', 10);
 UPDATE resilience.schedule_state SET next_run = '2025-06-01 14:00:00+00' WHERE name = 'planted';
 SELECT resilience.tick() >= 0 AS ticked;
+UPDATE resilience.schedule_state SET cron = '@hourly', next_run = '-infinity' WHERE name = 'planted';
+SELECT count(*) AS minus_infinity FROM resilience.claim('sched_bad', 10);
+SELECT name, next_run FROM resilience.schedules WHERE name = 'planted';
 SELECT resilience.schedule('planted', '@hourly', 'sched_bad');
 SELECT name, cron, next_run FROM resilience.schedules WHERE name = 'planted';
 SELECT resilience.drop_queue('sched_bad');
+RESET resilience.schedule_check_interval;
 
 -- a role without rights on schedule_state: tick and schedule raise 42501
 CREATE ROLE sched_nobody;

@@ -312,6 +312,7 @@ cron_prepare(void)
 						   " VALUES ($1, $2, $3, $4, $5, $6, $6)"
 						   " ON CONFLICT (name) DO UPDATE SET"
 						   " next_run = CASE WHEN s.cron OPERATOR(pg_catalog.=) EXCLUDED.cron"
+						   " AND pg_catalog.isfinite(s.next_run)"
 						   " THEN s.next_run ELSE EXCLUDED.next_run END,"
 						   " cron = EXCLUDED.cron, queue = EXCLUDED.queue,"
 						   " payload = EXCLUDED.payload, updated_at = EXCLUDED.updated_at", table),
@@ -508,17 +509,19 @@ cron_tick_connected(const char *queue, TimestampTz now, int *fired)
 		CronError	err;
 
 		/*
-		 * schedule() never stores a cron that does not parse; a row written
-		 * into schedule_state directly may hold one.  It must not make every
-		 * claim of its queue fail: it is parked, with a warning.
+		 * schedule() never stores a cron that does not parse, nor a next_run
+		 * of -infinity; a row written into schedule_state directly may hold
+		 * one.  It must not make every claim of its queue fail: it is
+		 * parked, with a warning (a row already parked is not due).
 		 */
-		if (crontext == NULL || !cron_parse(crontext, &s, &err))
+		if (crontext == NULL || !cron_parse(crontext, &s, &err) ||
+			TIMESTAMP_NOT_FINITE(next_run))
 		{
 			Datum		v[1] = {CStringGetTextDatum(name)};
 
 			ereport(WARNING,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("schedule \"%s\" has an invalid cron expression: parked", name),
+					 errmsg("schedule \"%s\" has an invalid cron expression or next run: parked", name),
 					 errdetail("Its row in resilience.schedule_state was not written by schedule(); its next_run is now infinity."),
 					 errhint("Call resilience.schedule() to define it again, or unschedule() it.")));
 			if (SPI_execute_plan(park_plan, v, NULL, false, 0) != SPI_OK_UPDATE)
