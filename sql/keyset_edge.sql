@@ -141,3 +141,33 @@ DROP SCHEMA regress_ke_alice CASCADE;
 REVOKE ALL ON sp FROM regress_ke_alice, regress_ke_cols;
 DROP ROLE regress_ke_alice;
 DROP ROLE regress_ke_cols;
+
+-- a key column whose type is a domain over a type whose btree operators
+-- live in a schema another role may create in (citext here): an operator
+-- planted there for exactly the domain must not be what page() calls.
+-- Both sides are cast to the family's input type, whose operator is the
+-- one exact match.
+CREATE SCHEMA regress_ke_ext;
+CREATE EXTENSION citext SCHEMA regress_ke_ext;
+CREATE DOMAIN regress_ke_ext.cdom AS regress_ke_ext.citext;
+CREATE TABLE tagged (name regress_ke_ext.cdom PRIMARY KEY, v int);
+INSERT INTO tagged VALUES ('a', 1), ('B', 2), ('c', 3), ('D', 4);
+CREATE ROLE regress_ke_planter;
+GRANT USAGE, CREATE ON SCHEMA regress_ke_ext TO regress_ke_planter;
+SET ROLE regress_ke_planter;
+CREATE FUNCTION regress_ke_ext.planted_gt(regress_ke_ext.cdom, regress_ke_ext.cdom)
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'planted > runs as %', current_user;
+    RETURN true;
+END
+$$;
+CREATE OPERATOR regress_ke_ext.> (LEFTARG = regress_ke_ext.cdom,
+    RIGHTARG = regress_ke_ext.cdom, FUNCTION = regress_ke_ext.planted_gt);
+RESET ROLE;
+SELECT resilience.cursor_of(t, 'name') AS tc FROM tagged t WHERE v = 2 \gset
+SELECT name, v FROM resilience.page(NULL::tagged, 'name', after => :'tc');
+SELECT resilience.page_sql('tagged', 'name', after => :'tc');
+DROP TABLE tagged;
+DROP SCHEMA regress_ke_ext CASCADE;
+DROP ROLE regress_ke_planter;

@@ -79,6 +79,9 @@ typedef struct KeysetColumn
 	char	   *lt_sql;			/* OPERATOR(schema.<) of the btree family */
 	char	   *gt_sql;
 	char	   *eq_sql;
+	Oid			optype;			/* the operators' input type, when not typid
+								 * and not a pseudo-type: both sides are cast
+								 * to it; else InvalidOid */
 } KeysetColumn;
 
 /*

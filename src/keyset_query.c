@@ -118,6 +118,23 @@ keyset_null_sql(const KeysetSpec *spec, const KeysetColumn *c, bool isnull)
 	return psprintf("%s.%s IS %sNULL", spec->alias, c->qname, isnull ? "" : "NOT ");
 }
 
+static char *keyset_type_sql(Oid typid);
+
+/*
+ * One side of a comparison on column c: the column (or value, "$n" or a
+ * typed literal), cast to its operators' input type where it needs one
+ * (see keyset_resolve_type).
+ */
+static char *
+keyset_operand_sql(const KeysetSpec *spec, const KeysetColumn *c, const char *val)
+{
+	char	   *s = val ? pstrdup(val) : psprintf("%s.%s", spec->alias, c->qname);
+
+	if (!OidIsValid(c->optype))
+		return s;
+	return psprintf("(%s)::%s", s, keyset_type_sql(c->optype));
+}
+
 /*
  * The text of page query q, with filter (NULL: none) as its filter: rows on
  * q's side of the cursor values vals (the SQL text of each: "$n" or a typed
@@ -175,13 +192,17 @@ keyset_build_sql(const KeysetQuery *q, const char *filter, char *const *vals)
 			if (cnulls[j])
 				appendStringInfo(&prefix, "%s AND ", keyset_null_sql(spec, &spec->cols[j], true));
 			else
-				appendStringInfo(&prefix, "%s.%s %s %s AND ", spec->alias, spec->cols[j].qname,
-								 spec->cols[j].eq_sql, vals[j]);
+				appendStringInfo(&prefix, "%s %s %s AND ",
+								 keyset_operand_sql(spec, &spec->cols[j], NULL),
+								 spec->cols[j].eq_sql,
+								 keyset_operand_sql(spec, &spec->cols[j], vals[j]));
 		}
 		if (!cnulls[i])
 		{
-			conds = lappend(conds, psprintf("%s%s.%s %s %s", prefix.data, spec->alias, c->qname,
-											desc ? c->lt_sql : c->gt_sql, vals[i]));
+			conds = lappend(conds, psprintf("%s%s %s %s", prefix.data,
+											keyset_operand_sql(spec, c, NULL),
+											desc ? c->lt_sql : c->gt_sql,
+											keyset_operand_sql(spec, c, vals[i])));
 			if (!c->notnull && !nf)
 				conds = lappend(conds, psprintf("%s%s", prefix.data, keyset_null_sql(spec, c, true)));
 		}

@@ -6,8 +6,10 @@
  *
  * Each column is resolved against the relation and re-emitted with
  * quote_identifier; every operator comes from the column type's default
- * btree operator family, written as OPERATOR(schema.op), so nothing the
- * caller wrote reaches SQL but names that exist.
+ * btree operator family, written as OPERATOR(schema.op) with both operands
+ * cast to the family's input type where the column's type differs (a
+ * domain, varchar), so the name resolves to that operator and no other,
+ * and nothing the caller wrote reaches SQL but names that exist.
  *
  * The order is made total by appending the primary key (or the narrowest
  * unique index on NOT NULL columns, ties broken by index name) unless the
@@ -134,6 +136,18 @@ keyset_resolve_type(KeysetSpec *spec, int i, Form_pg_attribute attr)
 	ReleaseSysCache(tup);
 
 	c->typid = attr->atttypid;
+	/*
+	 * OPERATOR(schema.op) names an operator by name: with operands of the
+	 * column's type (a domain, varchar) it would be looked up again for
+	 * that type, and an operator planted in the family's schema for exactly
+	 * that type would win.  Cast to the family's input type, the lookup has
+	 * one exact match, the family's (a binary coercion, which the planner
+	 * still matches to an index on the column).  A pseudo-type (anyarray,
+	 * anyenum, record) cannot be cast to; its family's operators are
+	 * pg_catalog's.
+	 */
+	c->optype = (intype != attr->atttypid && get_typtype(intype) != TYPTYPE_PSEUDO) ?
+		intype : InvalidOid;
 	c->lt_sql = keyset_operator_sql(lt);
 	c->gt_sql = keyset_operator_sql(gt);
 	c->eq_sql = keyset_operator_sql(eq);
@@ -572,7 +586,7 @@ keyset_build_spec(Relation rel, const KeysetSpecItem *items, int nitems, bool as
 	{
 		KeysetColumn *c = &spec->cols[i];
 
-		if (!c->notnull || c->desc != spec->cols[0].desc ||
+		if (!c->notnull || c->desc != spec->cols[0].desc || OidIsValid(c->optype) ||
 			strcmp(c->lt_sql, spec->cols[0].lt_sql) != 0 ||
 			strcmp(c->gt_sql, spec->cols[0].gt_sql) != 0)
 			spec->rowcmp = false;
