@@ -563,7 +563,7 @@ queue_enqueue_job(const QueueEnqueueRequest *req)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("could not enqueue job with dedup_key \"%s\"", req->dedup_key),
-					 errdetail("An unfinished job of queue \"%s\" holds the key, and row-level security on resilience.job_state hides it from this role.",
+					 errdetail("The key is held, but no job of queue \"%s\" holding it is visible to this role: row-level security on resilience.job_state hides it (unless, far less likely, its holder finished and was replaced three times while this call looked).",
 							   req->queue),
 					 errhint("A policy that lets the role see its queue's jobs makes enqueue return that job's id.")));
 		if (!done)
