@@ -1542,6 +1542,14 @@ GRANT SELECT ON resilience.schedules TO @extowner@ WITH GRANT OPTION;
 COMMENT ON VIEW resilience.schedules IS
 'every schedule: cron, queue, payload, next run, last period enqueued and its job, jobs enqueued and periods folded by backfill';
 
+CREATE FUNCTION resilience.idempotency_settled(xmin xid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'idempotency_settled'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION resilience.idempotency_settled(xid) IS
+'internal: whether every running transaction began after xmin ended, so idempotency_purge() may delete a record version xmin wrote';
+
 -- idempotency_purge() skips locked records instead of waiting for them
 CREATE OR REPLACE FUNCTION resilience.idempotency_purge()
 RETURNS bigint
@@ -1551,9 +1559,14 @@ AS $$
     -- a record some transaction has locked (a call replaying or taking it
     -- over, or any role's SELECT ... FOR KEY SHARE) is left for the next
     -- purge: waiting for it would let any role stall or fail the purge
+    --
+    -- nor a record written by a transaction that some transaction running
+    -- now overlapped: a call that waited for that writer may be about to
+    -- replay it (idempotency_settled())
     WITH doomed AS (
         SELECT s.ctid FROM resilience.idempotency_store s
         WHERE s.expires_at <= pg_catalog.clock_timestamp()
+        AND resilience.idempotency_settled(s.xmin)
         FOR UPDATE SKIP LOCKED),
     gone AS (
         DELETE FROM resilience.idempotency_store s

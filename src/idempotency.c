@@ -62,6 +62,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -84,6 +86,7 @@
 #include "stats.h"
 
 RESILIENCE_FUNCTION(idempotency_run);
+RESILIENCE_FUNCTION(idempotency_settled);
 
 /* Longest key accepted, in bytes (Stripe allows 255 characters). */
 #define IDEMPOTENCY_MAX_KEY_BYTES 1024
@@ -764,4 +767,43 @@ idempotency_run(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	PG_RETURN_JSONB_P(reply);
+}
+
+/*
+ * idempotency_settled(xmin xid) RETURNS boolean: may idempotency_purge()
+ * delete a record version written by xmin?  Only if every transaction
+ * running now began after xmin ended: a call that waited for the record's
+ * writer (its claim insert conflicted) takes the record's lock only in its
+ * next statement, and a purge in between must not delete the record it is
+ * about to replay, or the call would claim the key afresh and run the
+ * request a second time.  Such a call's snapshot predates the writer's
+ * commit, so it holds the xmin horizon at or below the writer's xid.  The
+ * horizon is read at most every 10 ms within a transaction, not once per
+ * row of a purge (it only moves forward: an older one skips more, never
+ * less).
+ */
+Datum
+idempotency_settled(PG_FUNCTION_ARGS)
+{
+	static LocalTransactionId horizon_lxid = InvalidLocalTransactionId;
+	static TransactionId horizon = InvalidTransactionId;
+	static TimestampTz horizon_at = 0;
+	TransactionId xmin = DatumGetTransactionId(PG_GETARG_DATUM(0));
+	TimestampTz now = GetCurrentTimestamp();
+
+
+#if PG_VERSION_NUM >= 170000
+	LocalTransactionId lxid = MyProc->vxid.lxid;
+#else
+	LocalTransactionId lxid = MyProc->lxid;
+#endif
+
+	if (horizon_lxid != lxid || !TransactionIdIsValid(horizon) ||
+		now < horizon_at || now - horizon_at >= 10 * 1000)
+	{
+		horizon = GetOldestNonRemovableTransactionId(NULL);
+		horizon_lxid = lxid;
+		horizon_at = now;
+	}
+	PG_RETURN_BOOL(!TransactionIdIsNormal(xmin) || TransactionIdPrecedes(xmin, horizon));
 }
