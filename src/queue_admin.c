@@ -2,11 +2,12 @@
  *
  * queue_admin.c
  *		The job queue's operators' functions: create_queue, drop_queue,
- *		cancel, redrive and purge_jobs.  Workers' functions (enqueue, claim,
- *		complete, fail, extend) and the rules they keep are queue.c's; both
- *		change jobs only through queue_plan.c's statements and take group
- *		locks in queue.c's one order (sorted keys), so the invariants
- *		queue.c's header states hold across the two.
+ *		cancel, redrive and purge_jobs.  The rules they keep are queue.c's,
+ *		as are enqueue's; claim is queue_claim.c's, complete, fail and
+ *		extend queue_finish.c's.  All change jobs only through
+ *		queue_plan.c's statements and take group locks in queue.c's one
+ *		order (sorted keys), so the invariants queue.c's header states
+ *		hold across them.
  *
  * Redrive and dedup keys.  The unique index job_state_dedup allows one
  * unfinished job per (queue, dedup_key), whatever the interleaving.  A

@@ -114,11 +114,12 @@ typedef struct QueueJobRow
 	int32		max_attempts;
 } QueueJobRow;
 
-/* queue.c: argument checks and job rules queue_claim.c and queue_admin.c share */
+/* queue.c: argument checks and job rules the other queue files share */
 extern char *queue_name_arg(FunctionCallInfo fcinfo, int argno);
 extern void queue_require(const char *queue);
 extern TimestampTz queue_time_add(TimestampTz now, int64 us, const char *name);
 extern void queue_check_primary(const char *what);
+extern bool queue_jobs_under_rls(void);
 extern int64 queue_positive_interval(FunctionCallInfo fcinfo, int argno,
 									 const char *name);
 extern uint64 queue_group_key(const char *queue, const char *group);
