@@ -38,15 +38,16 @@
  *
  * Eviction (resilience.max_breakers reached): 5% of the table at a time,
  * the closed breakers with no failure in their window used least recently
- * first (of any database: forgetting one changes nothing but its settings),
- * then, when there are not enough of those, the closed ones with failures
- * and after them the open and the half-open ones, used least recently
- * first, all of one database: the inserting one if it holds at least its share of them, else
- * the one holding the most (shmem_evict_costly), so that a database
- * filling the table pushes out its own (and cannot keep another's failing
- * service from ever opening its breaker by forgetting its failures).  Forgetting an open
- * breaker lets calls through to a service known to be failing until
- * min_calls of them open it again, as after a restart; but keeping every
+ * first (of any database: forgetting one changes nothing but its
+ * settings), then, when there are not enough of those, the closed ones
+ * with failures and after them the open and the half-open ones, used least
+ * recently first, all of one database: the inserting one if it holds at
+ * least its share of them, else the one holding the most
+ * (shmem_evict_costly), so that a database filling the table pushes out
+ * its own (and cannot keep another's failing service from ever opening its
+ * breaker by forgetting its failures).  Forgetting an open breaker lets
+ * calls through to a service known to be failing until min_calls of them
+ * open it again, as after a restart; but keeping every
  * open breaker would let any role that may call breaker_allow fill the
  * table with breakers that never close (open_for is the caller's) and
  * refuse every new breaker of every database.  A forced-open or disabled
@@ -667,6 +668,7 @@ breaker_evict(HTAB *htab, int count, int max)
 {
 	HASH_SEQ_STATUS seq;
 	BreakerEntry **all;
+	Oid		   *dbs;
 	BreakerEntry *e;
 	TimestampTz now = GetCurrentTimestamp();
 	int			nfree = 0;
@@ -676,6 +678,7 @@ breaker_evict(HTAB *htab, int count, int max)
 
 	/* free ones from the start of all, the others from its end */
 	all = palloc_extended(sizeof(BreakerEntry *) * count, MCXT_ALLOC_HUGE);
+	dbs = palloc_extended(sizeof(Oid) * count, MCXT_ALLOC_HUGE);
 	hash_seq_init(&seq, htab);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
@@ -700,7 +703,8 @@ breaker_evict(HTAB *htab, int count, int max)
 		hash_search(htab, &all[removed]->key, HASH_REMOVE, NULL);
 	/* then the others of the database over its share */
 	removed += shmem_evict_costly(htab, (void **) (all + count - ncostly), ncostly,
-								  want - removed);
+								  want - removed, dbs);
+	pfree(dbs);
 	pfree(all);
 	return removed;
 }

@@ -394,6 +394,7 @@ limit_evict(HTAB *htab, int count, int max)
 {
 	HASH_SEQ_STATUS seq;
 	LimitEntry **all;
+	Oid		   *dbs;
 	LimitEntry *e;
 	int			n = 0;
 	int			want = Max(max / 20, 1);
@@ -407,6 +408,7 @@ limit_evict(HTAB *htab, int count, int max)
 	int64		now_ns = limit_now_ns(Min(clock_now(), GetCurrentTimestamp()));
 
 	all = palloc_extended(sizeof(LimitEntry *) * count, MCXT_ALLOC_HUGE);
+	dbs = palloc_extended(sizeof(Oid) * count, MCXT_ALLOC_HUGE);
 	hash_seq_init(&seq, htab);
 	while ((e = hash_seq_search(&seq)) != NULL)
 	{
@@ -419,7 +421,8 @@ limit_evict(HTAB *htab, int count, int max)
 		hash_search(htab, &all[removed]->key, HASH_REMOVE, NULL);
 	/* then the keys closest to rest of the database over its share */
 	removed += shmem_evict_costly(htab, (void **) (all + removed), n - removed,
-								  want - removed);
+								  want - removed, dbs);
+	pfree(dbs);
 	pfree(all);
 	return removed;
 }

@@ -576,19 +576,16 @@ shmem_evict_database(Oid *dbs, int n)
 
 /* Drop costly entries of one database; see shmem.h. */
 int
-shmem_evict_costly(HTAB *htab, void **entries, int n, int want)
+shmem_evict_costly(HTAB *htab, void **entries, int n, int want, Oid *dbs)
 {
-	Oid		   *dbs;
 	Oid			db;
 	int			removed = 0;
 
 	if (n <= 0 || want <= 0)
 		return 0;
-	dbs = palloc_extended(sizeof(Oid) * n, MCXT_ALLOC_HUGE);
 	for (int i = 0; i < n; i++)
 		dbs[i] = ((ShmemKey *) entries[i])->dbid;
 	db = shmem_evict_database(dbs, n);
-	pfree(dbs);
 	for (int i = 0; i < n && removed < want; i++)
 	{
 		ShmemKey   *key = (ShmemKey *) entries[i];

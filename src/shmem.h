@@ -156,9 +156,12 @@ extern void *shmem_lookup(ShmemTable *table, const ShmemKey *key,
  * one database: the current one when it holds at least its share of them
  * (n over the number of databases holding any), else the one holding the
  * most, so that a database filling the table pushes out its own entries,
- * not another's.  Returns how many it dropped.
+ * not another's.  Returns how many it dropped.  dbs: room for n database
+ * OIDs, allocated by the caller before it removed anything (this function
+ * allocates nothing, so an eviction never fails halfway through).
  */
-extern int	shmem_evict_costly(HTAB *htab, void **entries, int n, int want);
+extern int	shmem_evict_costly(HTAB *htab, void **entries, int n, int want,
+							   Oid *dbs);
 
 /* How many entries the table holds (a moment's reading, without a lock). */
 static inline uint32
