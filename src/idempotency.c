@@ -791,7 +791,6 @@ idempotency_settled(PG_FUNCTION_ARGS)
 	TransactionId xmin = DatumGetTransactionId(PG_GETARG_DATUM(0));
 	TimestampTz now = GetCurrentTimestamp();
 
-
 #if PG_VERSION_NUM >= 170000
 	LocalTransactionId lxid = MyProc->vxid.lxid;
 #else
