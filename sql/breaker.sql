@@ -119,22 +119,22 @@ SELECT resilience.breaker_record('fast', true, '1 hour');
 SELECT resilience.breaker_state('fast') AS durations_ignored;
 
 -- a share of failures exactly at failure_rate opens, whatever the real's
--- binary value (0.1 is 0.100000001 as a real): 1 of 10, 3 of 10
-SELECT resilience.breaker_allow('tenth', 0.1, 10);
-SELECT pg_temp.record('tenth', 9, true);
-SELECT resilience.breaker_state('tenth') AS none_of_nine;
-SELECT pg_temp.record('tenth', 1, false);
-SELECT resilience.breaker_state('tenth') AS one_of_ten;
-SELECT resilience.breaker_allow('three_tenths', 0.3, 10);
-SELECT pg_temp.record('three_tenths', 8, true);
-SELECT pg_temp.record('three_tenths', 2, false);
-SELECT resilience.breaker_state('three_tenths') AS two_of_ten;
-SELECT pg_temp.record('three_tenths', 1, false);
-SELECT resilience.breaker_state('three_tenths') AS three_of_eleven;
-SELECT resilience.breaker_allow('three_tenths_b', 0.3, 10);
-SELECT pg_temp.record('three_tenths_b', 7, true);
-SELECT pg_temp.record('three_tenths_b', 3, false);
-SELECT resilience.breaker_state('three_tenths_b') AS three_of_ten;
+-- binary value (0.1 is 0.100000001 as a real): with min_calls 10, each row
+-- a new breaker given its successes, then its failures
+CREATE FUNCTION pg_temp.state_after(p_rate real, p_ok int, p_failed int)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    n text := format('share %s: %s ok, %s failed', p_rate, p_ok, p_failed);
+BEGIN
+    PERFORM resilience.breaker_allow(n, p_rate, 10);
+    PERFORM pg_temp.record(n, p_ok, true);
+    PERFORM pg_temp.record(n, p_failed, false);
+    RETURN resilience.breaker_state(n);
+END
+$$;
+SELECT rate, ok, failed, pg_temp.state_after(rate, ok, failed) AS state
+FROM (VALUES (0.1::real, 9, 0), (0.1, 9, 1), (0.3, 8, 2), (0.3, 8, 3), (0.3, 7, 3))
+    AS v(rate, ok, failed);
 -- and in half-open: 1 failed probe of 10 at 0.1 opens it again
 SELECT resilience.breaker_allow('tenth_probe', 0.1, 1, '1 hour', '1 second', 10);
 SELECT pg_temp.record('tenth_probe', 1, false);
